@@ -1,0 +1,145 @@
+"""Command line: ``resqued [options]`` runs a master; subcommands do the rest."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from resqued import logs
+from resqued.errors import ResquedError
+
+SUBCOMMANDS = ("work",)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _float(value: str, what: str) -> float:
+    try:
+        result = float(value)
+    except ValueError:
+        raise ResquedError(f"{what} must be a number, not {value!r}") from None
+    if result < 0:
+        raise ResquedError(f"{what} must not be negative, not {value!r}")
+    return result
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        result = int(value)
+    except ValueError:
+        raise ResquedError(f"{what} must be a whole number, not {value!r}") from None
+    if result < 0:
+        raise ResquedError(f"{what} must not be negative, not {value!r}")
+    return result
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other error
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def work_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="resqued work",
+        description="Run one Resque worker in the foreground (no master, no listener).",
+    )
+    p.add_argument(
+        "-q",
+        "--queue",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="queue to work, in priority order; patterns (mail_*) and !exclusions "
+        "allowed; a comma list works too (default: $QUEUES, $QUEUE, or *)",
+    )
+    p.add_argument(
+        "-r",
+        "--require",
+        action="append",
+        default=[],
+        metavar="LIB",
+        help="import this module or .py file; its job classes may be named by path",
+    )
+    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
+    p.add_argument(
+        "--namespace",
+        default=os.environ.get("RESQUE_NAMESPACE", "resque"),
+        help="Redis key namespace (default: resque)",
+    )
+    p.add_argument(
+        "-i",
+        "--interval",
+        metavar="SECONDS",
+        help="longest idle wait between queue checks (default: $INTERVAL or 5)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--fork",
+        dest="fork",
+        action="store_true",
+        default=None,
+        help="fork a child per job (Resque's default)",
+    )
+    mode.add_argument(
+        "--no-fork",
+        dest="fork",
+        action="store_false",
+        help="perform jobs in the worker process ($FORK_PER_JOB=false)",
+    )
+    p.add_argument(
+        "--jobs-per-fork",
+        metavar="N",
+        help="exit after N jobs (default: $JOBS_PER_FORK or 0 = never)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def run_work(argv: list[str]) -> int:
+    from resqued.app import require_all
+    from resqued.resque.queues import QueueList
+    from resqued.resque.store import Store
+    from resqued.worker import Worker, WorkerOptions
+
+    args = work_parser().parse_args(argv)
+    logs.setup(logging.DEBUG if args.verbose else logging.INFO)
+    queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
+    names = [n for q in queues for n in q.split(",")]
+    fork = args.fork
+    if fork is None:
+        fork = os.environ.get("FORK_PER_JOB", "true").strip().lower() not in ("0", "false", "no")
+    opts = WorkerOptions(
+        fork_per_job=fork,
+        interval=_float(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
+        jobs_per_fork=_int(
+            args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
+        ),
+        term_child=_truthy(os.environ.get("TERM_CHILD")),
+        term_timeout=_float(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
+    )
+    store = Store.connect(args.redis, args.namespace)
+    require_all(args.require)
+    return Worker(store, QueueList.parse(names), opts).work()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "work":
+            return run_work(argv[1:])
+        from resqued.master_cli import run_master
+
+        return run_master(argv)
+    except ResquedError as exc:
+        print(f"resqued: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Job class resolution: a payload's class name is a security boundary.
+
+A name resolves only through the registry (``@resqued.job("Archive")``) or
+through a dotted path into a module the operator allowed (``-r myapp.jobs``).
+Resolution never imports anything: text read from Redis cannot load code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_registry: dict[str, type] = {}
+_allowed: set[str] = set()
+
+
+class UnknownJobClass(Exception):
+    """The payload names a class that is neither registered nor in an allowed module."""
+
+
+def job(name: str | None = None) -> Callable[[type[T]], type[T]]:
+    """Register a job class under ``name`` (a Ruby name such as ``Mailers::Welcome``).
+
+    The class is also reachable by its dotted Python path, so pyres producers
+    can name it too.
+    """
+
+    def register(cls: type[T]) -> type[T]:
+        if not callable(getattr(cls, "perform", None)):
+            raise TypeError(f"{cls.__qualname__} has no perform() method")
+        _registry[dotted_name(cls)] = cls
+        if name:
+            _registry[name] = cls
+        cls.__resqued_name__ = name or dotted_name(cls)  # type: ignore[attr-defined]
+        return cls
+
+    return register
+
+
+def allow_module(module: str) -> None:
+    """Let payloads name classes by dotted path inside ``module`` (and its submodules)."""
+    _allowed.add(module)
+
+
+def dotted_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def name_of(cls: type) -> str:
+    """The class name a payload should carry for ``cls``."""
+    return getattr(cls, "__resqued_name__", None) or dotted_name(cls)
+
+
+def _allowed_module(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in _allowed)
+
+
+def resolve(class_name: str) -> type:
+    """The job class for a payload's ``class``; UnknownJobClass with the reason otherwise."""
+    cls = _registry.get(class_name)
+    if cls is not None:
+        return cls
+    parts = class_name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        if not _allowed_module(module_name):
+            continue
+        obj: Any = sys.modules.get(module_name)
+        if obj is None:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, None)
+        if isinstance(obj, type) and callable(getattr(obj, "perform", None)):
+            return obj
+    raise UnknownJobClass(
+        f"job class {class_name!r} is not registered with @resqued.job and is not "
+        "in a module allowed with -r/--require"
+    )

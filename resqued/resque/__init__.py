@@ -1,0 +1,1 @@
+"""The Resque wire protocol: keys, payloads, failures, the worker registry."""

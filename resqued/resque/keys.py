@@ -1,0 +1,39 @@
+"""Redis key names, as Ruby Resque spells them under a namespace."""
+
+from __future__ import annotations
+
+
+class Keys:
+    """Every key this project reads or writes, under one namespace (default ``resque``)."""
+
+    def __init__(self, namespace: str = "resque") -> None:
+        self.namespace = namespace
+        self.prefix = f"{namespace}:" if namespace else ""
+        p = self.prefix
+        self.queues = p + "queues"
+        self.workers = p + "workers"
+        self.heartbeat = p + "workers:heartbeat"
+        self.prune_lock = p + "pruning_dead_workers_in_progress"
+        self.failed = p + "failed"
+        self.pause = p + "pause-all-workers"
+        self.processed = p + "stat:processed"
+        self.failed_count = p + "stat:failed"
+
+    def queue(self, name: str) -> str:
+        return f"{self.prefix}queue:{name}"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}"
+
+    def started(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}:started"
+
+    def processed_by(self, worker_id: str) -> str:
+        return f"{self.prefix}stat:processed:{worker_id}"
+
+    def failed_by(self, worker_id: str) -> str:
+        return f"{self.prefix}stat:failed:{worker_id}"
+
+    def master_pause(self, master_id: str) -> str:
+        """resqued's own per-master pause flag (not a Ruby key)."""
+        return f"{self.prefix}resqued:pause:{master_id}"

@@ -1,0 +1,176 @@
+"""The worker registry: register, heartbeat, unregister and prune, as Ruby Resque does."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from resqued.resque import failure, times
+from resqued.resque.store import Store
+
+log = logging.getLogger("resqued")
+
+PRUNE_INTERVAL = 300  # seconds without a heartbeat before a worker is dead
+LIVE_WORKER_TITLE = re.compile(rb"resque:work|resque: Starting|resque-[0-9]")
+
+# Called with (class_name, exception, args) when a job left in flight is failed,
+# so on_failure hooks run where the job class can be resolved.
+FailureHook = Callable[[str, BaseException, list[Any]], None]
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def worker_id(queues: str, pid: int | None = None) -> str:
+    return f"{hostname()}:{pid or os.getpid()}:{queues}"
+
+
+def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> None:
+    """Heartbeat (from Redis TIME), SADD workers, SET :started -- in one pipeline.
+
+    A job left in ``worker:<id>`` by an earlier process with the same id (a
+    container restarted with the same hostname and pid) is failed first.
+    """
+    k = store.keys
+    fail_in_flight(store, wid, failure.DIRTY_EXIT, "Job still being processed", dead_job_hook)
+    now = store.server_time()
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.hdel(k.heartbeat, wid)
+    pipe.hset(k.heartbeat, wid, times.heartbeat(now))
+    pipe.sadd(k.workers, wid)
+    pipe.set(k.started(wid), times.started())
+    pipe.execute()
+
+
+def heartbeat(store: Store, wids: list[str]) -> None:
+    """Write a heartbeat for each id, stamped with the Redis server's clock."""
+    if not wids:
+        return
+    stamp = times.heartbeat(store.server_time())
+    store.redis.hset(store.keys.heartbeat, mapping={w: stamp for w in wids})
+
+
+def fail_in_flight(
+    store: Store,
+    wid: str,
+    exception: str,
+    error: str,
+    dead_job_hook: FailureHook | None = None,
+) -> bool:
+    """Move a job left in ``worker:<id>`` to ``failed``. GETDEL makes it happen once."""
+    raw = store.redis.getdel(store.keys.worker(wid))
+    if raw is None:
+        return False
+    try:
+        doc = json.loads(raw)
+        payload, queue = doc.get("payload") or {}, doc.get("queue") or ""
+    except ValueError:
+        payload, queue = (
+            {"class": "resqued.MalformedPayload", "args": [raw.decode("utf-8", "replace")]},
+            "",
+        )
+    k = store.keys
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue))
+    pipe.incr(k.failed_count)
+    pipe.incr(k.failed_by(wid))
+    pipe.execute()
+    log.warning("failed job left in flight by %s: %s %s", wid, exception, payload.get("class"))
+    if dead_job_hook and isinstance(payload, dict):
+        args = payload.get("args")
+        dead_job_hook(
+            str(payload.get("class")), RuntimeError(error), args if isinstance(args, list) else []
+        )
+    return True
+
+
+def unregister(
+    store: Store,
+    wid: str,
+    exception: str = failure.DIRTY_EXIT,
+    error: str = "Job still being processed",
+    dead_job_hook: FailureHook | None = None,
+) -> None:
+    """Fail any job still in flight, then remove every key of the worker."""
+    fail_in_flight(store, wid, exception, error, dead_job_hook)
+    k = store.keys
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.srem(k.workers, wid)
+    pipe.delete(k.worker(wid), k.started(wid), k.processed_by(wid), k.failed_by(wid))
+    pipe.hdel(k.heartbeat, wid)
+    pipe.execute()
+
+
+def live_resque_pids() -> set[str]:
+    """Pids on this host whose title says they are a Resque worker (Ruby's own test)."""
+    try:
+        out = subprocess.run(
+            ["ps", "-A", "-o", "pid=,args="], capture_output=True, check=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"cannot list processes with ps: {exc}") from None
+    pids = set()
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(b" ")
+        if LIVE_WORKER_TITLE.search(args):
+            pids.add(pid.decode())
+    return pids
+
+
+def prune_dead_workers(
+    store: Store, wid: str, dead_job_hook: FailureHook | None = None
+) -> list[str]:
+    """Unregister workers with an expired heartbeat, and workers on this host that are gone.
+
+    Runs under Resque's prune lock, so one process on the cluster prunes at a time.
+    Returns the pruned ids.
+    """
+    k = store.keys
+    if not store.redis.set(k.prune_lock, wid, ex=60, nx=True):
+        return []
+    pruned: list[str] = []
+    try:
+        now = store.server_time()
+        beats = store.redis.hgetall(k.heartbeat)
+        expired = set()
+        for w, stamp in beats.items():
+            t = times.parse_heartbeat(stamp.decode(errors="replace"))
+            if t is not None and now - t > PRUNE_INTERVAL:
+                expired.add(w.decode(errors="replace"))
+        me = hostname()
+        live = None
+        for raw in store.redis.smembers(k.workers):
+            w = raw.decode(errors="replace")
+            if w == wid:
+                continue
+            host, _, rest = w.partition(":")
+            pid = rest.partition(":")[0]
+            if w in expired:
+                unregister(
+                    store,
+                    w,
+                    failure.PRUNE_DIRTY_EXIT,
+                    f"Worker {w} did not gracefully exit while processing",
+                    dead_job_hook,
+                )
+                pruned.append(w)
+                continue
+            if host != me:
+                continue
+            if live is None:
+                live = live_resque_pids()
+            if pid not in live:
+                unregister(store, w, dead_job_hook=dead_job_hook)
+                pruned.append(w)
+    finally:
+        store.redis.delete(k.prune_lock)
+    for w in pruned:
+        log.info("pruned dead worker %s", w)
+    return pruned

@@ -1,0 +1,64 @@
+"""Lua scripts run inside Redis, so a job is never between two places.
+
+RESERVE pops the first job from the worker's queues *and* records it in
+``worker:<id>`` in one atomic step: a worker killed at any instant leaves the
+job either on its queue or in ``worker:<id>``, where unregister/prune fail it
+as a DirtyExit.  It also checks the pause flags and expands queue patterns,
+so one reserve is one round trip.
+"""
+
+RESERVE = r"""
+local ns, wkey, run_at, mpause = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local current = redis.call('GET', wkey)
+if current then return {'resume', current} end
+local pause = redis.call('GET', ns .. 'pause-all-workers')
+if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
+  return {'paused'}
+end
+if mpause ~= '' and redis.call('EXISTS', mpause) == 1 then return {'paused'} end
+local nincl, nexcl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local function matches(spec, q)
+  local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
+  if kind == '=' then return q == body end
+  return string.find(q, body) ~= nil
+end
+local function excluded(q)
+  for i = 7 + nincl, 6 + nincl + nexcl do
+    if matches(ARGV[i], q) then return true end
+  end
+  return false
+end
+local all, seen, order = nil, {}, {}
+local function add(q)
+  if not seen[q] and not excluded(q) then seen[q] = true; order[#order + 1] = q end
+end
+for i = 7, 6 + nincl do
+  local spec = ARGV[i]
+  if string.sub(spec, 1, 1) == '=' then
+    add(string.sub(spec, 2))
+  else
+    if not all then
+      all = redis.call('SMEMBERS', ns .. 'queues')
+      table.sort(all)
+    end
+    for _, q in ipairs(all) do
+      if matches(spec, q) then add(q) end
+    end
+  end
+end
+for _, q in ipairs(order) do
+  local job = redis.call('LPOP', ns .. 'queue:' .. q)
+  if job then
+    local ok, doc = pcall(cjson.decode, job)
+    local body = job
+    if not (ok and type(doc) == 'table' and type(doc['class']) == 'string'
+            and doc['class'] ~= '') then
+      body = '{"class":"resqued.MalformedPayload","args":[' .. cjson.encode(job) .. ']}'
+    end
+    redis.call('SET', wkey,
+      '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
+    return {'job', q, job}
+  end
+end
+return {'empty', unpack(order)}
+"""

@@ -1,0 +1,48 @@
+"""A Redis client paired with the key namespace: the data layer every process uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+
+from resqued.resque import connection
+from resqued.resque.keys import Keys
+from resqued.resque.scripts import RESERVE
+
+
+@dataclass
+class Store:
+    redis: redis.Redis
+    keys: Keys = field(default_factory=Keys)
+    url: str = connection.DEFAULT_URL
+
+    def __post_init__(self) -> None:
+        self.reserve_script = self.redis.register_script(RESERVE)
+
+    @classmethod
+    def connect(cls, url: str | None = None, namespace: str = "resque") -> Store:
+        url = connection.validate(url or connection.default_url())
+        return cls(connection.connect(url), Keys(namespace), url)
+
+    @property
+    def safe_url(self) -> str:
+        return connection.redact(self.url)
+
+    def server_time(self) -> float:
+        sec, usec = self.redis.time()
+        return sec + usec / 1e6
+
+    def push(self, queue: str, payload: bytes) -> None:
+        """RPUSH the job and SADD its queue in one pipeline, as Ruby does."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.queues, queue)
+        pipe.rpush(self.keys.queue(queue), payload)
+        pipe.execute()
+
+    def queue_names(self) -> list[str]:
+        return sorted(q.decode() for q in self.redis.smembers(self.keys.queues))
+
+    def paused(self) -> bool:
+        value = self.redis.get(self.keys.pause)
+        return value is not None and value.decode(errors="replace").strip().lower() == "true"

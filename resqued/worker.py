@@ -1,0 +1,495 @@
+"""The Resque worker: reserve, perform (in a forked child or in process), report.
+
+The hot path is two Redis round trips per job: the RESERVE script (pause
+check, queue expansion, pop and ``worker:<id>`` in one atomic step) and one
+pipeline that records the outcome.  Signal handlers only set flags and wake
+the loop through ``signal.set_wakeup_fd``; the single exception is an
+in-process job, which TERM and USR1 interrupt by raising inside it.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import json
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from resqued import hooks, jobs, proctitle
+from resqued.backoff import Backoff
+from resqued.proc import set_parent_death_signal, signal_name
+from resqued.resque import failure, payload, registry, times
+from resqued.resque.connection import connect
+from resqued.resque.payload import Job, MalformedPayload
+from resqued.resque.queues import QueueList
+from resqued.resque.store import Store
+
+log = logging.getLogger("resqued")
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+HEARTBEAT_INTERVAL = 60.0
+MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues at once
+MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
+GAVE_UP = object()
+SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT")
+
+
+class TermException(Exception):
+    """Raised inside a job that TERM (or INT) interrupted."""
+
+
+class JobKilled(Exception):
+    """Raised inside an in-process job that USR1 killed."""
+
+
+@dataclass
+class WorkerOptions:
+    fork_per_job: bool = True
+    interval: float = 5.0  # longest idle wait before the queues are looked at again
+    jobs_per_fork: int = 0  # exit (to be replaced) after this many jobs; 0 = never
+    term_child: bool = False
+    term_timeout: float = 4.0
+    prune: bool = True
+    pause_key: str = ""  # resqued's per-master pause flag, when managed
+    parent_pid: int = 0  # exit gracefully when this parent goes away (0 = standalone)
+
+
+@dataclass
+class Outcome:
+    """What happened to one job: None exception means success."""
+
+    exception: str | None = None
+    error: str = ""
+    backtrace: list[str] | None = None
+
+
+class Worker:
+    def __init__(self, store: Store, queues: QueueList, options: WorkerOptions | None = None):
+        self.store = store
+        self.queues = queues
+        self.opts = options or WorkerOptions()
+        self.id = registry.worker_id(str(queues))
+        self.shutdown = False  # QUIT: finish the current job, then exit
+        self.shutdown_now = False  # TERM/INT: stop now
+        self.paused = False  # USR2 until CONT
+        self.kill_job = False  # USR1
+        self.child_pid = 0
+        self.in_job = False
+        self.jobs_done = 0
+        self._wake_r = self._wake_w = -1
+        self._outage = False
+        self._redis_backoff = Backoff(0.1, 5.0)
+        self._stop_heartbeat = threading.Event()
+        self._reserve_args = [
+            store.keys.prefix,
+            store.keys.worker(self.id),
+            "",
+            self.opts.pause_key,
+        ]
+        self._reserve_args += queues.script_args()
+
+    # -- signals -----------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in SIGNALS:
+            signal.signal(getattr(signal, "SIG" + name), self._on_signal)
+        if self.opts.parent_pid:
+            set_parent_death_signal(signal.SIGQUIT)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal_name(signum)[3:]
+        handler = getattr(self, "handle_" + name.lower())
+        handler()
+
+    def handle_term(self, name: str = "SIGTERM") -> None:
+        self.shutdown = self.shutdown_now = True
+        if self.in_job:
+            self.in_job = False
+            raise TermException(name)
+
+    def handle_int(self) -> None:
+        self.handle_term("SIGINT")
+
+    def handle_quit(self) -> None:
+        self.shutdown = True
+
+    def handle_usr1(self) -> None:
+        self.kill_job = True
+        if self.in_job:
+            self.in_job = False
+            raise JobKilled("job killed by USR1")
+
+    def handle_usr2(self) -> None:
+        self.paused = True
+
+    def handle_cont(self) -> None:
+        self.paused = False
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _sleep(self, seconds: float, *fds: int) -> list[int]:
+        """Sleep until a signal arrives, one of ``fds`` is readable, or time is up."""
+        try:
+            ready, _, _ = select.select([self._wake_r, *fds], [], [], max(0.0, seconds))
+        except InterruptedError:
+            ready = []
+        if self._wake_r in ready:
+            self._drain_wakeups()
+        return [fd for fd in ready if fd != self._wake_r]
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def work(self) -> int:
+        """Run until told to stop. Returns the process exit status."""
+        self._install_signals()
+        proctitle.worker("Starting")
+        try:
+            if self._with_redis(self._startup, give_up_on_shutdown=True) is GAVE_UP:
+                return 0
+            hooks.run_worker_hooks("before_first_fork")
+            self._start_heartbeat()
+            log.info("worker %s started", self.id)
+            self._loop()
+        finally:
+            self._stop_heartbeat.set()
+            self._with_redis(self._unregister, give_up_on_shutdown=True)
+            hooks.run_worker_hooks("worker_exit")
+            log.info("worker %s exiting", self.id)
+        return 0
+
+    def _startup(self) -> None:
+        registry.register(self.store, self.id, self._dead_job_hook)
+        if self.opts.prune:
+            registry.prune_dead_workers(self.store, self.id, self._dead_job_hook)
+
+    def _unregister(self) -> None:
+        registry.unregister(self.store, self.id, dead_job_hook=self._dead_job_hook)
+
+    def _loop(self) -> None:
+        while not self.shutdown:
+            if self._parent_gone():
+                log.warning("worker %s: parent %d is gone, exiting", self.id, self.opts.parent_pid)
+                break
+            if self.paused:
+                self._pause()
+                continue
+            result = self._with_redis(self._reserve, give_up_on_shutdown=True)
+            if result is GAVE_UP:
+                break
+            kind = result[0]
+            if kind in (b"job", b"resume"):
+                self._process(self._job_from(result))
+                self.jobs_done += 1
+                if self.opts.jobs_per_fork and self.jobs_done >= self.opts.jobs_per_fork:
+                    log.info("worker %s: %d jobs done, making way", self.id, self.jobs_done)
+                    break
+            elif kind == b"paused":
+                proctitle.worker("Paused")
+                self._sleep(self.opts.interval)
+            else:
+                hooks.run_worker_hooks("queue_empty")
+                proctitle.worker(f"Waiting for {self.queues}")
+                self._wait_for_work([q.decode() for q in result[1:]])
+
+    def _parent_gone(self) -> bool:
+        return bool(self.opts.parent_pid) and os.getppid() != self.opts.parent_pid
+
+    def _pause(self) -> None:
+        hooks.run_worker_hooks("before_pause", self)
+        proctitle.worker("Paused")
+        log.info("worker %s paused", self.id)
+        while self.paused and not self.shutdown and not self._parent_gone():
+            self._sleep(self.opts.interval)
+        hooks.run_worker_hooks("after_pause", self)
+        log.info("worker %s resumed", self.id)
+
+    # -- Redis, with retries ---------------------------------------------------
+
+    def _with_redis(self, fn: Any, give_up_on_shutdown: bool = False) -> Any:
+        """Call ``fn`` until Redis answers; logs once per outage. GAVE_UP when told to stop."""
+        while True:
+            try:
+                result = fn()
+            except REDIS_DOWN as exc:
+                if not self._outage:
+                    self._outage = True
+                    log.error("redis at %s unavailable (%s); retrying", self.store.safe_url, exc)
+                if self.shutdown_now or (give_up_on_shutdown and self.shutdown):
+                    return GAVE_UP
+                self._sleep(self._redis_backoff.failed())
+                continue
+            if self._outage:
+                self._outage = False
+                log.warning("redis at %s is back", self.store.safe_url)
+            self._redis_backoff.succeeded()
+            return result
+
+    def _reserve(self) -> list[bytes]:
+        self._reserve_args[2] = times.run_at()
+        return self.store.reserve_script(args=self._reserve_args)
+
+    def _job_from(self, result: list[bytes]) -> Job:
+        if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
+            doc = json.loads(result[1])
+            return Job(doc.get("queue", ""), payload.dumps(doc.get("payload")), doc.get("payload"))
+        return Job(result[1].decode(), result[2])
+
+    def _wait_for_work(self, queues: list[str]) -> None:
+        """Block until one of the first queues has a job, a signal comes, or ``interval`` ends.
+
+        Each wait is ``BLMOVE q q LEFT LEFT``: it moves the head of the list onto
+        itself, so it only waits -- a wait abandoned at any point loses nothing.
+        Queues past MAX_WAIT_QUEUES are looked at every half second.
+        """
+        watched = queues[:MAX_WAIT_QUEUES]
+        timeout = (
+            self.opts.interval if len(queues) <= MAX_WAIT_QUEUES else min(0.5, self.opts.interval)
+        )
+        if not watched:
+            self._sleep(timeout)
+            return
+        pool = self.store.redis.connection_pool
+        conns = []
+        try:
+            for q in watched:
+                conn = pool.connection_class(**pool.connection_kwargs)
+                conns.append(conn)
+                key = self.store.keys.queue(q)
+                conn.send_command("BLMOVE", key, key, "LEFT", "LEFT", timeout)
+            socks = {conn._sock.fileno(): conn for conn in conns if conn._sock}
+            self._sleep(timeout + 1.0, *socks)
+        except REDIS_DOWN as exc:
+            if not self._outage:
+                self._outage = True
+                log.error("redis at %s unavailable (%s); retrying", self.store.safe_url, exc)
+            self._sleep(self._redis_backoff.failed())
+        finally:
+            for conn in conns:
+                conn.disconnect()
+
+    # -- jobs ------------------------------------------------------------------
+
+    def _process(self, job: Job) -> None:
+        try:
+            job = payload.decode(job.queue, job.raw) if not job.payload else job
+            cls = jobs.resolve(job.class_name)
+        except MalformedPayload as exc:
+            log.error("worker %s: malformed payload on %s: %s", self.id, job.queue, exc)
+            self._finish(
+                job,
+                Outcome("resqued.MalformedPayload", str(exc), []),
+                payload.malformed_stand_in(job.raw),
+            )
+            return
+        except jobs.UnknownJobClass as exc:
+            log.error("worker %s: %s", self.id, exc)
+            self._finish(job, Outcome("resqued.UnknownJobClass", str(exc), []))
+            return
+        log.debug("worker %s: got %s", self.id, job)
+        if self.opts.fork_per_job:
+            outcome = self._perform_forked(job, cls)
+        else:
+            outcome = self._perform_here(job, cls)
+        self._finish(job, outcome)
+
+    def _perform_here(self, job: Job, cls: type) -> Outcome:
+        proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
+        self.kill_job = False
+        try:
+            self.in_job = True
+            try:
+                hooks.perform(cls, job.args)
+            finally:
+                self.in_job = False
+        except Exception as exc:  # noqa: BLE001  (a job may raise anything)
+            hooks.on_failure(cls, exc, job.args)
+            return Outcome(failure.exception_name(exc), str(exc), failure.backtrace_of(exc))
+        return Outcome()
+
+    def _perform_forked(self, job: Job, cls: type) -> Outcome:
+        hooks.run_worker_hooks("before_fork", job)
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            self._child(job, cls, write_fd)  # never returns
+        os.close(write_fd)
+        self.child_pid = pid
+        proctitle.worker(f"Forked {pid} at {int(time.time())}")
+        try:
+            report = self._wait_for_child(pid, read_fd)
+        finally:
+            os.close(read_fd)
+            self.child_pid = 0
+        status, data = report
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
+            result = json.loads(data)
+            if result.get("exception"):
+                return Outcome(result["exception"], result["error"], result["backtrace"])
+            return Outcome()
+        message = failure.signal_exit_message(pid, status)
+        hooks.on_failure(cls, RuntimeError(message), job.args)
+        return Outcome(failure.DIRTY_EXIT, message, [])
+
+    def _wait_for_child(self, pid: int, read_fd: int) -> tuple[int, bytes]:
+        """Collect the child's report and exit status, relaying TERM and USR1 to it."""
+        chunks: list[bytes] = []
+        kill_at = 0.0
+        while True:
+            if self.shutdown_now and not kill_at:
+                kill_at = time.monotonic() + (self.opts.term_timeout if self.opts.term_child else 0)
+                if self.opts.term_child:
+                    self._signal_child(pid, signal.SIGTERM)
+            if kill_at and time.monotonic() >= kill_at:
+                self._signal_child(pid, signal.SIGKILL)
+            if self.kill_job:
+                self.kill_job = False
+                self._signal_child(pid, signal.SIGKILL)
+            timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
+            if self._sleep(timeout, read_fd):
+                chunk = os.read(read_fd, 65536)
+                if chunk:
+                    chunks.append(chunk)
+                    continue
+                break  # EOF: the child has exited (or closed its end)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                return status, b"".join(chunks)
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return 0, b"".join(chunks)
+
+    @staticmethod
+    def _signal_child(pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _child(self, job: Job, cls: type, write_fd: int) -> None:
+        """The forked child: perform one job, write one report line, leave with _exit."""
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            for name in ("INT", "QUIT", "USR1", "USR2", "CONT"):
+                signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, _child_term)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
+            hooks.run_worker_hooks("after_fork", job)
+            try:
+                hooks.perform(cls, job.args)
+                report: dict[str, Any] = {}
+            except BaseException as exc:  # noqa: BLE001
+                hooks.on_failure(cls, exc, job.args)
+                report = {
+                    "exception": failure.exception_name(exc),
+                    "error": str(exc),
+                    "backtrace": failure.backtrace_of(exc),
+                }
+            data = payload.dumps(report)
+            if len(data) > MAX_RESULT_BYTES:
+                report["backtrace"] = report.get("backtrace", [])[:20]
+                report["error"] = report.get("error", "")[:10_000]
+                data = payload.dumps(report)
+            try:
+                os.write(write_fd, data)
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+            if self._parent_of_child_gone():
+                self._finish(job, _outcome_from(report))
+        except BaseException:  # noqa: BLE001
+            log.exception("worker child %d crashed", os.getpid())
+            code = 1
+        finally:
+            os._exit(code)
+
+    def _parent_of_child_gone(self) -> bool:
+        """The worker died while we worked: record the outcome ourselves."""
+        return os.getppid() != self._worker_pid
+
+    @property
+    def _worker_pid(self) -> int:
+        return int(self.id.split(":")[1])
+
+    def _finish(self, job: Job, outcome: Outcome, shown_payload: dict | None = None) -> None:
+        """One pipeline: the failure record (if any), clear ``worker:<id>``, count the job."""
+        k = self.store.keys
+        wid = self.id
+
+        def record() -> None:
+            pipe = self.store.redis.pipeline(transaction=False)
+            if outcome.exception:
+                pipe.rpush(
+                    k.failed,
+                    failure.record(
+                        shown_payload or job.payload,
+                        outcome.exception,
+                        outcome.error,
+                        outcome.backtrace or [],
+                        wid,
+                        job.queue,
+                    ),
+                )
+                pipe.incr(k.failed_count)
+                pipe.incr(k.failed_by(wid))
+            pipe.delete(k.worker(wid))
+            pipe.incr(k.processed)
+            pipe.incr(k.processed_by(wid))
+            pipe.execute()
+
+        self._with_redis(record)
+        if outcome.exception:
+            log.info("worker %s: %s failed: %s: %s", wid, job, outcome.exception, outcome.error)
+
+    def _dead_job_hook(self, class_name: str, exc: BaseException, args: list[Any]) -> None:
+        try:
+            cls = jobs.resolve(class_name)
+        except jobs.UnknownJobClass:
+            return
+        hooks.on_failure(cls, exc, args)
+
+    # -- heartbeat ---------------------------------------------------------------
+
+    def _start_heartbeat(self) -> None:
+        client = Store(connect(self.store.url), self.store.keys, self.store.url)
+
+        def beat() -> None:
+            while not self._stop_heartbeat.wait(HEARTBEAT_INTERVAL):
+                try:
+                    registry.heartbeat(client, [self.id])
+                except redis.RedisError as exc:
+                    log.debug("heartbeat failed: %s", exc)
+
+        threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+
+
+def _child_term(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TermException("SIGTERM")
+
+
+def _outcome_from(report: dict[str, Any]) -> Outcome:
+    if report.get("exception"):
+        return Outcome(report["exception"], report["error"], report["backtrace"])
+    return Outcome()
