@@ -140,7 +140,7 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
     def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
               redis: bool = True) -> Proc:
         log = tmp_path / f"resqued-{len(started)}.out"
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "REDIS_URL": redis_url, **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(cwd or tmp_path), str(ROOT), full_env.get("PYTHONPATH", "")) if p
         )
