@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from resqued import hooks, jobs, proctitle
+from resqued import hooks, jobs, logs, proctitle
 from resqued.backoff import Backoff
 from resqued.proc import set_parent_death_signal, signal_name
 from resqued.resque import failure, payload, registry, times
@@ -39,7 +39,7 @@ HEARTBEAT_INTERVAL = 60.0
 MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues at once
 MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
 GAVE_UP = object()
-SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT")
+SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
 
 
 class TermException(Exception):
@@ -134,6 +134,9 @@ class Worker:
 
     def handle_cont(self) -> None:
         self.paused = False
+
+    def handle_hup(self) -> None:
+        logs.reopen()  # the listener relays the master's USR1 as HUP
 
     def _drain_wakeups(self) -> None:
         try:
@@ -389,7 +392,7 @@ class Worker:
         code = 0
         try:
             signal.set_wakeup_fd(-1)
-            for name in ("INT", "QUIT", "USR1", "USR2", "CONT"):
+            for name in ("INT", "QUIT", "USR1", "USR2", "CONT", "HUP"):
                 signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
             signal.signal(signal.SIGTERM, _child_term)
             os.close(self._wake_r)

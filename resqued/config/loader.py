@@ -1,0 +1,42 @@
+"""Load the configuration: files in order (DSL or YAML), then command-line overrides."""
+
+from __future__ import annotations
+
+import os
+
+from resqued.config import dsl, yaml_pool
+from resqued.config.model import Config, Overrides
+from resqued.errors import ConfigError
+
+YAML_SUFFIXES = (".yml", ".yaml")
+DEFAULT_YAML = ("config/resque-pool.yml", "resque-pool.yml")
+
+
+def load(overrides: Overrides) -> Config:
+    """One Config from the files and flags; ConfigError (one line) when anything is wrong."""
+    config = Config()
+    files = list(overrides.config_files)
+    if (
+        not files
+        and not overrides.values.get("workers")
+        and (env_file := os.environ.get("RESQUE_POOL_CONFIG"))
+    ):
+        files = [env_file]
+    for path in files:
+        config.sources.append(path)
+        if path.endswith(YAML_SUFFIXES):
+            yaml_pool.evaluate(path, config, overrides.environment)
+        else:
+            dsl.evaluate(path, config)
+    for key, value in overrides.values.items():
+        if key in ("queue_rules", "workers", "requires"):
+            getattr(config, key).extend(value)
+        else:
+            setattr(config, key, value)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    if config.worker_processes is not None and config.worker_processes > 10_000:
+        raise ConfigError(f"worker_processes {config.worker_processes} is not plausible")

@@ -1,0 +1,117 @@
+"""The configuration as plain data: what every source (DSL, YAML, flags) evaluates into."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+HOOKS = ("before_exec", "before_fork", "after_fork", "after_exit")
+
+
+@dataclass(frozen=True)
+class QueueRule:
+    """``queue(name)`` (all), ``queue(name, 20)`` (fixed) or ``queue(name, 0.1)`` (share)."""
+
+    name: str
+    count: int | None = None
+    share: float | None = None
+
+    def describe(self) -> str:
+        if self.count is not None:
+            return f"{self.name}={self.count}"
+        if self.share is not None:
+            return f"{self.name}={self.share * 100:g}%"
+        return self.name
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """One worker process: its queues in priority order, and per-worker options."""
+
+    queues: tuple[str, ...]
+    interval: float | None = None
+
+    @property
+    def queue_list(self) -> str:
+        return ",".join(self.queues)
+
+
+@dataclass
+class Config:
+    worker_processes: int | None = None
+    queue_rules: list[QueueRule] = field(default_factory=list)
+    workers: list[WorkerSlot] = field(default_factory=list)
+    preload_app: bool = True
+    requires: list[str] = field(default_factory=list)
+    redis_url: str | None = None
+    namespace: str = "resque"
+    pidfile: str | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    interval: float = 5.0
+    fork_per_job: bool = True
+    jobs_per_fork: int = 0
+    term_child: bool = False
+    term_timeout: float = 4.0
+    shutdown_timeout: float = 30.0
+    user: str | None = None
+    group: str | None = None
+    sources: list[str] = field(default_factory=list)
+    hooks: dict[str, list[Callable[..., Any]]] = field(
+        default_factory=lambda: {name: [] for name in HOOKS}
+    )
+    worker_factory: Callable[..., Any] | None = None
+    config_loader: Callable[..., Any] | None = None
+
+
+# Fields a command line (or a master handing over to a listener) may set.
+OVERRIDABLE = (
+    "worker_processes",
+    "queue_rules",
+    "workers",
+    "requires",
+    "redis_url",
+    "namespace",
+    "pidfile",
+    "stdout_path",
+    "stderr_path",
+    "interval",
+    "fork_per_job",
+    "jobs_per_fork",
+    "term_child",
+    "term_timeout",
+    "shutdown_timeout",
+)
+
+
+@dataclass
+class Overrides:
+    """Values from the command line, applied over the config files. JSON round-trips."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    config_files: list[str] = field(default_factory=list)
+    environment: str | None = None
+
+    def to_json(self) -> str:
+        values = dict(self.values)
+        if "queue_rules" in values:
+            values["queue_rules"] = [asdict(r) for r in values["queue_rules"]]
+        if "workers" in values:
+            values["workers"] = [asdict(w) for w in values["workers"]]
+        return json.dumps(
+            {"values": values, "config_files": self.config_files, "environment": self.environment}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Overrides:
+        doc = json.loads(text)
+        values = doc["values"]
+        if "queue_rules" in values:
+            values["queue_rules"] = [QueueRule(**r) for r in values["queue_rules"]]
+        if "workers" in values:
+            values["workers"] = [
+                WorkerSlot(tuple(w["queues"]), w.get("interval")) for w in values["workers"]
+            ]
+        return cls(values, doc["config_files"], doc["environment"])

@@ -1,0 +1,74 @@
+"""Parsing one configuration value (a queue amount, a count), with errors that say why."""
+
+from __future__ import annotations
+
+from resqued.config.model import QueueRule
+from resqued.errors import ConfigError
+
+
+def queue_rule(name: str, amount: object = None) -> QueueRule:
+    """``high``, ``high`` 20, ``low`` 0.10, ``low`` "10%" -> a QueueRule."""
+    name = str(name).strip()
+    if not name or "," in name or ":" in name:
+        raise ConfigError(f"invalid queue name {name!r}")
+    if amount is None or amount == ":all" or amount == "all":
+        return QueueRule(name)
+    if isinstance(amount, bool):
+        raise ConfigError(f"queue {name!r}: amount must be a count or a share, not {amount!r}")
+    if isinstance(amount, str):
+        text = amount.strip()
+        if text.endswith("%"):
+            try:
+                pct = float(text[:-1])
+            except ValueError:
+                raise ConfigError(f"queue {name!r}: invalid percentage {amount!r}") from None
+            return _share(name, pct / 100, amount)
+        try:
+            amount = float(text) if "." in text else int(text)
+        except ValueError:
+            raise ConfigError(f"queue {name!r}: invalid amount {amount!r}") from None
+    if isinstance(amount, int):
+        if amount < 0:
+            raise ConfigError(f"queue {name!r}: worker count must not be negative, not {amount}")
+        return QueueRule(name, count=amount)
+    if isinstance(amount, float):
+        if amount >= 1 and amount.is_integer():
+            return QueueRule(name, count=int(amount))
+        return _share(name, amount, amount)
+    raise ConfigError(f"queue {name!r}: amount must be a count or a share, not {amount!r}")
+
+
+def _share(name: str, share: float, given: object) -> QueueRule:
+    if not 0 < share <= 1:
+        raise ConfigError(f"queue {name!r}: share must be above 0% and at most 100%, not {given!r}")
+    return QueueRule(name, share=share)
+
+
+def cli_queue(spec: str) -> QueueRule:
+    """``--queue name[=num[%]]``."""
+    name, sep, amount = spec.partition("=")
+    if sep and not amount:
+        raise ConfigError(f"--queue {spec!r}: missing amount after '='")
+    return queue_rule(name, amount if sep else None)
+
+
+def count(value: object, what: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a whole number, not {value!r}")
+    try:
+        result = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ConfigError(f"{what} must be a whole number, not {value!r}") from None
+    if result < 0:
+        raise ConfigError(f"{what} must not be negative, not {value!r}")
+    return result
+
+
+def seconds(value: object, what: str) -> float:
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number of seconds, not {value!r}") from None
+    if result < 0:
+        raise ConfigError(f"{what} must not be negative, not {value!r}")
+    return result

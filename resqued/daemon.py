@@ -1,0 +1,83 @@
+"""``-D``: detach with python-daemon; the launching command waits until the master runs.
+
+The launcher forks; the child opens a ``daemon.DaemonContext`` (double fork,
+new session, stdio on /dev/null) and runs the master, which writes ``ok`` on a
+pipe once it is up -- or the error that stopped it.  The launcher exits 0 on
+``ok`` and 1, printing the reason, otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import daemon as python_daemon
+
+from resqued.errors import ResquedError
+
+_ready_fd = -1
+
+
+def notify_ready() -> None:
+    """Tell the launching command the master is running (no-op when not daemonized)."""
+    global _ready_fd
+    if _ready_fd >= 0:
+        try:
+            os.write(_ready_fd, b"ok\n")
+        finally:
+            os.close(_ready_fd)
+            _ready_fd = -1
+
+
+def _report(message: str) -> None:
+    global _ready_fd
+    if _ready_fd >= 0:
+        try:
+            os.write(_ready_fd, message.encode(errors="replace") + b"\n")
+        except OSError:
+            pass
+        os.close(_ready_fd)
+        _ready_fd = -1
+
+
+def run_detached(serve: Callable[[], int], stdout_path: str | None, stderr_path: str | None) -> int:
+    global _ready_fd
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid > 0:
+        os.close(write_fd)
+        chunks = []
+        while chunk := os.read(read_fd, 4096):
+            chunks.append(chunk)
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+        answer = b"".join(chunks).decode(errors="replace").strip()
+        if answer == "ok":
+            return 0
+        print(f"resqued: {answer or 'the master exited before it was running'}", file=sys.stderr)
+        return 1
+    os.close(read_fd)
+    code = 1
+    try:
+        context = python_daemon.DaemonContext(
+            working_directory=os.getcwd(),
+            umask=0o022,
+            files_preserve=[write_fd],
+            signal_map={},
+            prevent_core=False,
+        )
+        with context:
+            _ready_fd = write_fd
+            try:
+                code = serve()
+            except ResquedError as exc:
+                _report(str(exc))
+                code = 1
+            except BaseException as exc:  # noqa: BLE001
+                _report(f"master crashed: {type(exc).__name__}: {exc}")
+                raise
+    finally:
+        os._exit(code)

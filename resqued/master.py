@@ -1,0 +1,305 @@
+"""The master: owns the pidfile, the signals and the logs; runs listeners; never imports the app.
+
+Signal handlers only queue the signal (the loop is woken through
+``signal.set_wakeup_fd``).  Each loop turn handles queued signals, reaps
+listeners, reads their reports, starts a listener if one is missing, and
+sleeps.  Every signal has one ``handle_<name>`` method below.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import select
+import signal
+import time
+from typing import Any
+
+from resqued import daemon, logs, pidfile, proctitle
+from resqued.backoff import Backoff
+from resqued.config import Config, load
+from resqued.config.allocation import pool_size
+from resqued.config.model import Overrides
+from resqued.errors import ResquedError
+from resqued.listener_proxy import ListenerProxy
+from resqued.proc import alive, signal_name
+
+log = logging.getLogger("resqued")
+
+SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD")
+LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restart backoff
+
+
+class Master:
+    def __init__(self, overrides: Overrides, config: Config, log_level: int = logging.INFO) -> None:
+        self.overrides = overrides
+        self.config = config
+        self.log_level = log_level
+        self.generation = 0
+        self.current: ListenerProxy | None = None
+        self.listeners: list[ListenerProxy] = []  # every listener we still have to reap
+        self.orphans: dict[int, str] = {}  # workers of listeners that are gone
+        self.signals: collections.deque[int] = collections.deque()
+        self.stopping: str | None = None  # "QUIT" or "TERM"
+        self.kill_at = 0.0
+        self.workers_stopped = False  # WINCH
+        self.pool_delta = 0  # TTIN / TTOU
+        self.listener_backoff = Backoff(1.0, 60.0)
+        self.next_listener_at = 0.0
+        self.pid = os.getpid()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # -- signals: handlers only queue ------------------------------------------------
+
+    def install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in SIGNALS:
+            signal.signal(getattr(signal, "SIG" + name), self._queue_signal)
+
+    def _queue_signal(self, signum: int, frame: Any) -> None:
+        self.signals.append(signum)
+
+    def handle_hup(self) -> None:
+        """Reload: new listener with fresh code and config; old workers retire as it takes over."""
+        try:
+            config = load(self.overrides)
+        except ResquedError as exc:
+            log.error("reload failed, keeping the running workers: %s", exc)
+            return
+        self.config = config
+        self.pool_delta = 0
+        logs.reopen()
+        self.workers_stopped = False
+        if self.current and not self.current.ready:
+            log.info("reload: dropping %r, which is still booting", self.current)
+            self.current.kill(signal.SIGKILL)
+        self.current = None
+        self.next_listener_at = 0.0
+        log.info("reload: starting a new listener")
+
+    def handle_int(self) -> None:
+        self.handle_term()
+
+    def handle_term(self) -> None:
+        """Stop now: workers are killed (their jobs recorded as DirtyExit); KILL after a timeout."""
+        if self.stopping != "TERM":
+            self.stopping = "TERM"
+            self.kill_at = time.monotonic() + self.config.shutdown_timeout
+            log.info("shutting down now")
+        self._signal_listeners(signal.SIGTERM)
+
+    def handle_quit(self) -> None:
+        """Graceful: every worker finishes its current job; then everything exits."""
+        if self.stopping:
+            return
+        self.stopping = "QUIT"
+        log.info("shutting down gracefully")
+        self._signal_listeners(signal.SIGQUIT)
+
+    def handle_usr1(self) -> None:
+        logs.reopen()
+        self._signal_listeners(signal.SIGUSR1)
+        log.info("reopened log files")
+
+    def handle_usr2(self) -> None:
+        log.warning("USR2 (hot re-exec) is not supported yet; send HUP to reload")
+
+    def handle_winch(self) -> None:
+        if os.isatty(0):
+            log.info("ignoring WINCH: attached to a terminal")
+            return
+        log.info("stopping all workers (HUP starts them again)")
+        self.workers_stopped = True
+        self.current = None
+        self._signal_listeners(signal.SIGQUIT)
+
+    def handle_ttin(self) -> None:
+        self._resize(+1)
+
+    def handle_ttou(self) -> None:
+        self._resize(-1)
+
+    def handle_chld(self) -> None:
+        pass  # reaping happens every loop
+
+    def _resize(self, step: int) -> None:
+        size = pool_size(self.config) + self.pool_delta + step
+        if size < 0:
+            return
+        self.pool_delta += step
+        log.info("pool workers: %d", size)
+        if self.current:
+            self.current.send(f"COUNT {size}")
+
+    def _signal_listeners(self, sig: int) -> None:
+        for listener in self.listeners:
+            listener.kill(sig)
+
+    # -- main loop ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.install_signals()
+        log.info("master %d started (%s)", self.pid, self.describe())
+        daemon.notify_ready()
+        while True:
+            while self.signals:
+                sig = self.signals.popleft()
+                getattr(self, "handle_" + signal_name(sig)[3:].lower())()
+            self.reap()
+            self.read_listeners()
+            self.watch_orphans()
+            if self.stopping:
+                if not self.listeners and not self.orphans:
+                    break
+                self.escalate()
+            elif not self.workers_stopped and self.current is None:
+                self.start_listener()
+            self.title()
+            self.sleep()
+        log.info("master %d exiting", self.pid)
+        return 0
+
+    def describe(self) -> str:
+        return " ".join(self.config.sources) or "command line"
+
+    def spec(self) -> dict:
+        overrides = self.overrides
+        if self.pool_delta:
+            values = dict(overrides.values)
+            values["worker_processes"] = pool_size(self.config) + self.pool_delta
+            overrides = Overrides(values, overrides.config_files, overrides.environment)
+        return {
+            "overrides": overrides.to_json(),
+            "master_pid": self.pid,
+            "stdout_path": logs.paths()[0],
+            "stderr_path": logs.paths()[1],
+            "log_level": self.log_level,
+        }
+
+    def start_listener(self) -> None:
+        now = time.monotonic()
+        if now < self.next_listener_at:
+            return
+        self.generation += 1
+        listener = ListenerProxy(self.generation, self.spec())
+        self.current = listener
+        self.listeners.append(listener)
+        for old in self.listeners[:-1]:
+            for pid, queues in old.workers.items():
+                listener.send(f"+{pid},{queues}")
+        for pid, queues in self.orphans.items():
+            listener.send(f"+{pid},{queues}")
+        log.info("started %r", listener)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            listener = next((li for li in self.listeners if li.pid == pid), None)
+            if listener is None:
+                continue
+            listener.reaped(status)
+            self.listeners.remove(listener)
+            self.orphans.update(listener.workers)
+            self.listener_exited(listener, status)
+
+    def listener_exited(self, listener: ListenerProxy, status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        if listener is not self.current:
+            log.info("%r exited (%s)", listener, code)
+            return
+        self.current = None
+        if self.stopping or self.workers_stopped:
+            return
+        previous = next((li for li in reversed(self.listeners) if li.ready), None)
+        if not listener.ready and previous:
+            log.error("%r failed to start (exit %s); keeping %r", listener, code, previous)
+            self.current = previous
+            return
+        lived = time.monotonic() - listener.started
+        if listener.ready and lived >= LISTENER_HEALTHY_AFTER:
+            self.listener_backoff.succeeded()
+        delay = self.listener_backoff.failed()
+        self.next_listener_at = time.monotonic() + delay
+        log.error("%r died (exit %s); starting another in %.1fs", listener, code, delay)
+
+    def read_listeners(self) -> None:
+        for listener in list(self.listeners):
+            for line in listener.read():
+                if line.startswith("RUNNING") and listener is self.current:
+                    self.listener_ready(listener)
+                elif line.startswith("-") and listener is not self.current and self.current:
+                    self.current.send(line)  # an old worker is gone: its slot is free
+
+    def listener_ready(self, listener: ListenerProxy) -> None:
+        log.info("%r is ready with %d workers", listener, listener.total)
+        for old in self.listeners:
+            if old is not listener:
+                log.info("retiring %r", old)
+                old.kill(signal.SIGQUIT)
+
+    def watch_orphans(self) -> None:
+        for pid in [p for p in self.orphans if not alive(p)]:
+            del self.orphans[pid]
+            if self.current:
+                self.current.send(f"-{pid}")
+
+    def escalate(self) -> None:
+        if self.stopping == "TERM" and time.monotonic() >= self.kill_at:
+            log.warning("shutdown timeout: killing what is left")
+            for listener in self.listeners:
+                for pid in listener.workers:
+                    _kill(pid, signal.SIGKILL)
+                listener.kill(signal.SIGKILL)
+            for pid in self.orphans:
+                _kill(pid, signal.SIGKILL)
+            self.kill_at = time.monotonic() + 5
+
+    def title(self) -> None:
+        workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
+        state = f" {self.stopping.lower()}ping" if self.stopping else ""
+        proctitle.set_title(
+            f"{proctitle.MANAGER_PREFIX} master [gen {self.generation}] [{workers} workers]"
+            f"{state} {self.describe()}"
+        )
+
+    def sleep(self) -> None:
+        timeout = 1.0
+        if self.current is None and not self.stopping and not self.workers_stopped:
+            timeout = max(0.0, min(timeout, self.next_listener_at - time.monotonic()))
+        fds = [self._wake_r] + [
+            li.channel.fileno() for li in self.listeners if not li.channel.closed
+        ]
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            ready = []
+        if self._wake_r in ready:
+            try:
+                while os.read(self._wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def run(overrides: Overrides, config: Config, pid_path: str | None, log_level: int) -> int:
+    """Run a master until it is told to stop, holding ``pid_path`` meanwhile."""
+    if pid_path:
+        pidfile.write(pid_path)
+    try:
+        return Master(overrides, config, log_level).run()
+    finally:
+        if pid_path:
+            pidfile.remove(pid_path)

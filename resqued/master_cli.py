@@ -1,0 +1,177 @@
+"""``resqued [options]``: parse the master's flags, load the config, then run or --test."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from resqued import daemon, logs, master, pidfile
+from resqued.config import Config, load
+from resqued.config.allocation import format_table, worker_table
+from resqued.config.model import Overrides
+from resqued.config.values import cli_queue, count, seconds
+from resqued.errors import ResquedError
+from resqued.proc import alive
+from resqued.version import __version__
+
+USAGE = (
+    "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%]]]... [--redis <url>]\n"
+    "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
+    "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
+)
+
+
+def master_parser() -> argparse.ArgumentParser:
+    from resqued.cli import _Parser
+
+    p = _Parser(
+        prog="resqued",
+        usage=USAGE,
+        description="Start the resque process manager: a master, a listener that loads the "
+        "application once, and forked workers.",
+        epilog="Queues added first are processed fully before later ones: backlog on the first "
+        "queue means workers do not visit the second. Signals: see docs/signals.md.",
+    )
+    p.add_argument(
+        "config_files",
+        nargs="*",
+        metavar="CONFIG",
+        help="config files (Python DSL, or resque-pool YAML ending in .yml)",
+    )
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a config file (repeatable)",
+    )
+    p.add_argument("-n", "--workers", metavar="COUNT", help="number of pool worker processes")
+    p.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        metavar="NAME[=NUM[%]]",
+        help="work queue with a fixed number (10) or a share (10%%) of workers",
+    )
+    p.add_argument(
+        "-r",
+        "--require",
+        action="append",
+        default=[],
+        metavar="LIB",
+        help="import this module or .py file in the listener (preload)",
+    )
+    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
+    p.add_argument("--namespace", metavar="NS", help="Redis key namespace (default: resque)")
+    p.add_argument(
+        "-E",
+        "--environment",
+        metavar="ENV",
+        help="section of a resque-pool YAML file (default: $RESQUE_ENV, $RAILS_ENV)",
+    )
+    p.add_argument("-p", "--pidfile", metavar="FILE", help="write the master's pid here")
+    p.add_argument("-l", "--logfile", metavar="FILE", help="log here instead of stderr")
+    p.add_argument("-D", "--daemonize", action="store_true", help="run in the background")
+    p.add_argument(
+        "--no-fork",
+        dest="fork_per_job",
+        action="store_false",
+        default=None,
+        help="workers perform jobs in process instead of forking per job",
+    )
+    p.add_argument("--jobs-per-fork", metavar="N", help="replace a worker after N jobs")
+    p.add_argument("--interval", metavar="SECONDS", help="longest idle wait between queue checks")
+    p.add_argument(
+        "--shutdown-timeout",
+        metavar="SECONDS",
+        help="after TERM, KILL what is left after this long (default 30)",
+    )
+    p.add_argument(
+        "--test",
+        action="store_true",
+        help="print the worker/queue table and exit without starting anything",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    p.add_argument("--version", action="version", version=f"resqued {__version__}")
+    return p
+
+
+def overrides_from(args: argparse.Namespace) -> Overrides:
+    values: dict = {}
+    if args.workers is not None:
+        values["worker_processes"] = count(args.workers, "-n/--workers")
+    if args.queue:
+        values["queue_rules"] = [cli_queue(q) for q in args.queue]
+    if args.require:
+        values["requires"] = list(args.require)
+    if args.redis:
+        from resqued.resque.connection import validate
+
+        values["redis_url"] = validate(args.redis)
+    if args.namespace:
+        values["namespace"] = args.namespace
+    if args.pidfile:
+        values["pidfile"] = os.path.abspath(args.pidfile)
+    if args.logfile:
+        values["stdout_path"] = values["stderr_path"] = os.path.abspath(args.logfile)
+    if args.fork_per_job is not None:
+        values["fork_per_job"] = args.fork_per_job
+    if args.jobs_per_fork is not None:
+        values["jobs_per_fork"] = count(args.jobs_per_fork, "--jobs-per-fork")
+    if args.interval is not None:
+        values["interval"] = seconds(args.interval, "--interval")
+    if args.shutdown_timeout is not None:
+        values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
+    env_flags = {"TERM_CHILD": "term_child"}
+    for var, key in env_flags.items():
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes"):
+            values[key] = True
+    if os.environ.get("RESQUE_TERM_TIMEOUT"):
+        values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
+    files = [os.path.abspath(f) for f in [*args.config_files, *args.config]]
+    return Overrides(values, files, args.environment)
+
+
+def run_master(argv: list[str]) -> int:
+    args = master_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
+    logs.setup(level)
+    overrides = overrides_from(args)
+    config = load(overrides)
+    if config.redis_url:
+        from resqued.resque.connection import validate
+
+        validate(config.redis_url)
+    if args.test:
+        print(format_table(worker_table(config)))
+        return 0
+    for path in (config.stdout_path, config.stderr_path):
+        if path:
+            try:
+                logs.check_writable(path)
+            except OSError as exc:
+                raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
+    if config.pidfile:
+        holder = pidfile.read(config.pidfile)
+        if holder and alive(holder):
+            raise ResquedError(
+                f"pidfile {config.pidfile} names pid {holder}, which is still running"
+            )
+    if args.daemonize:
+        return daemon.run_detached(
+            lambda: _serve(overrides, config, level), config.stdout_path, config.stderr_path
+        )
+    return _serve(overrides, config, level)
+
+
+def _serve(overrides: Overrides, config: Config, level: int) -> int:
+    logs.redirect(config.stdout_path, config.stderr_path)
+    return master.run(overrides, config, config.pidfile, level)
+
+
+if __name__ == "__main__":
+    sys.exit(run_master(sys.argv[1:]))
