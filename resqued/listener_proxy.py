@@ -35,6 +35,32 @@ class ListenerProxy:
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
         self.exit_status: int | None = None
 
+    @classmethod
+    def adopt(cls, doc: dict) -> ListenerProxy:
+        """A listener a previous master image started (USR2), from its saved state."""
+        self = cls.__new__(cls)
+        self.number = doc["number"]
+        self.channel = ipc.Channel.from_fd(doc["fd"])
+        self.process = None
+        self.pid = doc["pid"]
+        self.started = time.monotonic()
+        self.ready = doc["ready"]
+        self.total = doc["total"]
+        self.workers = {int(pid): queues for pid, queues in doc["workers"].items()}
+        self.exit_status = None
+        return self
+
+    def saved(self) -> dict:
+        """What a new master image needs to adopt this listener."""
+        return {
+            "number": self.number,
+            "fd": self.channel.fileno(),
+            "pid": self.pid,
+            "ready": self.ready,
+            "total": self.total,
+            "workers": self.workers,
+        }
+
     def __repr__(self) -> str:
         return f"listener #{self.number} (pid {self.pid})"
 

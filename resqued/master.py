@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-from resqued import daemon, logs, pidfile, proctitle
+from resqued import daemon, logs, pidfile, proctitle, reexec, systemd
 from resqued.backoff import Backoff
 from resqued.config import Config, load
 from resqued.config.allocation import pool_size
@@ -32,7 +32,16 @@ LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restar
 
 
 class Master:
-    def __init__(self, overrides: Overrides, config: Config, log_level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        overrides: Overrides,
+        config: Config,
+        log_level: int = logging.INFO,
+        argv: list[str] | None = None,
+    ) -> None:
+        self.argv = list(argv or [])
+        self.replace_pid = 0  # --hot-swap: the master we take over from once we are ready
+        self.pid_path = config.pidfile
         self.overrides = overrides
         self.config = config
         self.log_level = log_level
@@ -50,6 +59,27 @@ class Master:
         self.pid = os.getpid()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
+    def restore(self, state: dict) -> None:
+        """Take over the listeners a previous image of this master left running (USR2)."""
+        self.generation = state["generation"]
+        self.pool_delta = state["pool_delta"]
+        self.workers_stopped = state["workers_stopped"]
+        self.listeners = [ListenerProxy.adopt(doc) for doc in state["listeners"]]
+        self.current = next((li for li in self.listeners if li.pid == state["current"]), None)
+        self.orphans = {int(pid): queues for pid, queues in state["orphans"].items()}
+        log.info("re-exec: took over %d listener(s) and their workers", len(self.listeners))
+        systemd.ready(self.status_text())
+
+    def saved_state(self) -> dict:
+        return {
+            "generation": self.generation,
+            "pool_delta": self.pool_delta,
+            "workers_stopped": self.workers_stopped,
+            "current": self.current.pid if self.current else None,
+            "listeners": [li.saved() for li in self.listeners],
+            "orphans": self.orphans,
+        }
+
     # -- signals: handlers only queue ------------------------------------------------
 
     def install_signals(self) -> None:
@@ -66,9 +96,11 @@ class Master:
             config = load(self.overrides)
         except ResquedError as exc:
             log.error("reload failed, keeping the running workers: %s", exc)
+            systemd.status(f"reload failed: {exc}")
             return
         self.config = config
         self.pool_delta = 0
+        systemd.reloading()
         logs.reopen()
         self.workers_stopped = False
         if self.current and not self.current.ready:
@@ -87,6 +119,7 @@ class Master:
             self.stopping = "TERM"
             self.kill_at = time.monotonic() + self.config.shutdown_timeout
             log.info("shutting down now")
+            systemd.stopping()
         self._signal_listeners(signal.SIGTERM)
 
     def handle_quit(self) -> None:
@@ -95,6 +128,7 @@ class Master:
             return
         self.stopping = "QUIT"
         log.info("shutting down gracefully")
+        systemd.stopping()
         self._signal_listeners(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
@@ -103,7 +137,22 @@ class Master:
         log.info("reopened log files")
 
     def handle_usr2(self) -> None:
-        log.warning("USR2 (hot re-exec) is not supported yet; send HUP to reload")
+        """Hot re-exec: a fresh image of the master (same pid) adopts the running listeners."""
+        if self.stopping:
+            log.warning("ignoring USR2 while shutting down")
+            return
+        log.info("re-exec: checking that the new release starts")
+        problem = reexec.preflight(self.argv)
+        if problem:
+            log.error("re-exec cancelled, keeping the running master: %s", problem)
+            return
+        for hook in self.config.hooks["before_exec"]:
+            hook()
+        systemd.reloading()
+        log.info("re-exec: handing over %d listener(s)", len(self.listeners))
+        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
+        reexec.exec_with_state(self.argv, self.saved_state(), fds)
+        systemd.ready(self.status_text())  # only reached if the exec failed
 
     def handle_winch(self) -> None:
         if os.isatty(0):
@@ -140,7 +189,8 @@ class Master:
 
     def run(self) -> int:
         self.install_signals()
-        log.info("master %d started (%s)", self.pid, self.describe())
+        reexec.unblock_signals()
+        log.info("master %d running (%s)", self.pid, self.describe())
         daemon.notify_ready()
         while True:
             while self.signals:
@@ -242,6 +292,17 @@ class Master:
             if old is not listener:
                 log.info("retiring %r", old)
                 old.kill(signal.SIGQUIT)
+        if self.replace_pid:
+            log.info("hot swap: taking over from master %d", self.replace_pid)
+            _kill(self.replace_pid, signal.SIGQUIT)
+            if self.pid_path:
+                pidfile.write(self.pid_path, force=True)
+            self.replace_pid = 0
+        systemd.ready(self.status_text())
+
+    def status_text(self) -> str:
+        workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
+        return f"gen {self.generation}, {workers} workers"
 
     def watch_orphans(self) -> None:
         for pid in [p for p in self.orphans if not alive(p)]:
@@ -294,12 +355,31 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def run(overrides: Overrides, config: Config, pid_path: str | None, log_level: int) -> int:
-    """Run a master until it is told to stop, holding ``pid_path`` meanwhile."""
-    if pid_path:
-        pidfile.write(pid_path)
+def run(
+    overrides: Overrides,
+    config: Config,
+    log_level: int,
+    argv: list[str],
+    hot_swap: bool = False,
+) -> int:
+    """Run a master until it is told to stop, holding the pidfile meanwhile.
+
+    After a USR2 re-exec this is the new image: it adopts the listeners the
+    old image left, under the same pid and pidfile.
+    """
+    state = reexec.inherited_state()
+    master = Master(overrides, config, log_level, argv)
+    path = config.pidfile
+    if path:
+        holder = pidfile.read(path)
+        if hot_swap and holder and holder != os.getpid() and alive(holder):
+            master.replace_pid = holder
+        else:
+            pidfile.write(path)
+    if state:
+        master.restore(state)
     try:
-        return Master(overrides, config, log_level).run()
+        return master.run()
     finally:
-        if pid_path:
-            pidfile.remove(pid_path)
+        if path:
+            pidfile.remove(path)

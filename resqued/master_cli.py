@@ -8,12 +8,13 @@ import os
 import sys
 
 from resqued import daemon, logs, master, pidfile
-from resqued.config import Config, load
+from resqued.config import load
 from resqued.config.allocation import format_table, worker_table
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds
 from resqued.errors import ResquedError
 from resqued.proc import alive
+from resqued.reexec import STATE_ENV
 from resqued.version import __version__
 
 USAGE = (
@@ -90,6 +91,11 @@ def master_parser() -> argparse.ArgumentParser:
         help="after TERM, KILL what is left after this long (default 30)",
     )
     p.add_argument(
+        "--hot-swap",
+        action="store_true",
+        help="start beside the master named by -p and take it over (QUIT) once our workers run",
+    )
+    p.add_argument(
         "--test",
         action="store_true",
         help="print the worker/queue table and exit without starting anything",
@@ -155,22 +161,22 @@ def run_master(argv: list[str]) -> int:
                 logs.check_writable(path)
             except OSError as exc:
                 raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
-    if config.pidfile:
+    if args.hot_swap and not config.pidfile:
+        raise ResquedError("--hot-swap needs -p/--pidfile: it names the master to take over from")
+    if config.pidfile and not args.hot_swap:
         holder = pidfile.read(config.pidfile)
-        if holder and alive(holder):
+        if holder and holder != os.getpid() and alive(holder):
             raise ResquedError(
                 f"pidfile {config.pidfile} names pid {holder}, which is still running"
             )
-    if args.daemonize:
-        return daemon.run_detached(
-            lambda: _serve(overrides, config, level), config.stdout_path, config.stderr_path
-        )
-    return _serve(overrides, config, level)
 
+    def serve() -> int:
+        logs.redirect(config.stdout_path, config.stderr_path)
+        return master.run(overrides, config, level, argv, args.hot_swap)
 
-def _serve(overrides: Overrides, config: Config, level: int) -> int:
-    logs.redirect(config.stdout_path, config.stderr_path)
-    return master.run(overrides, config, config.pidfile, level)
+    if args.daemonize and STATE_ENV not in os.environ:  # a re-exec is already detached
+        return daemon.run_detached(serve, config.stdout_path, config.stderr_path)
+    return serve()
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ def read(path: str) -> int | None:
         return None
 
 
-def write(path: str, pid: int | None = None) -> None:
-    """Claim ``path`` for ``pid``; ResquedError if a live process already holds it."""
+def write(path: str, pid: int | None = None, force: bool = False) -> None:
+    """Claim ``path`` for ``pid``; ResquedError if another live process holds it (unless force)."""
     pid = pid or os.getpid()
     current = read(path)
-    if current and current != pid and alive(current):
+    if not force and current and current != pid and alive(current):
         raise ResquedError(f"pidfile {path} names pid {current}, which is still running")
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{pid}.tmp")
