@@ -7,10 +7,11 @@ import logging
 import os
 import sys
 
+import redis
+
 from resqued import logs
 from resqued.errors import ResquedError
-
-SUBCOMMANDS = ("work",)
+from resqued.resque.connection import redact
 
 
 def _truthy(value: str | None) -> bool:
@@ -131,11 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "work":
             return run_work(argv[1:])
+        from resqued.control import COMMANDS
+
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
         from resqued.master_cli import run_master
 
         return run_master(argv)
     except ResquedError as exc:
         print(f"resqued: {exc}", file=sys.stderr)
+        return 1
+    except redis.RedisError as exc:
+        print(f"resqued: redis: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

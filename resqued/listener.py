@@ -250,6 +250,7 @@ class Listener:
                 term_child=c.term_child,
                 term_timeout=c.term_timeout,
                 prune=False,
+                pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
                 parent_pid=os.getppid(),
             )
             worker = Worker(self.store, queues, options)

@@ -203,7 +203,7 @@ class Worker:
                     break
             elif kind == b"paused":
                 proctitle.worker("Paused")
-                self._sleep(self.opts.interval)
+                self._sleep(min(self.opts.interval, 1.0))
             else:
                 hooks.run_worker_hooks("queue_empty")
                 proctitle.worker(f"Waiting for {self.queues}")
