@@ -20,9 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from resqued import app, ipc, logs, proctitle
 from resqued.backoff import Backoff
-from resqued.config import Config, load
+from resqued.config import Config, load, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Overrides, WorkerSlot
 from resqued.errors import ResquedError
@@ -34,6 +36,7 @@ from resqued.resque.store import Store
 log = logging.getLogger("resqued")
 
 ENV_SPEC = "RESQUED_LISTENER"
+LOADER_INTERVAL = 1.0
 SIGNALS = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT", "CHLD", "HUP")
 
 
@@ -50,6 +53,8 @@ class Listener:
         self.channel = channel
         self.config = config
         self.master_pid = master_pid
+        self.loader_slots: list[WorkerSlot] = []  # from config_loader, polled
+        self.next_loader_poll = 0.0
         self.slots: list[WorkerSlot] = worker_table(config)
         self.workers: dict[int, Running] = {}
         self.old: dict[int, str] = {}  # an older listener's workers, still running
@@ -121,7 +126,10 @@ class Listener:
         self._title()
         if self.config.preload_app:
             app.require_all(self.config.requires)
-        registry.prune_dead_workers(self.store, f"{registry.hostname()}:{os.getpid()}:listener")
+        try:
+            registry.prune_dead_workers(self.store, f"{registry.hostname()}:{os.getpid()}:listener")
+        except redis.RedisError as exc:  # the workers wait for Redis themselves
+            log.warning("listener #%d: could not prune dead workers: %s", self.number, exc)
         gc.collect()
         gc.freeze()  # objects loaded so far stay shared with the workers (copy-on-write)
         self.state = "running"
@@ -136,6 +144,7 @@ class Listener:
             if self.stopping and not self.workers:
                 break
             if not self.stopping:
+                self._poll_config_loader()
                 self._start_missing()
             self._title()
             self._sleep()
@@ -157,14 +166,32 @@ class Listener:
 
     def _resize(self, pool: int) -> None:
         self.config.worker_processes = pool
-        self.slots = worker_table(self.config)
+        self._apply_table()
+
+    def _apply_table(self) -> None:
+        """Rebuild the worker table; retire (QUIT) workers whose slot went away or changed."""
+        self.slots = self.loader_slots + worker_table(self.config)
         for pid, running in self.workers.items():
-            if (
-                running.slot >= len(self.slots)
-                or self.slots[running.slot].queue_list != running.queues
-            ):
+            gone = running.slot >= len(self.slots)
+            if gone or self.slots[running.slot].queue_list != running.queues:
                 os.kill(pid, signal.SIGQUIT)
         log.info("listener #%d: now %d workers", self.number, len(self.slots))
+
+    def _poll_config_loader(self) -> None:
+        """resque-pool's custom loader: ``{"queue,list": count}``, asked about once a second."""
+        loader = self.config.config_loader
+        if loader is None or time.monotonic() < self.next_loader_poll:
+            return
+        self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
+        try:
+            table = loader(yaml_pool.environment())
+            slots = yaml_pool.slots({str(k): int(v) for k, v in dict(table).items()})
+        except Exception as exc:  # noqa: BLE001  (the operator's code; keep the last table)
+            log.error("config_loader failed, keeping the current workers: %r", exc)
+            return
+        if slots != self.loader_slots:
+            self.loader_slots = slots
+            self._apply_table()
 
     def _sleep(self) -> None:
         timeout = 1.0

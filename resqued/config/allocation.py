@@ -26,7 +26,7 @@ def rule_size(rule: QueueRule, pool: int) -> int:
 def pool_size(config: Config) -> int:
     if config.worker_processes is not None:
         return config.worker_processes
-    return 0 if config.workers else 1
+    return 0 if config.workers or config.config_loader else 1
 
 
 def worker_table(config: Config) -> list[WorkerSlot]:

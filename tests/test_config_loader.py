@@ -1,0 +1,48 @@
+"""resque-pool's custom config loader: worker counts that follow a callable, polled each second."""
+
+from __future__ import annotations
+
+from conftest import ps, wait_for
+
+CONFIG = '''
+import os, redis
+r = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+@config_loader
+def counts(env):
+    return {"alpha": int(r.get("want:alpha") or 0), "beta,gamma": int(r.get("want:beta") or 0)}
+'''
+
+
+def worker_titles(master_pid: int) -> list[str]:
+    rows = ps()
+    listeners = {p for p, pp, t in rows if pp == master_pid and " listener #" in t}
+    return sorted(t for p, pp, t in rows if pp in listeners and t.startswith("resque-"))
+
+
+def test_loader_scales_workers_up_and_down(resqued, app_dir, r):
+    r.set("want:alpha", 1)
+    (app_dir / "loader.py").write_text(CONFIG)
+    m = resqued("-c", str(app_dir / "loader.py"), "--interval", "1", cwd=app_dir)
+    wait_for(lambda: len(worker_titles(m.pid)) == 1, 15, "one alpha worker")
+    assert "Waiting for alpha" in worker_titles(m.pid)[0]
+    r.set("want:alpha", 2)
+    r.set("want:beta", 1)
+    wait_for(lambda: len(worker_titles(m.pid)) == 3, 15, "three workers")
+    assert sum("Waiting for beta,gamma" in t for t in worker_titles(m.pid)) == 1
+    r.set("want:alpha", 0)
+    wait_for(lambda: len(worker_titles(m.pid)) == 1, 15, "alpha workers retired")
+    assert "beta,gamma" in worker_titles(m.pid)[0]
+    ids = {w.decode().split(":", 2)[2] for w in r.smembers("resque:workers")}
+    assert ids == {"beta,gamma"}
+
+
+def test_a_failing_loader_keeps_the_current_workers(resqued, app_dir, r):
+    r.set("want:alpha", 2)
+    (app_dir / "loader.py").write_text(CONFIG)
+    m = resqued("-c", str(app_dir / "loader.py"), "--interval", "1", cwd=app_dir)
+    wait_for(lambda: len(worker_titles(m.pid)) == 2, 15, "two workers")
+    before = worker_titles(m.pid)
+    r.set("want:alpha", "not a number")
+    wait_for(lambda: "config_loader failed" in m.output(), 10, "loader error logged")
+    assert worker_titles(m.pid) == before
