@@ -96,6 +96,11 @@ def work_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="exit after N jobs (default: $JOBS_PER_FORK or 0 = never)",
     )
+    p.add_argument(
+        "--threads",
+        metavar="N",
+        help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -124,6 +129,11 @@ def run_work(argv: list[str]) -> int:
     )
     store = Store.connect(args.redis, args.namespace)
     require_all(args.require)
+    threads = _int(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
+    if threads > 1:
+        from resqued.threaded import ThreadedWorker
+
+        return ThreadedWorker(store, QueueList.parse(names), opts, threads).work()
     return Worker(store, QueueList.parse(names), opts).work()
 
 

@@ -280,7 +280,12 @@ class Listener:
                 pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
                 parent_pid=os.getppid(),
             )
-            worker = Worker(self.store, queues, options)
+            if c.threads > 1:
+                from resqued.threaded import ThreadedWorker
+
+                worker = ThreadedWorker(self.store, queues, options, c.threads)
+            else:
+                worker = Worker(self.store, queues, options)
         for hook in c.hooks["after_fork"]:
             hook(worker)
         return worker.work()
@@ -322,11 +327,13 @@ class Listener:
             )
             log.warning("worker %d (%s) exited with %s", pid, running.queues, how)
             # The worker could not clean up: fail its in-flight job and drop its keys.
-            wid = registry.worker_id(running.queues, pid)
-            try:
-                registry.unregister(self.store, wid)
-            except Exception as exc:  # noqa: BLE001
-                log.error("could not unregister dead worker %s: %s", wid, exc)
+            base = registry.worker_id(running.queues, pid)
+            for n in range(1, self.config.threads + 1):
+                wid = base if n == 1 else f"{base}#{n}"
+                try:
+                    registry.unregister(self.store, wid)
+                except Exception as exc:  # noqa: BLE001
+                    log.error("could not unregister dead worker %s: %s", wid, exc)
         for hook in self.config.hooks["after_exit"]:
             try:
                 hook(pid, status)

@@ -84,6 +84,11 @@ def master_parser() -> argparse.ArgumentParser:
         help="workers perform jobs in process instead of forking per job",
     )
     p.add_argument("--jobs-per-fork", metavar="N", help="replace a worker after N jobs")
+    p.add_argument(
+        "--threads",
+        metavar="N",
+        help="job threads per worker process (jobs run in process; default 1)",
+    )
     p.add_argument("--interval", metavar="SECONDS", help="longest idle wait between queue checks")
     p.add_argument(
         "--shutdown-timeout",
@@ -128,6 +133,8 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         values["fork_per_job"] = args.fork_per_job
     if args.jobs_per_fork is not None:
         values["jobs_per_fork"] = count(args.jobs_per_fork, "--jobs-per-fork")
+    if args.threads is not None:
+        values["threads"] = max(1, count(args.threads, "--threads"))
     if args.interval is not None:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:

@@ -59,6 +59,7 @@ class WorkerOptions:
     term_timeout: float = 4.0
     prune: bool = True
     pause_key: str = ""  # resqued's per-master pause flag, when managed
+    threads: int = 1  # job threads per process (in-process jobs) when above 1
     parent_pid: int = 0  # exit gracefully when this parent goes away (0 = standalone)
 
 
@@ -72,11 +73,17 @@ class Outcome:
 
 
 class Worker:
-    def __init__(self, store: Store, queues: QueueList, options: WorkerOptions | None = None):
+    def __init__(
+        self,
+        store: Store,
+        queues: QueueList,
+        options: WorkerOptions | None = None,
+        worker_id: str | None = None,
+    ):
         self.store = store
         self.queues = queues
         self.opts = options or WorkerOptions()
-        self.id = registry.worker_id(str(queues))
+        self.id = worker_id or registry.worker_id(str(queues))
         self.shutdown = False  # QUIT: finish the current job, then exit
         self.shutdown_now = False  # TERM/INT: stop now
         self.paused = False  # USR2 until CONT
@@ -474,13 +481,14 @@ class Worker:
 
     # -- heartbeat ---------------------------------------------------------------
 
-    def _start_heartbeat(self) -> None:
+    def _start_heartbeat(self, ids: list[str] | None = None) -> None:
         client = Store(connect(self.store.url), self.store.keys, self.store.url)
+        ids = ids or [self.id]
 
         def beat() -> None:
             while not self._stop_heartbeat.wait(HEARTBEAT_INTERVAL):
                 try:
-                    registry.heartbeat(client, [self.id])
+                    registry.heartbeat(client, ids)
                 except redis.RedisError as exc:
                     log.debug("heartbeat failed: %s", exc)
 

@@ -51,6 +51,7 @@ class _Builder:
             "jobs_per_fork": lambda n: setattr(
                 c, "jobs_per_fork", values.count(n, "jobs_per_fork")
             ),
+            "threads": lambda n: setattr(c, "threads", max(1, values.count(n, "threads"))),
             "term_child": lambda flag=True: setattr(c, "term_child", bool(flag)),
             "term_timeout": lambda s: setattr(c, "term_timeout", values.seconds(s, "term_timeout")),
             "shutdown_timeout": lambda s: setattr(

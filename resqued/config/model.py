@@ -53,6 +53,7 @@ class Config:
     interval: float = 5.0
     fork_per_job: bool = True
     jobs_per_fork: int = 0
+    threads: int = 1
     term_child: bool = False
     term_timeout: float = 4.0
     shutdown_timeout: float = 30.0
@@ -80,6 +81,7 @@ OVERRIDABLE = (
     "interval",
     "fork_per_job",
     "jobs_per_fork",
+    "threads",
     "term_child",
     "term_timeout",
     "shutdown_timeout",
