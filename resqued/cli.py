@@ -9,7 +9,7 @@ import sys
 
 import redis
 
-from resqued import logs
+from resqued import logs, proctitle
 from resqued.errors import ResquedError
 from resqued.resque.connection import redact
 
@@ -139,6 +139,11 @@ def run_work(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Replace the command line in ps at once: it may hold a Redis password.
+    if argv and argv[0] == "work":
+        proctitle.worker("Starting")
+    else:
+        proctitle.set_title(f"{proctitle.MANAGER_PREFIX} starting")
     try:
         if argv and argv[0] == "work":
             return run_work(argv[1:])

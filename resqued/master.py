@@ -92,6 +92,9 @@ class Master:
 
     def handle_hup(self) -> None:
         """Reload: new listener with fresh code and config; old workers retire as it takes over."""
+        if self.stopping:
+            log.info("ignoring HUP while shutting down")
+            return
         try:
             config = load(self.overrides)
         except ResquedError as exc:
@@ -211,7 +214,18 @@ class Master:
         return 0
 
     def describe(self) -> str:
-        return " ".join(self.config.sources) or "command line"
+        """The config files, or the command line without any Redis URL (it may hold a password)."""
+        if self.config.sources:
+            return " ".join(self.config.sources)
+        shown, skip = [], False
+        for arg in self.argv:
+            if skip or arg.startswith("--redis="):
+                skip = False
+                continue
+            skip = arg == "--redis"
+            if not skip:
+                shown.append(arg)
+        return " ".join(shown) or "defaults"
 
     def spec(self) -> dict:
         overrides = self.overrides

@@ -36,18 +36,32 @@ BLOCKED = {
 }
 
 
-def command(argv: list[str]) -> list[str]:
-    """How to start the new image: the same interpreter path, the same arguments, no -D."""
-    args = [a for a in argv if a not in ("-D", "--daemonize")]
-    return [sys.executable, "-m", "resqued.cli", *args]
+def command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """How to start the new image: same interpreter and arguments, without -D.
+
+    A ``--redis`` URL moves into $REDIS_URL, so its password never shows in ``ps``.
+    """
+    args: list[str] = []
+    env = {k: v for k, v in os.environ.items() if k != STATE_ENV}
+    rest = iter(argv)
+    for arg in rest:
+        if arg in ("-D", "--daemonize"):
+            continue
+        if arg == "--redis":
+            env["REDIS_URL"] = next(rest, "")
+        elif arg.startswith("--redis="):
+            env["REDIS_URL"] = arg.split("=", 1)[1]
+        else:
+            args.append(arg)
+    return [sys.executable, "-m", "resqued.cli", *args], env
 
 
 def preflight(argv: list[str]) -> str | None:
     """Run the new release's ``--test`` on our command line. None if it passed, else why not."""
-    env = {k: v for k, v in os.environ.items() if k != STATE_ENV}
+    cmd, env = command(argv)
     try:
         result = subprocess.run(
-            [*command(argv), "--test"],
+            [*cmd, "--test"],
             capture_output=True,
             text=True,
             timeout=PREFLIGHT_TIMEOUT,
@@ -69,13 +83,12 @@ def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int]) -> N
     os.write(memfd, json.dumps(state).encode())
     for fd in fds:
         os.set_inheritable(fd, True)
-    env = dict(os.environ)
+    cmd, env = command(argv)
     env[STATE_ENV] = str(memfd)
     sys.stdout.flush()
     sys.stderr.flush()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
     try:
-        cmd = command(argv)
         os.execve(cmd[0], cmd, env)
     except OSError as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
