@@ -91,15 +91,21 @@ class Worker:
         self.child_pid = 0
         self.in_job = False
         self.jobs_done = 0
+        self.finished = 0  # jobs whose outcome is recorded: mirrors stat:processed:<id>
+        self.pending: bytes | None = None  # outcome of the last job, recorded by the next call
         self._wake_r = self._wake_w = -1
         self._outage = False
         self._redis_backoff = Backoff(0.1, 5.0)
         self._stop_heartbeat = threading.Event()
-        self._reserve_args = [
+        self._reserve_args: list[str | bytes] = [
             store.keys.prefix,
             store.keys.worker(self.id),
-            "",
+            "",  # run_at
             self.opts.pause_key,
+            "",  # jobs finished so far, when an outcome is pending
+            "",  # failure record of the pending outcome
+            "1",  # reserve (or "0": finish only)
+            self.id,
         ]
         self._reserve_args += queues.script_args()
 
@@ -191,6 +197,12 @@ class Worker:
         registry.unregister(self.store, self.id, dead_job_hook=self._dead_job_hook)
 
     def _loop(self) -> None:
+        try:
+            self._jobs()
+        finally:
+            self._flush()
+
+    def _jobs(self) -> None:
         while not self.shutdown:
             if self._parent_gone():
                 log.warning("worker %s: parent %d is gone, exiting", self.id, self.opts.parent_pid)
@@ -249,9 +261,25 @@ class Worker:
             self._redis_backoff.succeeded()
             return result
 
-    def _reserve(self) -> list[bytes]:
-        self._reserve_args[2] = times.run_at()
-        return self.store.reserve_script(args=self._reserve_args)
+    def _reserve(self, reserve: bool = True) -> list[bytes]:
+        """One round trip: record the pending outcome (if any), then reserve the next job."""
+        args = self._reserve_args
+        args[2] = times.run_at()
+        if self.pending is not None:
+            args[4], args[5] = str(self.finished), self.pending
+        else:
+            args[4] = args[5] = ""
+        args[6] = "1" if reserve else "0"
+        result = self.store.reserve_script(args=args)
+        if self.pending is not None:
+            self.pending = None
+            self.finished += 1
+        return result
+
+    def _flush(self) -> None:
+        """Record a pending outcome without reserving (on the way out)."""
+        if self.pending is not None:
+            self._with_redis(lambda: self._reserve(reserve=False))
 
     def _job_from(self, result: list[bytes]) -> Job:
         if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
@@ -428,6 +456,7 @@ class Worker:
                     raise
             if self._parent_of_child_gone():
                 self._finish(job, _outcome_from(report))
+                self._flush()
         except BaseException:  # noqa: BLE001
             log.exception("worker child %d crashed", os.getpid())
             code = 1
@@ -443,34 +472,18 @@ class Worker:
         return int(self.id.split(":")[1])
 
     def _finish(self, job: Job, outcome: Outcome, shown_payload: dict | None = None) -> None:
-        """One pipeline: the failure record (if any), clear ``worker:<id>``, count the job."""
-        k = self.store.keys
-        wid = self.id
-
-        def record() -> None:
-            pipe = self.store.redis.pipeline(transaction=False)
-            if outcome.exception:
-                pipe.rpush(
-                    k.failed,
-                    failure.record(
-                        shown_payload or job.payload,
-                        outcome.exception,
-                        outcome.error,
-                        outcome.backtrace or [],
-                        wid,
-                        job.queue,
-                    ),
-                )
-                pipe.incr(k.failed_count)
-                pipe.incr(k.failed_by(wid))
-            pipe.delete(k.worker(wid))
-            pipe.incr(k.processed)
-            pipe.incr(k.processed_by(wid))
-            pipe.execute()
-
-        self._with_redis(record)
+        """Make the outcome pending: the next reserve records it in the same round trip."""
+        self.pending = b""
         if outcome.exception:
-            log.info("worker %s: %s failed: %s: %s", wid, job, outcome.exception, outcome.error)
+            self.pending = failure.record(
+                shown_payload or job.payload,
+                outcome.exception,
+                outcome.error,
+                outcome.backtrace or [],
+                self.id,
+                job.queue,
+            )
+            log.info("worker %s: %s failed: %s: %s", self.id, job, outcome.exception, outcome.error)
 
     def _dead_job_hook(self, class_name: str, exc: BaseException, args: list[Any]) -> None:
         try:

@@ -33,7 +33,7 @@ def worker_id(queues: str, pid: int | None = None) -> str:
 
 
 def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> None:
-    """Heartbeat (from Redis TIME), SADD workers, SET :started -- in one pipeline.
+    """Heartbeat (from Redis TIME), SADD workers, SET :started, zero stats -- one pipeline.
 
     A job left in ``worker:<id>`` by an earlier process with the same id (a
     container restarted with the same hostname and pid) is failed first.
@@ -46,6 +46,7 @@ def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -
     pipe.hset(k.heartbeat, wid, times.heartbeat(now))
     pipe.sadd(k.workers, wid)
     pipe.set(k.started(wid), times.started())
+    pipe.delete(k.processed_by(wid), k.failed_by(wid))  # this worker counts from zero
     pipe.execute()
 
 

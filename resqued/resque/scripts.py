@@ -4,11 +4,33 @@ RESERVE pops the first job from the worker's queues *and* records it in
 ``worker:<id>`` in one atomic step: a worker killed at any instant leaves the
 job either on its queue or in ``worker:<id>``, where unregister/prune fail it
 as a DirtyExit.  It also checks the pause flags and expands queue patterns,
-so one reserve is one round trip.
+and first finishes the previous job (failure record, DEL ``worker:<id>``,
+stats), so the steady state is one round trip per job.
+
+ARGV: namespace prefix, ``worker:<id>`` key, run_at, per-master pause key or
+'', jobs this worker finished so far or '' (nothing to finish), the failure
+record or '', '1' to reserve (else finish only), worker id, then the queue
+specs from ``QueueList.script_args()``.
 """
 
 RESERVE = r"""
 local ns, wkey, run_at, mpause = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if ARGV[5] ~= '' then
+  -- Finish the previous job first. Guarded by the per-worker count, so a call
+  -- retried after a lost reply does not count (or fail) the job twice.
+  local pkey = ns .. 'stat:processed:' .. ARGV[8]
+  if tonumber(redis.call('GET', pkey) or '0') == tonumber(ARGV[5]) then
+    if ARGV[6] ~= '' then
+      redis.call('RPUSH', ns .. 'failed', ARGV[6])
+      redis.call('INCRBY', ns .. 'stat:failed', 1)
+      redis.call('INCRBY', ns .. 'stat:failed:' .. ARGV[8], 1)
+    end
+    redis.call('DEL', wkey)
+    redis.call('INCRBY', ns .. 'stat:processed', 1)
+    redis.call('INCRBY', pkey, 1)
+  end
+end
+if ARGV[7] ~= '1' then return {'finished'} end
 local current = redis.call('GET', wkey)
 if current then return {'resume', current} end
 local pause = redis.call('GET', ns .. 'pause-all-workers')
@@ -16,14 +38,15 @@ if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
   return {'paused'}
 end
 if mpause ~= '' and redis.call('EXISTS', mpause) == 1 then return {'paused'} end
-local nincl, nexcl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local nincl, nexcl = tonumber(ARGV[9]), tonumber(ARGV[10])
+local first = 11
 local function matches(spec, q)
   local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
   if kind == '=' then return q == body end
   return string.find(q, body) ~= nil
 end
 local function excluded(q)
-  for i = 7 + nincl, 6 + nincl + nexcl do
+  for i = first + nincl, first + nincl + nexcl - 1 do
     if matches(ARGV[i], q) then return true end
   end
   return false
@@ -32,7 +55,7 @@ local all, seen, order = nil, {}, {}
 local function add(q)
   if not seen[q] and not excluded(q) then seen[q] = true; order[#order + 1] = q end
 end
-for i = 7, 6 + nincl do
+for i = first, first + nincl - 1 do
   local spec = ARGV[i]
   if string.sub(spec, 1, 1) == '=' then
     add(string.sub(spec, 2))
