@@ -10,6 +10,7 @@ import sys
 import redis
 
 from resqued import logs, proctitle
+from resqued.config.values import count, seconds
 from resqued.errors import ResquedError
 from resqued.resque.connection import redact
 
@@ -18,24 +19,15 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _float(value: str, what: str) -> float:
-    try:
-        result = float(value)
-    except ValueError:
-        raise ResquedError(f"{what} must be a number, not {value!r}") from None
-    if result < 0:
-        raise ResquedError(f"{what} must not be negative, not {value!r}")
-    return result
-
-
-def _int(value: str, what: str) -> int:
-    try:
-        result = int(value)
-    except ValueError:
-        raise ResquedError(f"{what} must be a whole number, not {value!r}") from None
-    if result < 0:
-        raise ResquedError(f"{what} must not be negative, not {value!r}")
-    return result
+def add_redis_args(p: argparse.ArgumentParser) -> None:
+    """``--redis URL`` and ``--namespace NS``, the same for every command."""
+    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
+    p.add_argument(
+        "--namespace",
+        metavar="NS",
+        default=os.environ.get("RESQUE_NAMESPACE"),
+        help="Redis key namespace (default: $RESQUE_NAMESPACE or resque)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,12 +57,7 @@ def work_parser() -> argparse.ArgumentParser:
         metavar="LIB",
         help="import this module or .py file; its job classes may be named by path",
     )
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
-    p.add_argument(
-        "--namespace",
-        default=os.environ.get("RESQUE_NAMESPACE", "resque"),
-        help="Redis key namespace (default: resque)",
-    )
+    add_redis_args(p)
     p.add_argument(
         "-i",
         "--interval",
@@ -120,16 +107,16 @@ def run_work(argv: list[str]) -> int:
         fork = os.environ.get("FORK_PER_JOB", "true").strip().lower() not in ("0", "false", "no")
     opts = WorkerOptions(
         fork_per_job=fork,
-        interval=_float(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
-        jobs_per_fork=_int(
+        interval=seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
+        jobs_per_fork=count(
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
         term_child=_truthy(os.environ.get("TERM_CHILD")),
-        term_timeout=_float(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
+        term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
-    store = Store.connect(args.redis, args.namespace)
+    store = Store.connect(args.redis, args.namespace or "resque")
     require_all(args.require)
-    threads = _int(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
+    threads = count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
     if threads > 1:
         from resqued.threaded import ThreadedWorker
 

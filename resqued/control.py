@@ -22,8 +22,13 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def _redis_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
-    p.add_argument("--namespace", default=os.environ.get("RESQUE_NAMESPACE", "resque"))
+    from resqued.cli import add_redis_args
+
+    add_redis_args(p)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.connect(args.redis, args.namespace or "resque")
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:
@@ -102,7 +107,7 @@ def _pause_parser(verb: str) -> argparse.ArgumentParser:
 
 def pause(argv: list[str]) -> int:
     args = _pause_parser("pause").parse_args(argv)
-    store = Store.connect(args.redis, args.namespace)
+    store = _store(args)
     key = store.keys.pause if args.all else store.keys.master_pause(_master_id(args) or "")
     store.redis.set(key, "true")
     print(f"resqued: paused ({'all workers' if args.all else key})")
@@ -111,7 +116,7 @@ def pause(argv: list[str]) -> int:
 
 def resume(argv: list[str]) -> int:
     args = _pause_parser("resume").parse_args(argv)
-    store = Store.connect(args.redis, args.namespace)
+    store = _store(args)
     key = store.keys.pause if args.all else store.keys.master_pause(_master_id(args) or "")
     store.redis.delete(key)
     print(f"resqued: resumed ({'all workers' if args.all else key})")
@@ -122,7 +127,7 @@ def status(argv: list[str]) -> int:
     p = _parser("status", "Show queues, workers, failures and pauses as Redis sees them.")
     _redis_args(p)
     args = p.parse_args(argv)
-    store = Store.connect(args.redis, args.namespace)
+    store = _store(args)
     k = store.keys
     r = store.redis
     queues = store.queue_names()

@@ -13,12 +13,10 @@ import gc
 import json
 import logging
 import os
-import select
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
@@ -32,6 +30,7 @@ from resqued.proc import set_parent_death_signal, signal_name
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
@@ -62,19 +61,10 @@ class Listener:
         self.not_before: dict[int, float] = {}
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
-        self.signals: collections.deque[int] = collections.deque()
         self.store = Store.connect(config.redis_url, config.namespace)
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wakeup = Wakeup()
 
     # -- signals: handlers only queue ------------------------------------------
-
-    def _install_signals(self) -> None:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, "SIG" + name), self._queue_signal)
-
-    def _queue_signal(self, signum: int, frame: Any) -> None:
-        self.signals.append(signum)
 
     def handle_quit(self) -> None:
         self._stop("QUIT")
@@ -118,7 +108,7 @@ class Listener:
     # -- main loop ----------------------------------------------------------------
 
     def run(self) -> int:
-        self._install_signals()
+        self.wakeup.catch(SIGNALS)
         set_parent_death_signal(signal.SIGQUIT)
         if os.getppid() != self.master_pid:
             log.error("listener #%d: master %d is already gone", self.number, self.master_pid)
@@ -136,9 +126,7 @@ class Listener:
         self.channel.send(f"RUNNING {len(self.slots)}")
         log.info("listener #%d running: %d workers", self.number, len(self.slots))
         while True:
-            while self.signals:
-                sig = self.signals.popleft()
-                getattr(self, "handle_" + signal_name(sig)[3:].lower())()
+            self.wakeup.dispatch(self)
             self._read_master()
             self._reap()
             if self.stopping and not self.workers:
@@ -197,17 +185,7 @@ class Listener:
         timeout = 1.0
         if self.not_before and not self.stopping:
             timeout = max(0.0, min(timeout, min(self.not_before.values()) - time.monotonic()))
-        fds = [self._wake_r] + ([] if self.channel.closed else [self.channel.fileno()])
-        try:
-            ready, _, _ = select.select(fds, [], [], timeout)
-        except InterruptedError:
-            ready = []
-        if self._wake_r in ready:
-            try:
-                while os.read(self._wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
+        self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:
         running = len(self.workers) + len(self.old)
@@ -242,11 +220,9 @@ class Listener:
     def _become_worker(self, slot: WorkerSlot) -> None:
         code = 1
         try:
-            signal.set_wakeup_fd(-1)
+            self.wakeup.close()
             for name in SIGNALS:
                 signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
             self.channel.close()
             self._drop_privileges()
             if not self.config.preload_app:

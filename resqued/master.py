@@ -8,13 +8,10 @@ sleeps.  Every signal has one ``handle_<name>`` method below.
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
-import select
 import signal
 import time
-from typing import Any
 
 from resqued import daemon, logs, pidfile, proctitle, reexec, systemd
 from resqued.backoff import Backoff
@@ -23,7 +20,8 @@ from resqued.config.allocation import pool_size
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.listener_proxy import ListenerProxy
-from resqued.proc import alive, signal_name
+from resqued.proc import alive
+from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
@@ -49,7 +47,6 @@ class Master:
         self.current: ListenerProxy | None = None
         self.listeners: list[ListenerProxy] = []  # every listener we still have to reap
         self.orphans: dict[int, str] = {}  # workers of listeners that are gone
-        self.signals: collections.deque[int] = collections.deque()
         self.stopping: str | None = None  # "QUIT" or "TERM"
         self.kill_at = 0.0
         self.workers_stopped = False  # WINCH
@@ -57,7 +54,7 @@ class Master:
         self.listener_backoff = Backoff(1.0, 60.0)
         self.next_listener_at = 0.0
         self.pid = os.getpid()
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wakeup = Wakeup()
 
     def restore(self, state: dict) -> None:
         """Take over the listeners a previous image of this master left running (USR2)."""
@@ -83,12 +80,7 @@ class Master:
     # -- signals: handlers only queue ------------------------------------------------
 
     def install_signals(self) -> None:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, "SIG" + name), self._queue_signal)
-
-    def _queue_signal(self, signum: int, frame: Any) -> None:
-        self.signals.append(signum)
+        self.wakeup.catch(SIGNALS)
 
     def handle_hup(self) -> None:
         """Reload: new listener with fresh code and config; old workers retire as it takes over."""
@@ -196,9 +188,7 @@ class Master:
         log.info("master %d running (%s)", self.pid, self.describe())
         daemon.notify_ready()
         while True:
-            while self.signals:
-                sig = self.signals.popleft()
-                getattr(self, "handle_" + signal_name(sig)[3:].lower())()
+            self.wakeup.dispatch(self)
             self.reap()
             self.read_listeners()
             self.watch_orphans()
@@ -347,19 +337,9 @@ class Master:
         timeout = 1.0
         if self.current is None and not self.stopping and not self.workers_stopped:
             timeout = max(0.0, min(timeout, self.next_listener_at - time.monotonic()))
-        fds = [self._wake_r] + [
-            li.channel.fileno() for li in self.listeners if not li.channel.closed
-        ]
-        try:
-            ready, _, _ = select.select(fds, [], [], timeout)
-        except InterruptedError:
-            ready = []
-        if self._wake_r in ready:
-            try:
-                while os.read(self._wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
+        self.wakeup.wait(
+            timeout, *(li.channel.fileno() for li in self.listeners if not li.channel.closed)
+        )
 
 
 def _kill(pid: int, sig: int) -> None:

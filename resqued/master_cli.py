@@ -25,7 +25,7 @@ USAGE = (
 
 
 def master_parser() -> argparse.ArgumentParser:
-    from resqued.cli import _Parser
+    from resqued.cli import _Parser, add_redis_args
 
     p = _Parser(
         prog="resqued",
@@ -65,8 +65,7 @@ def master_parser() -> argparse.ArgumentParser:
         metavar="LIB",
         help="import this module or .py file in the listener (preload)",
     )
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
-    p.add_argument("--namespace", metavar="NS", help="Redis key namespace (default: resque)")
+    add_redis_args(p)
     p.add_argument(
         "-E",
         "--environment",

@@ -13,17 +13,16 @@ import dataclasses
 import logging
 import math
 import os
-import select
 import signal
 import threading
 import time
-from typing import Any
 
 from resqued import hooks, logs, proctitle
 from resqued.proc import set_parent_death_signal, signal_name
 from resqued.resque import failure, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.wakeup import Wakeup
 from resqued.worker import SIGNALS, Worker, WorkerOptions
 
 log = logging.getLogger("resqued")
@@ -41,18 +40,12 @@ class ThreadedWorker:
             for i in range(threads)
         ]
         self.id = base
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._signals: list[int] = []
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self._signals.append(signum)
+        self.wakeup = Wakeup()
 
     def _wake_all(self) -> None:
         for w in self.workers:
-            try:
-                os.write(w._wake_w, b"!")
-            except BlockingIOError:
-                pass
+            assert w.wakeup is not None
+            w.wakeup.poke()
 
     def _handle(self, signum: int) -> None:
         name = signal_name(signum)[3:]
@@ -72,13 +65,11 @@ class ThreadedWorker:
         self._wake_all()
 
     def work(self) -> int:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, "SIG" + name), self._on_signal)
+        self.wakeup.catch(SIGNALS)
         if self.opts.parent_pid:
             set_parent_death_signal(signal.SIGQUIT)
         for w in self.workers:
-            w._wake_r, w._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            w.wakeup = Wakeup()
         proctitle.worker("Starting")
         first = self.workers[0]
         for w in self.workers:
@@ -95,8 +86,8 @@ class ThreadedWorker:
         kill_at = 0.0
         try:
             while any(t.is_alive() for t in threads):
-                while self._signals:
-                    self._handle(self._signals.pop(0))
+                while self.wakeup.queued:
+                    self._handle(self.wakeup.queued.popleft())
                 if first.shutdown_now and not kill_at:
                     kill_at = time.monotonic() + self.opts.term_timeout
                 if kill_at and time.monotonic() >= kill_at:
@@ -105,16 +96,7 @@ class ThreadedWorker:
                 if first._parent_gone() and not first.shutdown:
                     self._handle(signal.SIGQUIT)
                 timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 1.0
-                try:
-                    ready, _, _ = select.select([self._wake_r], [], [], timeout)
-                except InterruptedError:
-                    ready = []
-                if ready:
-                    try:
-                        while os.read(self._wake_r, 512):
-                            pass
-                    except BlockingIOError:
-                        pass
+                self.wakeup.wait(timeout)
                 for t in threads:
                     t.join(0)
         finally:

@@ -14,7 +14,6 @@ import gc
 import json
 import logging
 import os
-import select
 import signal
 import threading
 import time
@@ -31,6 +30,7 @@ from resqued.resque.connection import connect
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
@@ -93,7 +93,7 @@ class Worker:
         self.jobs_done = 0
         self.finished = 0  # jobs whose outcome is recorded: mirrors stat:processed:<id>
         self.pending: bytes | None = None  # outcome of the last job, recorded by the next call
-        self._wake_r = self._wake_w = -1
+        self.wakeup: Wakeup | None = None
         self._outage = False
         self._redis_backoff = Backoff(0.1, 5.0)
         self._stop_heartbeat = threading.Event()
@@ -112,10 +112,8 @@ class Worker:
     # -- signals -----------------------------------------------------------
 
     def _install_signals(self) -> None:
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for name in SIGNALS:
-            signal.signal(getattr(signal, "SIG" + name), self._on_signal)
+        self.wakeup = Wakeup()
+        self.wakeup.catch(SIGNALS, self._on_signal)
         if self.opts.parent_pid:
             set_parent_death_signal(signal.SIGQUIT)
 
@@ -151,22 +149,10 @@ class Worker:
     def handle_hup(self) -> None:
         logs.reopen()  # the listener relays the master's USR1 as HUP
 
-    def _drain_wakeups(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-
     def _sleep(self, seconds: float, *fds: int) -> list[int]:
         """Sleep until a signal arrives, one of ``fds`` is readable, or time is up."""
-        try:
-            ready, _, _ = select.select([self._wake_r, *fds], [], [], max(0.0, seconds))
-        except InterruptedError:
-            ready = []
-        if self._wake_r in ready:
-            self._drain_wakeups()
-        return [fd for fd in ready if fd != self._wake_r]
+        assert self.wakeup is not None
+        return self.wakeup.wait(seconds, *fds)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -426,12 +412,11 @@ class Worker:
         """The forked child: perform one job, write one report line, leave with _exit."""
         code = 0
         try:
-            signal.set_wakeup_fd(-1)
+            if self.wakeup:
+                self.wakeup.close()
             for name in ("INT", "QUIT", "USR1", "USR2", "CONT", "HUP"):
                 signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
             signal.signal(signal.SIGTERM, _child_term)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
             proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
             hooks.run_worker_hooks("after_fork", job)
             try:
