@@ -26,7 +26,7 @@ from resqued.config import Config, load, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Overrides, WorkerSlot
 from resqued.errors import ResquedError
-from resqued.proc import set_parent_death_signal, signal_name
+from resqued.proc import reaped, set_parent_death_signal, signal_name
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -280,13 +280,7 @@ class Listener:
         os.setuid(user.pw_uid)
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped():
             running = self.workers.pop(pid, None)
             if running is None:
                 continue

@@ -20,7 +20,7 @@ from resqued.config.allocation import pool_size
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.listener_proxy import ListenerProxy
-from resqued.proc import alive
+from resqued.proc import alive, reaped
 from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
@@ -247,13 +247,7 @@ class Master:
         log.info("started %r", listener)
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped():
             listener = next((li for li in self.listeners if li.pid == pid), None)
             if listener is None:
                 continue
