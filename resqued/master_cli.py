@@ -18,7 +18,7 @@ from resqued.reexec import STATE_ENV
 from resqued.version import __version__
 
 USAGE = (
-    "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%]]]... [--redis <url>]\n"
+    "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%%]]]... [--redis <url>]\n"
     "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
     "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
 )

@@ -1,0 +1,80 @@
+"""The command line: --test, --help, --version, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from resqued.version import __version__
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)
+    return subprocess.run([sys.executable, "-m", "resqued.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=60, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def test_test_prints_the_worker_table_and_starts_nothing():
+    out = run("-n", "5", "--queue", "low=20%", "--queue", "normal=60%", "--queue", "*", "--test")
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == ["#  queues", "1  low,normal,*", "2  normal,*",
+                                       "3  normal,*", "4  *", "5  *", "5 workers"]
+
+
+def test_test_with_a_yaml_file(tmp_path):
+    (tmp_path / "pool.yml").write_text('foo: 1\n"foo,bar": 2\n')
+    out = run("-c", str(tmp_path / "pool.yml"), "--test")
+    assert out.returncode == 0 and out.stdout.splitlines()[1:4] == ["1  foo", "2  foo,bar", "3  foo,bar"]
+
+
+def test_help_and_version():
+    helped = run("--help")
+    assert helped.returncode == 0
+    for flag in ("-D", "-n", "--queue", "--redis", "-c", "-p", "-l", "--test", "--hot-swap"):
+        assert flag in helped.stdout
+    assert run("--version").stdout.strip() == f"resqued {__version__}"
+    for sub in ("work", "quit-and-wait", "pause", "resume", "status"):
+        assert run(sub, "--help").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["-n", "abc"], "-n/--workers must be a whole number"),
+        (["--queue", "high="], "missing amount"),
+        (["--queue", "high=lots"], "invalid amount"),
+        (["--redis", "http://x"], "invalid Redis URL"),
+        (["--redis", "redis://:pw@h:99999/0"], "invalid Redis URL"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["-c", "/no/such/file.py"], "cannot read config file /no/such/file.py"),
+        (["-l", "/no/such/dir/x.log"], "cannot write log file"),
+        (["--interval", "soon"], "--interval must be a number"),
+        (["work", "--jobs-per-fork", "x"], "jobs per fork must be a whole number"),
+        (["quit-and-wait"], "the following arguments are required: pidfile"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(args, cause):
+    out = run(*args)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert cause in lines[0]
+    assert "Traceback" not in out.stderr and "pw@" not in out.stderr
+
+
+def test_bad_config_file_names_file_and_line(tmp_path):
+    (tmp_path / "c.py").write_text("worker_processes(2)\nqueue('x', 'many')\n")
+    out = run("-c", str(tmp_path / "c.py"))
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"resqued: {tmp_path / 'c.py'}:2: queue 'x': invalid amount 'many'"
+
+
+def test_unreachable_redis_for_status_is_one_line():
+    out = run("status", "--redis", "redis://127.0.0.1:1/0")
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1 and "redis" in out.stderr
