@@ -28,6 +28,8 @@ def require(spec: str) -> None:
         importlib.import_module(module)
     except ImportError as exc:
         raise ResquedError(f"cannot require {spec!r}: {exc}") from None
+    except Exception as exc:  # the application's own error: say which, keep the traceback
+        raise ResquedError(f"cannot require {spec!r}: {type(exc).__name__}: {exc}") from exc
     jobs.allow_module(module)
 
 

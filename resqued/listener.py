@@ -331,7 +331,7 @@ def main() -> int:
         listener = Listener(number, channel, config, spec["master_pid"])
         return listener.run()
     except ResquedError as exc:
-        log.error("listener #%d cannot start: %s", number, exc)
+        log.error("listener #%d cannot start: %s", number, exc, exc_info=exc.__cause__)
         return 1
     except Exception:
         log.exception("listener #%d crashed while starting", number)

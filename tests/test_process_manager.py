@@ -1,0 +1,234 @@
+"""The master/listener/worker process manager, end to end with the real `resqued` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from conftest import ROOT, descendants, ps, wait_for
+
+from resqued.proc import alive
+from resqued.version import __version__
+
+
+def push(r, queue: str, cls: str, *args) -> None:
+    r.sadd("resque:queues", queue)
+    r.rpush(f"resque:queue:{queue}", json.dumps({"class": cls, "args": list(args)}))
+
+
+def tree(master: int) -> dict[str, list[tuple[int, int, str]]]:
+    """The processes under ``master``: listeners and workers (job children left out)."""
+    rows = descendants(master)
+    listeners = [row for row in rows if row[1] == master and " listener #" in row[2]]
+    lpids = {p for p, _, _ in listeners}
+    workers = [row for row in rows if row[1] in lpids and row[2].startswith("resque-")]
+    return {"listeners": listeners, "workers": workers}
+
+
+def n_workers(master: int) -> int:
+    return len(tree(master)["workers"])
+
+
+def start(resqued, app_dir, *args, env=None):
+    m = resqued(*args, "-r", "demo_jobs", "--interval", "1", cwd=app_dir, env=env)
+    return m
+
+
+def test_process_tree_titles_and_allocation(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "4", "--queue", "high=2", "--queue", "low=25%")
+    wait_for(lambda: n_workers(m.pid) == 4 and r.scard("resque:workers") == 4, 20, "4 workers")
+    [master_title] = [t for p, _, t in ps() if p == m.pid]
+    assert master_title.startswith(f"resqued-{__version__} master [gen 1] [4 workers]")
+    t = tree(m.pid)
+    [(_, _, listener_title)] = t["listeners"]
+    assert listener_title == f"resqued-{__version__} listener #1 4/4/4 running"
+    titles = sorted(title for _, _, title in t["workers"])
+    assert titles == sorted([f"resque-{__version__}: Waiting for high,low",
+                             f"resque-{__version__}: Waiting for high",
+                             f"resque-{__version__}: Waiting for *",
+                             f"resque-{__version__}: Waiting for *"])
+    ids = sorted(w.decode() for w in r.smembers("resque:workers"))
+    assert sorted(i.split(":", 2)[2] for i in ids) == ["*", "*", "high", "high,low"]
+    assert {int(i.split(":")[1]) for i in ids} == {p for p, _, _ in t["workers"]}
+    # priority: a high job goes to a high worker even while low has a backlog
+    push(r, "default", "Record", "any")
+    wait_for(lambda: r.llen("record") == 1, 10, "a * worker takes other queues")
+
+
+def test_killed_worker_is_replaced_and_its_job_failed(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2", "--no-fork")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "2 workers")
+    push(r, "default", "Sleep", "doomed", 30)
+    wait_for(lambda: r.llen("started") == 1, 10, "job running")
+    victim = int(r.lindex("started", 0).decode().split(":")[1])
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: r.llen("resque:failed") == 1, 10, "job recorded as failed")
+    rec = json.loads(r.lindex("resque:failed", 0))
+    assert rec["exception"] == "Resque::DirtyExit" and rec["payload"]["args"][0] == "doomed"
+    wait_for(lambda: n_workers(m.pid) == 2 and victim not in
+             [p for p, _, _ in tree(m.pid)["workers"]], 10, "replacement worker")
+    wait_for(lambda: r.scard("resque:workers") == 2, 10, "registry holds live workers only")
+    assert str(victim) not in " ".join(w.decode() for w in r.smembers("resque:workers"))
+
+
+def test_quit_is_graceful(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers")
+    push(r, "default", "Sleep", "q", 1.5)
+    wait_for(lambda: r.llen("started") == 1, 10, "job running")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+    assert r.lrange("finished", 0, -1) == [b"q"]
+    assert r.scard("resque:workers") == 0 and r.llen("resque:failed") == 0
+    assert descendants(m.pid) == []
+
+
+def test_term_is_immediate_and_records_the_job(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers")
+    push(r, "default", "Sleep", "t", 60)
+    wait_for(lambda: r.llen("started") == 1, 10, "job running")
+    m.signal(signal.SIGTERM)
+    assert m.wait(20) == 0
+    [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)]
+    assert rec["exception"] == "Resque::DirtyExit"
+    assert r.scard("resque:workers") == 0
+
+
+def test_ttin_and_ttou(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "2 workers")
+    m.signal(signal.SIGTTIN)
+    wait_for(lambda: n_workers(m.pid) == 3 and r.scard("resque:workers") == 3, 10, "3 workers")
+    push(r, "default", "Sleep", "busy", 1.0)
+    m.signal(signal.SIGTTOU)
+    wait_for(lambda: n_workers(m.pid) == 2, 15, "2 workers")  # signals sent together may merge
+    m.signal(signal.SIGTTOU)
+    wait_for(lambda: n_workers(m.pid) == 1, 15, "1 worker")
+    wait_for(lambda: r.llen("finished") == 1, 10, "a retired worker finished its job")
+    assert r.llen("resque:failed") == 0
+
+
+def test_winch_stops_workers_and_hup_starts_them(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers")
+    m.signal(signal.SIGWINCH)
+    wait_for(lambda: tree(m.pid)["listeners"] == [] and n_workers(m.pid) == 0, 15, "stopped")
+    assert alive(m.pid) and r.scard("resque:workers") == 0
+    m.signal(signal.SIGHUP)
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers again")
+
+
+def test_usr1_reopens_logs(resqued, app_dir, r, tmp_path):
+    log = tmp_path / "resqued.log"
+    m = start(resqued, app_dir, "-n", "1", "-l", str(log))
+    wait_for(lambda: log.exists() and "worker" in log.read_text(), 20, "logging to the file")
+    log.rename(tmp_path / "resqued.log.1")
+    m.signal(signal.SIGUSR1)
+    wait_for(lambda: log.exists(), 10, "a new log file")
+    m.signal(signal.SIGTTIN)  # master, listener and new worker all write to the new file
+    wait_for(lambda: "pool workers: 2" in log.read_text(), 10, "master logs to the new file")
+    wait_for(lambda: re.search(r"resqued\[\d+\] INFO: worker .* started", log.read_text()), 10,
+             "worker logs to the new file")
+    assert "reopened log files" in (tmp_path / "resqued.log.1").read_text() + log.read_text()
+
+
+def test_master_sigkill_leaves_nothing_behind(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers")
+    family = [p for p, _, _ in descendants(m.pid)]
+    push(r, "default", "Sleep", "orphaned", 1.0)
+    wait_for(lambda: r.llen("started") == 1, 10, "job running")
+    m.signal(signal.SIGKILL)
+    wait_for(lambda: not any(alive(p) for p in family), 15, "listener and workers gone")
+    assert r.lrange("finished", 0, -1) == [b"orphaned"]  # the job finished first
+    assert r.scard("resque:workers") == 0 and r.llen("resque:failed") == 0
+
+
+def test_killed_listener_is_replaced(resqued, app_dir, r):
+    m = start(resqued, app_dir, "-n", "2")
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "workers")
+    [(listener, _, _)] = tree(m.pid)["listeners"]
+    old_workers = [p for p, _, _ in tree(m.pid)["workers"]]
+    os.kill(listener, signal.SIGKILL)
+    wait_for(lambda: not any(alive(p) for p in old_workers), 15, "orphaned workers exit")
+    wait_for(lambda: n_workers(m.pid) == 2 and tree(m.pid)["listeners"][0][0] != listener, 20,
+             "a new listener with 2 workers")
+    push(r, "default", "Record", "after")
+    wait_for(lambda: r.llen("record") == 1, 10, "jobs flow again")
+
+
+def test_daemonize_with_pidfile(resqued, app_dir, r, redis_url, tmp_path):
+    pidfile = tmp_path / "resqued.pid"
+    log = tmp_path / "d.log"
+    env = {**os.environ, "PYTHONPATH": f"{app_dir}{os.pathsep}{ROOT}", "REDIS_URL": redis_url}
+    cmd = [sys.executable, "-m", "resqued.cli", "-D", "-n", "1", "-r", "demo_jobs",
+           "-p", str(pidfile), "-l", str(log), "--redis", redis_url]
+    launched = subprocess.run(cmd, cwd=app_dir, env=env, capture_output=True, text=True, timeout=30)
+    assert launched.returncode == 0, launched.stderr
+    pid = int(pidfile.read_text())  # written before the launcher returned
+    try:
+        assert alive(pid)
+        wait_for(lambda: r.scard("resque:workers") == 1, 20, "daemon's worker")
+        again = subprocess.run(cmd, cwd=app_dir, env=env, capture_output=True, text=True,
+                               timeout=30)
+        assert again.returncode == 1
+        assert f"names pid {pid}, which is still running" in again.stderr
+        os.kill(pid, signal.SIGQUIT)
+        wait_for(lambda: not alive(pid), 20, "daemon exits")
+        assert not pidfile.exists()
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_stale_pidfile_is_taken_over(resqued, app_dir, r, tmp_path):
+    pidfile = tmp_path / "stale.pid"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    pidfile.write_text(f"{dead.pid}\n")
+    m = start(resqued, app_dir, "-n", "1", "-p", str(pidfile))
+    wait_for(lambda: pidfile.read_text().strip() == str(m.pid), 15, "pidfile taken over")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(20) == 0
+    assert not pidfile.exists()
+
+
+def test_bad_app_is_retried_with_backoff_and_the_master_survives(resqued, app_dir, r):
+    (app_dir / "broken_app.py").write_text("raise RuntimeError('app is broken')\n")
+    m = resqued("-n", "1", "-r", "broken_app", cwd=app_dir)
+    wait_for(lambda: m.output().count("starting another in") >= 2, 20, "two failed listeners")
+    out = m.output()
+    assert "app is broken" in out
+    delays = [float(x) for x in re.findall(r"starting another in ([\d.]+)s", out)]
+    assert len(delays) >= 2 and delays[1] > delays[0]  # backing off
+    assert alive(m.pid) and m.popen.poll() is None
+
+
+def test_crash_looping_worker_backs_off(resqued, app_dir, r, tmp_path):
+    conf = tmp_path / "crash.py"
+    conf.write_text("worker_processes(1)\n\n@after_fork\ndef boom(worker):\n"
+                    "    raise RuntimeError('cannot connect to the database')\n")
+    m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir)
+    wait_for(lambda: len(re.findall(r"restarts in", m.output())) >= 3, 30, "three restarts")
+    delays = [float(x) for x in re.findall(r"restarts in ([\d.]+)s", m.output())]
+    assert delays[2] > delays[0]
+    assert "cannot connect to the database" in m.output()
+    assert alive(m.pid) and len(tree(m.pid)["listeners"]) == 1
+
+
+def test_hup_reloads_config(resqued, app_dir, r, tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text("worker_processes(2)\nqueue('a')\n")
+    m = resqued("-c", str(conf), "-r", "demo_jobs", "--interval", "1", cwd=app_dir)
+    wait_for(lambda: n_workers(m.pid) == 2, 20, "2 workers")
+    conf.write_text("worker_processes(3)\nqueue('b')\n")
+    m.signal(signal.SIGHUP)
+    wait_for(lambda: sorted(t for _, _, t in tree(m.pid)["workers"]) ==
+             [f"resque-{__version__}: Waiting for b"] * 3, 20, "3 workers on b")
+    assert [t for p, _, t in ps() if p == m.pid][0].startswith(
+        f"resqued-{__version__} master [gen 2]")
