@@ -1,0 +1,36 @@
+"""Demo jobs: a Ruby-named job and a failing one."""
+
+import os
+import time
+
+import resqued
+
+
+@resqued.job("Archive")
+class Archive:
+    """Pretends to archive a repository; prints which worker process ran it."""
+
+    queue = "high"
+
+    @staticmethod
+    def perform(repo_id, kind="tar"):
+        time.sleep(0.2)
+        print(f"archived repo {repo_id} as {kind} in pid {os.getpid()}", flush=True)
+
+
+@resqued.job("Mailers::Welcome")
+class Welcome:
+    queue = "low"
+
+    @staticmethod
+    def perform(user):
+        print(f"welcome mail to {user} from pid {os.getpid()}", flush=True)
+
+
+@resqued.job("Flaky")
+class Flaky:
+    queue = "low"
+
+    @staticmethod
+    def perform(n):
+        raise RuntimeError(f"flaky job {n} failed (see `resqued status` and resque:failed)")
