@@ -167,6 +167,8 @@ class Worker:
             self._start_heartbeat()
             log.info("worker %s started", self.id)
             self._loop()
+            if self.shutdown:
+                hooks.run_worker_hooks("shutdown")
         finally:
             self._stop_heartbeat.set()
             self._with_redis(self._unregister, give_up_on_shutdown=True)

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT, descendants, ps, wait_for
 
@@ -232,3 +233,22 @@ def test_hup_reloads_config(resqued, app_dir, r, tmp_path):
              [f"resque-{__version__}: Waiting for b"] * 3, 20, "3 workers on b")
     assert [t for p, _, t in ps() if p == m.pid][0].startswith(
         f"resqued-{__version__} master [gen 2]")
+
+
+def test_workers_run_as_the_configured_user(resqued, app_dir, r, tmp_path):
+    if os.getuid() != 0:
+        import pytest
+
+        pytest.skip("dropping privileges needs root")
+    conf = tmp_path / "user.py"
+    conf.write_text('worker_processes(1)\nuser("nobody")\n')
+    m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir)
+    wait_for(lambda: n_workers(m.pid) == 1 and r.scard("resque:workers") == 1, 20, "worker")
+    [(worker, _, _)] = tree(m.pid)["workers"]
+    uid_line = next(line for line in Path(f"/proc/{worker}/status").read_text().splitlines()
+                    if line.startswith("Uid:"))
+    import pwd
+
+    assert int(uid_line.split()[1]) == pwd.getpwnam("nobody").pw_uid
+    [(listener, _, _)] = tree(m.pid)["listeners"]
+    assert Path(f"/proc/{listener}/status").read_text().count("Uid:\t0") == 1
