@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 
@@ -43,7 +43,6 @@ SIGNALS = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT", "CHLD", "HUP")
 class Running:
     slot: int
     queues: str
-    started: float = field(default_factory=time.monotonic)
 
 
 class Listener:

@@ -59,7 +59,6 @@ class WorkerOptions:
     term_timeout: float = 4.0
     prune: bool = True
     pause_key: str = ""  # resqued's per-master pause flag, when managed
-    threads: int = 1  # job threads per process (in-process jobs) when above 1
     parent_pid: int = 0  # exit gracefully when this parent goes away (0 = standalone)
 
 
@@ -88,7 +87,6 @@ class Worker:
         self.shutdown_now = False  # TERM/INT: stop now
         self.paused = False  # USR2 until CONT
         self.kill_job = False  # USR1
-        self.child_pid = 0
         self.in_job = False
         self.jobs_done = 0
         self.finished = 0  # jobs whose outcome is recorded: mirrors stat:processed:<id>
@@ -356,19 +354,14 @@ class Worker:
             os.close(read_fd)
             self._child(job, cls, write_fd)  # never returns
         os.close(write_fd)
-        self.child_pid = pid
         proctitle.worker(f"Forked {pid} at {int(time.time())}")
         try:
             report = self._wait_for_child(pid, read_fd)
         finally:
             os.close(read_fd)
-            self.child_pid = 0
         status, data = report
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
-            result = json.loads(data)
-            if result.get("exception"):
-                return Outcome(result["exception"], result["error"], result["backtrace"])
-            return Outcome()
+            return _outcome_from(json.loads(data))
         message = failure.signal_exit_message(pid, status)
         hooks.on_failure(cls, RuntimeError(message), job.args)
         return Outcome(failure.DIRTY_EXIT, message, [])
