@@ -37,6 +37,7 @@ log = logging.getLogger("resqued")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 HEARTBEAT_INTERVAL = 60.0
 MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues at once
+PATTERN_POLL = 0.5  # how often queues nobody can block on are looked at
 MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
 GAVE_UP = object()
 SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
@@ -105,7 +106,9 @@ class Worker:
             "1",  # reserve (or "0": finish only)
             self.id,
         ]
-        self._reserve_args += queues.script_args()
+        self._queue_args = queues.script_args()
+        self.handover: list[str] = []  # queues whose hand-over list may hold a job for us
+        self._wait_conns: dict[str, tuple[Any, int]] = {}  # queue -> (connection, client id)
 
     # -- signals -----------------------------------------------------------
 
@@ -256,7 +259,8 @@ class Worker:
         else:
             args[4] = args[5] = ""
         args[6] = "1" if reserve else "0"
-        result = self.store.reserve_script(args=args)
+        claims = [str(len(self.handover)), *self.handover]
+        result = self.store.reserve_script(args=[*args, *claims, *self._queue_args])
         if self.pending is not None:
             self.pending = None
             self.finished += 1
@@ -276,35 +280,73 @@ class Worker:
     def _wait_for_work(self, queues: list[str]) -> None:
         """Block until one of the first queues has a job, a signal comes, or ``interval`` ends.
 
-        Each wait is ``BLMOVE q q LEFT LEFT``: it moves the head of the list onto
-        itself, so it only waits -- a wait abandoned at any point loses nothing.
-        Queues past MAX_WAIT_QUEUES are looked at every half second.
+        Each wait is ``BLMOVE queue:<q> resqued:inflight:<id>:<q>`` on a connection of
+        its own: a new job wakes exactly one idle worker and lands in its hand-over
+        list, where the next reserve takes it.  Waits are ended with ``CLIENT
+        UNBLOCK`` and their replies read, so the worker always knows whether a job
+        was handed over.  Queues past MAX_WAIT_QUEUES, and patterns matching no queue
+        yet, are looked at every PATTERN_POLL seconds.
         """
         watched = queues[:MAX_WAIT_QUEUES]
-        timeout = (
-            self.opts.interval if len(queues) <= MAX_WAIT_QUEUES else min(0.5, self.opts.interval)
-        )
+        if not watched or len(queues) > MAX_WAIT_QUEUES:  # patterns may match new queues
+            timeout = min(PATTERN_POLL, self.opts.interval)
+        else:
+            timeout = self.opts.interval
         if not watched:
             self._sleep(timeout)
             return
-        pool = self.store.redis.connection_pool
-        conns = []
+        self.handover += [q for q in watched if q not in self.handover]
+        keys = self.store.keys
+        waits: list[tuple[Any, int]] = []
         try:
             for q in watched:
-                conn = pool.connection_class(**pool.connection_kwargs)
-                conns.append(conn)
-                key = self.store.keys.queue(q)
-                conn.send_command("BLMOVE", key, key, "LEFT", "LEFT", timeout)
-            socks = {conn._sock.fileno(): conn for conn in conns if conn._sock}
-            self._sleep(timeout + 1.0, *socks)
+                conn, cid = self._wait_connection(q)
+                conn.send_packed_command(
+                    conn.pack_commands(
+                        [
+                            (
+                                "BLMOVE",
+                                keys.queue(q),
+                                keys.inflight(self.id, q),
+                                "LEFT",
+                                "LEFT",
+                                timeout,
+                            )
+                        ]
+                    )
+                )
+                waits.append((conn, cid))
+            self._sleep(timeout + 1.0, *(conn._sock.fileno() for conn, _ in waits))
+            for conn, cid in waits:
+                self._end_wait(conn, cid)
         except REDIS_DOWN as exc:
+            self._close_wait_connections()
             if not self._outage:
                 self._outage = True
                 log.error("redis at %s unavailable (%s); retrying", self.store.safe_url, exc)
             self._sleep(self._redis_backoff.failed())
-        finally:
-            for conn in conns:
-                conn.disconnect()
+
+    def _wait_connection(self, queue: str) -> tuple[Any, int]:
+        """A connection kept for waiting on ``queue``, with its Redis client id."""
+        if queue not in self._wait_conns:
+            pool = self.store.redis.connection_pool
+            conn = pool.connection_class(**pool.connection_kwargs)
+            conn.send_command("CLIENT", "ID")
+            self._wait_conns[queue] = (conn, int(conn.read_response()))
+        return self._wait_conns[queue]
+
+    def _end_wait(self, conn: Any, cid: int) -> None:
+        """Unblock a wait (if it still waits) and read its reply: nil, or a handed-over job."""
+        while not conn.can_read(timeout=0):
+            self.store.redis.client_unblock(cid)
+            if conn.can_read(timeout=0.05):
+                break
+        conn.read_response()
+
+    def _close_wait_connections(self) -> None:
+        for conn, _ in self._wait_conns.values():
+            conn.disconnect()
+        self._wait_conns.clear()
 
     # -- jobs ------------------------------------------------------------------
 

@@ -206,3 +206,26 @@ def test_passwords_are_redacted():
     assert redact("redis://:s3cret@h:6379/0") == "redis://:***@h:6379/0"
     assert redact("rediss://user:s3cret@h/0") == "rediss://user:***@h/0"
     assert redact("unix:///tmp/r.sock?password=s3cret&db=1") == "unix:///tmp/r.sock?password=***&db=1"
+
+
+def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
+    gone = "elsewhere:77:high,low"
+    r.rpush(f"resque:resqued:inflight:{gone}:low", b'{"class":"A","args":[1]}')
+    r.rpush("resque:queue:low", b'{"class":"B","args":[]}')
+    live = registry.worker_id("high", 5)
+    registry.register(store, live)
+    r.rpush(f"resque:resqued:inflight:{live}:high", b'{"class":"C","args":[]}')
+    registry.prune_dead_workers(store, live)
+    # back at the head of its queue, and a live worker's hand-over is left alone
+    assert r.lrange("resque:queue:low", 0, -1) == [b'{"class":"A","args":[1]}', b'{"class":"B","args":[]}']
+    assert r.llen(f"resque:resqued:inflight:{live}:high") == 1
+
+
+def test_unregister_requeues_hand_overs_even_with_glob_characters_in_the_id(store, r):
+    wid = registry.worker_id("*", 4242)
+    registry.register(store, wid)
+    r.rpush(f"resque:resqued:inflight:{wid}:mail", b'{"class":"A","args":[]}')
+    r.rpush(f"resque:resqued:inflight:{registry.worker_id('x', 4242)}:mail", b"not mine")
+    registry.unregister(store, wid)
+    assert r.lrange("resque:queue:mail", 0, -1) == [b'{"class":"A","args":[]}']
+    assert r.llen("resque:failed") == 0

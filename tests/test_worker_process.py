@@ -295,3 +295,39 @@ def test_password_never_shows(resqued, app_dir, tmp_path):
     wait_for(lambda: "unavailable" in w.output(), 15, "outage logged")
     assert "s3cr3tpw" not in w.output()
     w.kill()
+
+
+def test_one_job_wakes_one_idle_worker(resqued, app_dir, r):
+    """No thundering herd: idle workers wait with BLMOVE into their own hand-over list."""
+    m = resqued("-n", "6", "-r", "demo_jobs", "--interval", "60", "--no-fork", cwd=app_dir)
+    wait_for(lambda: r.scard("resque:workers") == 6, 20, "6 workers")
+    wait_for(lambda: sum(1 for _, _, t in descendants(m.pid) if "Waiting for *" in t) == 6,
+             10, "all idle")
+    push(r, "default", "Record", "warm-up")  # creates the queue, so every worker watches it
+    wait_for(lambda: r.llen("record") == 1, 10, "first job")
+    wait_for(lambda: r.info("clients")["blocked_clients"] >= 6, 10, "all blocked on default")
+    r.config_resetstat()
+    push(r, "default", "Record", "one")
+    wait_for(lambda: r.llen("record") == 2, 10, "job done")
+    wait_for(lambda: r.info("clients")["blocked_clients"] >= 6, 10, "blocked again")
+    evals = sum(v["calls"] for k, v in r.info("commandstats").items() if k.startswith("cmdstat_eval"))
+    assert evals <= 3, f"{evals} reserve calls for one job: idle workers stampeded"
+
+
+def test_a_job_handed_to_a_dead_worker_goes_back_to_its_queue(resqued, app_dir, r):
+    w = work(resqued, app_dir, "-q", "default", "--no-fork", env={"INTERVAL": "60"})
+    wid = wait_for(lambda: [x.decode() for x in r.smembers("resque:workers")], 15, "registered")[0]
+    wait_for(lambda: r.info("clients")["blocked_clients"] >= 1, 10, "idle wait")
+    w.signal(signal.SIGSTOP)  # frozen: the wait below completes but the worker never claims
+    try:
+        push(r, "default", "Record", "handed-over")
+        wait_for(lambda: r.llen(f"resque:resqued:inflight:{wid}:default") == 1, 10, "hand-over")
+        assert r.llen("resque:queue:default") == 0
+        w.signal(signal.SIGKILL)
+        w.wait(10)
+    finally:
+        w.kill()
+    work(resqued, app_dir, "-q", "other", "--no-fork")  # prunes the dead worker
+    wait_for(lambda: r.llen("resque:queue:default") == 1, 15, "job back on its queue")
+    assert r.llen("resque:failed") == 0  # it never started: requeued, not failed
+    assert not r.exists(f"resque:resqued:inflight:{wid}:default")

@@ -34,6 +34,13 @@ class Keys:
     def failed_by(self, worker_id: str) -> str:
         return f"{self.prefix}stat:failed:{worker_id}"
 
+    def inflight(self, worker_id: str, queue: str = "") -> str:
+        """resqued's hand-over list: a job an idle worker's BLMOVE took from ``queue``.
+
+        Without ``queue``: the prefix of all of one worker's lists.
+        """
+        return f"{self.prefix}resqued:inflight:{worker_id}:{queue}"
+
     def master_pause(self, master_id: str) -> str:
         """resqued's own per-master pause flag (not a Ruby key)."""
         return f"{self.prefix}resqued:pause:{master_id}"

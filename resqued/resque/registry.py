@@ -99,7 +99,8 @@ def unregister(
     error: str = "Job still being processed",
     dead_job_hook: FailureHook | None = None,
 ) -> None:
-    """Fail any job still in flight, then remove every key of the worker."""
+    """Requeue hand-over jobs, fail any job still in flight, then remove every key of the worker."""
+    requeue_handed_over(store, wid)
     fail_in_flight(store, wid, exception, error, dead_job_hook)
     k = store.keys
     pipe = store.redis.pipeline(transaction=False)
@@ -107,6 +108,32 @@ def unregister(
     pipe.delete(k.worker(wid), k.started(wid), k.processed_by(wid), k.failed_by(wid))
     pipe.hdel(k.heartbeat, wid)
     pipe.execute()
+
+
+def requeue_handed_over(store: Store, wid: str) -> int:
+    """Put jobs an idle wait moved into the worker's hand-over lists back at their queue's head."""
+    prefix = store.keys.inflight(wid)
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+    moved = 0
+    for key in store.redis.scan_iter(match=pattern, count=1000):
+        queue = key.decode(errors="replace")[len(prefix) :]
+        moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
+    if moved:
+        log.info("requeued %d job(s) handed over to %s", moved, wid)
+    return moved
+
+
+def requeue_abandoned_handovers(store: Store) -> int:
+    """Requeue hand-over jobs of workers that are no longer registered (a safety net)."""
+    base = store.keys.inflight("").removesuffix(":")
+    registered = {w.decode(errors="replace") for w in store.redis.smembers(store.keys.workers)}
+    moved = 0
+    for key in store.redis.scan_iter(match=base + "*", count=1000):
+        rest = key.decode(errors="replace")[len(base) :]
+        wid, _, queue = rest.rpartition(":")
+        if wid and wid not in registered:
+            moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
+    return moved
 
 
 def live_resque_pids() -> set[str]:
@@ -170,6 +197,7 @@ def prune_dead_workers(
             if pid not in live:
                 unregister(store, w, dead_job_hook=dead_job_hook)
                 pruned.append(w)
+        requeue_abandoned_handovers(store)
     finally:
         store.redis.delete(k.prune_lock)
     for w in pruned:

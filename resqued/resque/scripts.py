@@ -9,8 +9,14 @@ stats), so the steady state is one round trip per job.
 
 ARGV: namespace prefix, ``worker:<id>`` key, run_at, per-master pause key or
 '', jobs this worker finished so far or '' (nothing to finish), the failure
-record or '', '1' to reserve (else finish only), worker id, then the queue
-specs from ``QueueList.script_args()``.
+record or '', '1' to reserve (else finish only), worker id, the number of
+hand-over queues and their names, then the queue specs from
+``QueueList.script_args()``.
+
+An idle worker waits with ``BLMOVE queue:<q> resqued:inflight:<id>:<q>``: a
+new job wakes exactly one worker (no thundering herd), and the job is never
+only in that worker's memory.  RESERVE takes hand-over jobs first;
+``REQUEUE`` puts any a worker left behind back at the head of their queue.
 """
 
 RESERVE = r"""
@@ -33,13 +39,30 @@ end
 if ARGV[7] ~= '1' then return {'finished'} end
 local current = redis.call('GET', wkey)
 if current then return {'resume', current} end
+local function take(q, job)
+  local ok, doc = pcall(cjson.decode, job)
+  local body = job
+  if not (ok and type(doc) == 'table' and type(doc['class']) == 'string'
+          and doc['class'] ~= '') then
+    body = '{"class":"resqued.MalformedPayload","args":[' .. cjson.encode(job) .. ']}'
+  end
+  redis.call('SET', wkey,
+    '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
+  return {'job', q, job}
+end
+-- Jobs this worker's idle BLMOVE already moved into its hand-over lists come first.
+local nclaim = tonumber(ARGV[9])
+for i = 10, 9 + nclaim do
+  local job = redis.call('LPOP', ns .. 'resqued:inflight:' .. ARGV[8] .. ':' .. ARGV[i])
+  if job then return take(ARGV[i], job) end
+end
 local pause = redis.call('GET', ns .. 'pause-all-workers')
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
   return {'paused'}
 end
 if mpause ~= '' and redis.call('EXISTS', mpause) == 1 then return {'paused'} end
-local nincl, nexcl = tonumber(ARGV[9]), tonumber(ARGV[10])
-local first = 11
+local nincl, nexcl = tonumber(ARGV[10 + nclaim]), tonumber(ARGV[11 + nclaim])
+local first = 12 + nclaim
 local function matches(spec, q)
   local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
   if kind == '=' then return q == body end
@@ -71,17 +94,13 @@ for i = first, first + nincl - 1 do
 end
 for _, q in ipairs(order) do
   local job = redis.call('LPOP', ns .. 'queue:' .. q)
-  if job then
-    local ok, doc = pcall(cjson.decode, job)
-    local body = job
-    if not (ok and type(doc) == 'table' and type(doc['class']) == 'string'
-            and doc['class'] ~= '') then
-      body = '{"class":"resqued.MalformedPayload","args":[' .. cjson.encode(job) .. ']}'
-    end
-    redis.call('SET', wkey,
-      '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
-    return {'job', q, job}
-  end
+  if job then return take(q, job) end
 end
 return {'empty', unpack(order)}
+"""
+
+REQUEUE = r"""
+local n = 0
+while redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) do n = n + 1 end
+return n
 """

@@ -8,7 +8,7 @@ import redis
 
 from resqued.resque import connection
 from resqued.resque.keys import Keys
-from resqued.resque.scripts import RESERVE
+from resqued.resque.scripts import REQUEUE, RESERVE
 
 
 @dataclass
@@ -19,6 +19,7 @@ class Store:
 
     def __post_init__(self) -> None:
         self.reserve_script = self.redis.register_script(RESERVE)
+        self.requeue_script = self.redis.register_script(REQUEUE)
 
     @classmethod
     def connect(cls, url: str | None = None, namespace: str = "resque") -> Store:
