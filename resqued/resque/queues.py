@@ -26,7 +26,7 @@ def expand_braces(pattern: str) -> list[str]:
     head, tail = pattern[: m.start()], pattern[m.end() :]
     out: list[str] = []
     for alt in m.group(1).split(","):
-        out.extend(expand_braces(head + alt + tail))
+        out.extend(e for e in expand_braces(head + alt + tail) if e not in out)
     return out
 
 
@@ -97,7 +97,9 @@ class QueueList:
     def _spec(name: str) -> list[str]:
         if not is_pattern(name):
             return ["=" + name]
-        return ["~" + glob_to_lua(g) for g in expand_braces(name)]
+        # One spec per name, so the script sorts all the name's matches together, as
+        # Ruby does: ``{c,a}`` -> a, c.  NUL separates the brace alternatives.
+        return ["~" + "\0".join(glob_to_lua(g) for g in expand_braces(name))]
 
     def script_args(self) -> list[str]:
         """ARGV tail for the reserve script: counts, then include and exclude specs."""

@@ -66,7 +66,10 @@ local first = 12 + nclaim
 local function matches(spec, q)
   local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
   if kind == '=' then return q == body end
-  return string.find(q, body) ~= nil
+  for pattern in string.gmatch(body, '[^%z]+') do  -- brace alternatives, NUL-separated
+    if string.find(q, pattern) then return true end
+  end
+  return false
 end
 local function excluded(q)
   for i = first + nincl, first + nincl + nexcl - 1 do
