@@ -1,4 +1,4 @@
-"""Demo jobs: a Ruby-named job and a failing one."""
+"""Demo jobs: Ruby-named jobs, a slow one and a failing one."""
 
 import os
 import time
@@ -34,3 +34,15 @@ class Flaky:
     @staticmethod
     def perform(n):
         raise RuntimeError(f"flaky job {n} failed (see `resqued status` and resque:failed)")
+
+
+@resqued.job("Reports::Monthly")
+class MonthlyReport:
+    """Slow enough to be seen in ``ps`` (and to show that HUP lets it finish)."""
+
+    queue = "low"
+
+    @staticmethod
+    def perform(seconds):
+        time.sleep(seconds)
+        print(f"monthly report done after {seconds}s in pid {os.getpid()}", flush=True)
