@@ -221,6 +221,9 @@ class Worker:
         return bool(self.opts.parent_pid) and os.getppid() != self.opts.parent_pid
 
     def _pause(self) -> None:
+        # Record the last job's outcome and give back any job a wait took, before idling.
+        self._flush()
+        self._with_redis(lambda: registry.requeue_handed_over(self.store, self.id))
         hooks.run_worker_hooks("before_pause", self)
         proctitle.worker("Paused")
         log.info("worker %s paused", self.id)

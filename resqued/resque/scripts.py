@@ -23,9 +23,12 @@ RESERVE = r"""
 local ns, wkey, run_at, mpause = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if ARGV[5] ~= '' then
   -- Finish the previous job first. Guarded by the per-worker count, so a call
-  -- retried after a lost reply does not count (or fail) the job twice.
+  -- retried after a lost reply does not count (or fail) the job twice.  A count
+  -- that is gone (Redis restarted empty, Stat.clear) is no retry: finish, else
+  -- worker:<id> would hand the same job back to us forever.
   local pkey = ns .. 'stat:processed:' .. ARGV[8]
-  if tonumber(redis.call('GET', pkey) or '0') == tonumber(ARGV[5]) then
+  local done = redis.call('GET', pkey)
+  if not done or tonumber(done) == tonumber(ARGV[5]) then
     if ARGV[6] ~= '' then
       redis.call('RPUSH', ns .. 'failed', ARGV[6])
       redis.call('INCRBY', ns .. 'stat:failed', 1)
@@ -33,7 +36,7 @@ if ARGV[5] ~= '' then
     end
     redis.call('DEL', wkey)
     redis.call('INCRBY', ns .. 'stat:processed', 1)
-    redis.call('INCRBY', pkey, 1)
+    redis.call('SET', pkey, tonumber(ARGV[5]) + 1)
   end
 end
 if ARGV[7] ~= '1' then return {'finished'} end
@@ -50,17 +53,22 @@ local function take(q, job)
     '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
   return {'job', q, job}
 end
--- Jobs this worker's idle BLMOVE already moved into its hand-over lists come first.
 local nclaim = tonumber(ARGV[9])
-for i = 10, 9 + nclaim do
-  local job = redis.call('LPOP', ns .. 'resqued:inflight:' .. ARGV[8] .. ':' .. ARGV[i])
-  if job then return take(ARGV[i], job) end
-end
+local function handover(i) return ns .. 'resqued:inflight:' .. ARGV[8] .. ':' .. ARGV[i] end
 local pause = redis.call('GET', ns .. 'pause-all-workers')
-if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
+if (pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true')
+   or (mpause ~= '' and redis.call('EXISTS', mpause) == 1) then
+  -- Paused: jobs an idle wait took go back to the head of their queues, in order.
+  for i = 10, 9 + nclaim do
+    while redis.call('RPOPLPUSH', handover(i), ns .. 'queue:' .. ARGV[i]) do end
+  end
   return {'paused'}
 end
-if mpause ~= '' and redis.call('EXISTS', mpause) == 1 then return {'paused'} end
+-- Jobs this worker's idle BLMOVE already moved into its hand-over lists come first.
+for i = 10, 9 + nclaim do
+  local job = redis.call('LPOP', handover(i))
+  if job then return take(ARGV[i], job) end
+end
 local nincl, nexcl = tonumber(ARGV[10 + nclaim]), tonumber(ARGV[11 + nclaim])
 local first = 12 + nclaim
 local function matches(spec, q)
