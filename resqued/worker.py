@@ -385,13 +385,14 @@ class Worker:
                 hooks.perform(cls, job.args)
             finally:
                 self.in_job = False
-        except Exception as exc:  # noqa: BLE001  (a job may raise anything)
+        except BaseException as exc:  # noqa: BLE001  (a job may raise anything, sys.exit too)
             hooks.on_failure(cls, exc, job.args)
             return Outcome(failure.exception_name(exc), str(exc), failure.backtrace_of(exc))
         return Outcome()
 
     def _perform_forked(self, job: Job, cls: type) -> Outcome:
         hooks.run_worker_hooks("before_fork", job)
+        self.kill_job = False  # a USR1 that came while idle had no job to kill
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()

@@ -566,3 +566,45 @@ def test_password_never_in_logs_or_proctitles(resqued, app_dir, tmp_path):
         assert secret not in w.output()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
+def test_a_job_calling_sys_exit_fails_and_the_worker_goes_on(resqued, app_dir, r, mode):
+    push(r, "default", "Hooks::Exit", 3)
+    push(r, "default", "Hooks::Full", "ok")
+    w = work(resqued, app_dir, "-q", "default", mode, lib="hook_jobs")
+    wait_for(lambda: "after" in strings(r, "events"), 15, "the job after the exiting one")
+    [rec] = failures(r)
+    assert rec["exception"] == "SystemExit" and rec["error"] == "3"
+    assert w.popen.poll() is None
+
+
+def test_usr1_while_idle_does_not_kill_the_next_job(resqued, app_dir, r):
+    w = work(resqued, app_dir, "-q", "default")
+    idle(w)
+    w.signal(signal.SIGUSR1)  # nothing to kill
+    wait_reserves(r, 2)
+    push(r, "default", "Record", "survivor")
+    wait_for(lambda: r.llen("record") == 1 or r.llen("resque:failed"), 10, "job outcome")
+    assert r.llen("resque:failed") == 0, failures(r)
+    assert r.llen("record") == 1
+
+
+def test_quit_while_redis_is_down_exits(resqued, app_dir, tmp_path):
+    server = ExtraRedis(tmp_path)  # never started
+    w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--redis", server.url,
+                cwd=app_dir, env={"REDIS_URL": server.url}, redis=False)
+    wait_for(lambda: _outage_lines(w), 15, "outage logged")
+    w.signal(signal.SIGQUIT)
+    assert w.wait(10) == 0
+    assert "Traceback" not in w.output()
+
+
+def test_quit_while_paused_exits(resqued, app_dir, r):
+    w = work(resqued, app_dir, "-q", "default", "--no-fork")
+    idle(w)
+    w.signal(signal.SIGUSR2)
+    wait_for(lambda: f"{PREFIX}: Paused" in titles(w.pid), 10, "paused")
+    w.signal(signal.SIGQUIT)
+    assert w.wait(10) == 0
+    assert r.scard("resque:workers") == 0

@@ -167,3 +167,17 @@ def _shutdown(*args):
 @resqued.worker_hook("worker_exit")
 def _exit(*args):
     note(f"w:worker_exit:{os.getpid()}")
+
+
+@resqued.job("Hooks::Exit")
+class Exit:
+    """Calls sys.exit: a job failure, never the end of an in-process worker."""
+
+    queue = "default"
+
+    @staticmethod
+    def perform(code):
+        import sys
+
+        note(f"exit:{os.getpid()}")
+        sys.exit(code)
