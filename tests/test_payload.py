@@ -290,3 +290,10 @@ def test_the_reserve_script_expands_like_the_python_side(r, redis_url, names):
     reply = Worker(store, queues, worker_id="h:1:test")._reserve()
     assert reply[0] == b"empty"
     assert [q.decode() for q in reply[1:]] == queues.resolve(set(KNOWN))
+
+
+def test_a_lone_surrogate_stays_escaped_and_round_trips():
+    value = {"class": "X", "args": ["bad \udcff", "ü", "😀"]}
+    raw = payload.dumps(value)
+    assert raw == '{"class":"X","args":["bad \\udcff","ü","😀"]}'.encode()
+    assert json.loads(raw) == value

@@ -608,3 +608,16 @@ def test_quit_while_paused_exits(resqued, app_dir, r):
     w.signal(signal.SIGQUIT)
     assert w.wait(10) == 0
     assert r.scard("resque:workers") == 0
+
+
+@pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
+def test_lone_surrogates_in_a_payload_do_not_break_the_worker(resqued, app_dir, r, mode):
+    raw = b'{"class":"Fail","args":["bad \\udcff text"]}'  # valid JSON, not valid UTF-8 text
+    push_raw(r, "default", raw)
+    push(r, "default", "Record", "after")
+    w = work(resqued, app_dir, "-q", "default", mode)
+    wait_for(lambda: r.llen("record") == 1, 15, "the job after")
+    [rec] = failures(r)
+    assert rec["exception"] == "RuntimeError" and rec["error"].startswith("bad ")
+    assert rec["payload"]["class"] == "Fail"
+    assert w.popen.poll() is None

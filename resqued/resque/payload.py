@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +12,19 @@ class MalformedPayload(Exception):
     """A queue entry that is not a JSON object with a string ``class``."""
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> bytes:
-    """Ruby's ``JSON.generate``: compact separators, raw UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Ruby's ``JSON.generate``: compact separators, raw UTF-8.
+
+    A lone surrogate (valid JSON as ``"\\udcff"``, not encodable as UTF-8) stays escaped.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
 def encode(class_name: str, args: list[Any] | tuple[Any, ...], **extra: Any) -> bytes:
