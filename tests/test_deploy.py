@@ -84,7 +84,7 @@ def push(r: redis.Redis, i: int) -> None:
 class Producer(threading.Thread):
     """Enqueues Flow jobs with increasing ids at a steady rate until stopped."""
 
-    def __init__(self, r: redis.Redis, rate: float = 150.0) -> None:
+    def __init__(self, r: redis.Redis, rate: float = 80.0) -> None:
         super().__init__(daemon=True)
         self.r, self.rate, self.sent = r, rate, 0
         self.halt = threading.Event()
@@ -158,7 +158,8 @@ def test_jobs_keep_flowing_through_reloads_and_reexecs(resqued, app_dir, r):
         for n in (1, 2):
             m.signal(signal.SIGUSR2)
             wait_for(lambda n=n: m.output().count("took over") >= n, 30, f"re-exec {n}")
-        wait_for(lambda: int(r.get("count") or 0) > producer.sent - 20, 15, "jobs after USR2")
+        target = producer.sent  # jobs keep flowing: everything sent so far gets done
+        wait_for(lambda: int(r.get("count") or 0) >= target, 60, "jobs after USR2")
         assert sorted(p for p, _, _ in worker_procs(m.pid)) == before
         assert int(pid_path.read_text()) == m.pid
 
@@ -167,12 +168,12 @@ def test_jobs_keep_flowing_through_reloads_and_reexecs(resqued, app_dir, r):
         m.signal(signal.SIGHUP)
         wait_for(reload_done(m, m.pid, 4, 4), 20, "reload to listener #4")
         first_version_from["v4"] = producer.sent
-        wait_for(lambda: int(r.get("count") or 0) > first_version_from["v4"] + 20, 15, "v4 jobs")
+        wait_for(lambda: int(r.get("count") or 0) > first_version_from["v4"] + 20, 60, "v4 jobs")
     finally:
         producer.halt.set()
         producer.join()
     total = producer.sent
-    wait_for(lambda: int(r.get("count") or 0) >= total, 30, f"all {total} jobs done")
+    wait_for(lambda: int(r.get("count") or 0) >= total, 90, f"all {total} jobs done")
     sampler.halt.set()
     sampler.join()
 
