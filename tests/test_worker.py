@@ -621,3 +621,31 @@ def test_lone_surrogates_in_a_payload_do_not_break_the_worker(resqued, app_dir, 
     assert rec["exception"] == "RuntimeError" and rec["error"].startswith("bad ")
     assert rec["payload"]["class"] == "Fail"
     assert w.popen.poll() is None
+
+
+def test_prune_survives_garbage_left_by_dead_workers(resqued, app_dir, r):
+    import socket
+
+    from worker_support import dead_pid
+
+    host = socket.gethostname()
+    garbage = {
+        f"{host}:{dead_pid()}:a": b'"just a string"',
+        f"{host}:{dead_pid()}:b": b'{"queue":"b","payload":[1,2]}',
+        f"{host}:{dead_pid()}:c": b"\xff not json",
+        f"{host}:{dead_pid()}:d": b'{"queue":7,"payload":{"class":"Record","args":"x"}}',
+    }
+    for wid, value in garbage.items():
+        r.sadd("resque:workers", wid)
+        r.set(f"resque:worker:{wid}", value)
+    r.sadd("resque:workers", "no-colons-at-all", f"{host}:notapid:q", f"{host}::")
+    w = work(resqued, app_dir, "-q", "default", "--no-fork")
+    idle(w)
+    assert r.llen("resque:failed") == len(garbage)
+    for rec in failures(r):
+        assert rec["exception"] == "Resque::DirtyExit" and rec["worker"] in garbage
+    assert not any(r.exists(f"resque:worker:{wid}") for wid in garbage)
+    assert {x.decode() for x in r.smembers("resque:workers")} & set(garbage) == set()
+    push(r, "default", "Record", "still working")
+    wait_for(lambda: r.llen("record") == 1, 10, "job")
+    assert "Traceback" not in w.output()

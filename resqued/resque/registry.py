@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from resqued.resque import failure, times
+from resqued.resque.payload import malformed_stand_in
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -71,12 +72,12 @@ def fail_in_flight(
         return False
     try:
         doc = json.loads(raw)
-        payload, queue = doc.get("payload") or {}, doc.get("queue") or ""
     except ValueError:
-        payload, queue = (
-            {"class": "resqued.MalformedPayload", "args": [raw.decode("utf-8", "replace")]},
-            "",
-        )
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("payload"), dict):
+        payload, queue = doc["payload"], str(doc.get("queue") or "")
+    else:  # not what Resque or pyres write: keep the raw text for whoever looks
+        payload, queue = malformed_stand_in(raw), ""
     k = store.keys
     pipe = store.redis.pipeline(transaction=False)
     pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue))
