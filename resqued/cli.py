@@ -10,13 +10,9 @@ import sys
 import redis
 
 from resqued import logs, proctitle
-from resqued.config.values import count, seconds
+from resqued.config.values import count, flag, seconds
 from resqued.errors import ResquedError
 from resqued.resque.connection import redact
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def add_redis_args(p: argparse.ArgumentParser) -> None:
@@ -111,7 +107,7 @@ def run_work(argv: list[str]) -> int:
         jobs_per_fork=count(
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
-        term_child=_truthy(os.environ.get("TERM_CHILD")),
+        term_child=flag(os.environ.get("TERM_CHILD")),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
     store = Store.connect(args.redis, args.namespace or "resque")
@@ -149,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `resqued status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

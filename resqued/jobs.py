@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from resqued.hooks import on_failure
+
 T = TypeVar("T")
 
 _registry: dict[str, type] = {}
@@ -56,6 +58,15 @@ def name_of(cls: type) -> str:
 
 def _allowed_module(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in _allowed)
+
+
+def run_failure_hooks(class_name: str, exc: BaseException, args: list[Any]) -> None:
+    """on_failure hooks for a job failed on a dead worker's behalf, if its class resolves here."""
+    try:
+        cls = resolve(class_name)
+    except UnknownJobClass:
+        return
+    on_failure(cls, exc, args)
 
 
 def resolve(class_name: str) -> type:

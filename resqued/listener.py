@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import redis
 
-from resqued import app, ipc, logs, proctitle
+from resqued import app, ipc, jobs, logs, proctitle
 from resqued.backoff import Backoff
 from resqued.config import Config, load, yaml_pool
 from resqued.config.allocation import worker_table
@@ -300,7 +300,7 @@ class Listener:
             for n in range(1, self.config.threads + 1):
                 wid = base if n == 1 else f"{base}#{n}"
                 try:
-                    registry.unregister(self.store, wid)
+                    registry.unregister(self.store, wid, dead_job_hook=jobs.run_failure_hooks)
                 except Exception as exc:  # noqa: BLE001
                     log.error("could not unregister dead worker %s: %s", wid, exc)
         for hook in self.config.hooks["after_exit"]:

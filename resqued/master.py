@@ -321,10 +321,10 @@ class Master:
 
     def title(self) -> None:
         workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
-        state = f" {self.stopping.lower()}ping" if self.stopping else ""
+        state = " stopping" if self.stopping else ""
         proctitle.set_title(
-            f"{proctitle.MANAGER_PREFIX} master [gen {self.generation}] [{workers} workers]"
-            f"{state} {self.describe()}"
+            f"{proctitle.MANAGER_PREFIX} master [gen {self.generation}] "
+            f"[{workers} worker{'' if workers == 1 else 's'}]{state} {self.describe()}"
         )
 
     def sleep(self) -> None:

@@ -11,7 +11,7 @@ from resqued import daemon, logs, master, pidfile
 from resqued.config import load
 from resqued.config.allocation import format_table, worker_table
 from resqued.config.model import Overrides
-from resqued.config.values import cli_queue, count, seconds
+from resqued.config.values import cli_queue, count, flag, seconds
 from resqued.errors import ResquedError
 from resqued.proc import alive
 from resqued.reexec import STATE_ENV
@@ -70,7 +70,7 @@ def master_parser() -> argparse.ArgumentParser:
         "-E",
         "--environment",
         metavar="ENV",
-        help="section of a resque-pool YAML file (default: $RESQUE_ENV, $RAILS_ENV)",
+        help="section of a resque-pool YAML file (default: $RESQUE_ENV, $RAILS_ENV, $RACK_ENV)",
     )
     p.add_argument("-p", "--pidfile", metavar="FILE", help="write the master's pid here")
     p.add_argument("-l", "--logfile", metavar="FILE", help="log here instead of stderr")
@@ -138,10 +138,8 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:
         values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
-    env_flags = {"TERM_CHILD": "term_child"}
-    for var, key in env_flags.items():
-        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes"):
-            values[key] = True
+    if flag(os.environ.get("TERM_CHILD")):
+        values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
     files = [os.path.abspath(f) for f in [*args.config_files, *args.config]]

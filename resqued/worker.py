@@ -1,10 +1,11 @@
 """The Resque worker: reserve, perform (in a forked child or in process), report.
 
-The hot path is two Redis round trips per job: the RESERVE script (pause
-check, queue expansion, pop and ``worker:<id>`` in one atomic step) and one
-pipeline that records the outcome.  Signal handlers only set flags and wake
-the loop through ``signal.set_wakeup_fd``; the single exception is an
-in-process job, which TERM and USR1 interrupt by raising inside it.
+The hot path is one Redis round trip per job: the RESERVE script records the
+previous job's outcome, checks the pause flags, expands queue patterns, and
+pops the next job into ``worker:<id>`` in one atomic step.  Signal handlers
+only set flags and wake the loop through ``signal.set_wakeup_fd``; the single
+exception is an in-process job, which TERM and USR1 interrupt by raising
+inside it.
 """
 
 from __future__ import annotations
@@ -178,12 +179,12 @@ class Worker:
         return 0
 
     def _startup(self) -> None:
-        registry.register(self.store, self.id, self._dead_job_hook)
+        registry.register(self.store, self.id, jobs.run_failure_hooks)
         if self.opts.prune:
-            registry.prune_dead_workers(self.store, self.id, self._dead_job_hook)
+            registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
 
     def _unregister(self) -> None:
-        registry.unregister(self.store, self.id, dead_job_hook=self._dead_job_hook)
+        registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)
 
     def _loop(self) -> None:
         try:
@@ -510,13 +511,6 @@ class Worker:
                 job.queue,
             )
             log.info("worker %s: %s failed: %s: %s", self.id, job, outcome.exception, outcome.error)
-
-    def _dead_job_hook(self, class_name: str, exc: BaseException, args: list[Any]) -> None:
-        try:
-            cls = jobs.resolve(class_name)
-        except jobs.UnknownJobClass:
-            return
-        hooks.on_failure(cls, exc, args)
 
     # -- heartbeat ---------------------------------------------------------------
 

@@ -252,3 +252,28 @@ def test_workers_run_as_the_configured_user(resqued, app_dir, r, tmp_path):
     assert int(uid_line.split()[1]) == pwd.getpwnam("nobody").pw_uid
     [(listener, _, _)] = tree(m.pid)["listeners"]
     assert Path(f"/proc/{listener}/status").read_text().count("Uid:\t0") == 1
+
+
+def test_on_failure_runs_for_the_job_of_a_killed_worker(resqued, app_dir, r):
+    (app_dir / "noted_jobs.py").write_text(
+        "import os, time, redis, resqued\n"
+        "r = redis.Redis.from_url(os.environ['REDIS_URL'])\n\n"
+        "@resqued.job('Noted')\n"
+        "class Noted:\n"
+        "    @staticmethod\n"
+        "    def perform(key):\n"
+        "        r.rpush('started', f'{key}:{os.getpid()}')\n"
+        "        time.sleep(60)\n\n"
+        "    @staticmethod\n"
+        "    def on_failure_note(exc, key):\n"
+        "        r.rpush('on_failure', f'{key}:{os.getpid()}')\n"
+    )
+    m = resqued("-n", "1", "--no-fork", "-r", "noted_jobs", "--interval", "1", cwd=app_dir)
+    push(r, "default", "Noted", "k")
+    wait_for(lambda: r.llen("started") == 1, 20, "job running")
+    victim = int(r.lindex("started", 0).decode().split(":")[1])
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: r.llen("on_failure") == 1, 10, "on_failure ran in the listener")
+    [(listener, _, _)] = tree(m.pid)["listeners"]
+    assert r.lindex("on_failure", 0) == f"k:{listener}".encode()
+    assert json.loads(r.lindex("resque:failed", 0))["exception"] == "Resque::DirtyExit"

@@ -9,18 +9,13 @@ from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
 
 YAML_SUFFIXES = (".yml", ".yaml")
-DEFAULT_YAML = ("config/resque-pool.yml", "resque-pool.yml")
 
 
 def load(overrides: Overrides) -> Config:
     """One Config from the files and flags; ConfigError (one line) when anything is wrong."""
     config = Config()
     files = list(overrides.config_files)
-    if (
-        not files
-        and not overrides.values.get("workers")
-        and (env_file := os.environ.get("RESQUE_POOL_CONFIG"))
-    ):
+    if not files and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):
         files = [env_file]
     for path in files:
         config.sources.append(path)

@@ -64,6 +64,11 @@ def count(value: object, what: str) -> int:
     return result
 
 
+def flag(value: str | None) -> bool:
+    """An environment switch such as TERM_CHILD: 1, true, yes or on."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def seconds(value: object, what: str) -> float:
     try:
         result = float(value)  # type: ignore[arg-type]

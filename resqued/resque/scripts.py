@@ -25,10 +25,13 @@ if ARGV[5] ~= '' then
   -- Finish the previous job first. Guarded by the per-worker count, so a call
   -- retried after a lost reply does not count (or fail) the job twice.  A count
   -- that is gone (Redis restarted empty, Stat.clear) is no retry: finish, else
-  -- worker:<id> would hand the same job back to us forever.
+  -- worker:<id> would hand the same job back to us forever.  A worker:<id> that is
+  -- gone was failed by someone else (the listener or a prune, after our worker
+  -- died): the job is accounted for already.
   local pkey = ns .. 'stat:processed:' .. ARGV[8]
   local done = redis.call('GET', pkey)
-  if not done or tonumber(done) == tonumber(ARGV[5]) then
+  local ours = redis.call('EXISTS', wkey) == 1
+  if ours and (not done or tonumber(done) == tonumber(ARGV[5])) then
     if ARGV[6] ~= '' then
       redis.call('RPUSH', ns .. 'failed', ARGV[6])
       redis.call('INCRBY', ns .. 'stat:failed', 1)
