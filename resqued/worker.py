@@ -39,6 +39,7 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 HEARTBEAT_INTERVAL = 60.0
 MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues at once
 PATTERN_POLL = 0.5  # how often queues nobody can block on are looked at
+MIN_POLL = 0.1  # shortest idle or paused poll: INTERVAL=0 must not spin on Redis
 MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
 GAVE_UP = object()
 SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
@@ -212,7 +213,7 @@ class Worker:
                     break
             elif kind == b"paused":
                 proctitle.worker("Paused")
-                self._sleep(min(self.opts.interval, 1.0))
+                self._sleep(max(min(self.opts.interval, 1.0), MIN_POLL))
             else:
                 hooks.run_worker_hooks("queue_empty")
                 proctitle.worker(f"Waiting for {self.queues}")
@@ -229,7 +230,7 @@ class Worker:
         proctitle.worker("Paused")
         log.info("worker %s paused", self.id)
         while self.paused and not self.shutdown and not self._parent_gone():
-            self._sleep(self.opts.interval)
+            self._sleep(max(self.opts.interval, MIN_POLL))
         hooks.run_worker_hooks("after_pause", self)
         log.info("worker %s resumed", self.id)
 
@@ -293,9 +294,9 @@ class Worker:
         """
         watched = queues[:MAX_WAIT_QUEUES]
         if not watched or len(queues) > MAX_WAIT_QUEUES:  # patterns may match new queues
-            timeout = min(PATTERN_POLL, self.opts.interval)
+            timeout = max(min(PATTERN_POLL, self.opts.interval), MIN_POLL)
         else:
-            timeout = self.opts.interval
+            timeout = max(self.opts.interval, MIN_POLL)
         if not watched:
             self._sleep(timeout)
             return

@@ -649,3 +649,19 @@ def test_prune_survives_garbage_left_by_dead_workers(resqued, app_dir, r):
     push(r, "default", "Record", "still working")
     wait_for(lambda: r.llen("record") == 1, 10, "job")
     assert "Traceback" not in w.output()
+
+
+@pytest.mark.parametrize("queues, pause", [("*", False), ("default", True)])
+def test_interval_zero_does_not_spin(resqued, app_dir, r, queues, pause):
+    """INTERVAL=0 polls, paused or idle on patterns matching nothing, must not hammer Redis."""
+    if pause:
+        r.set("resque:pause-all-workers", "true")
+    w = resqued("work", "-r", "demo_jobs", "-q", queues, "--no-fork", cwd=app_dir,
+                env={"INTERVAL": "0"})
+    worker_id(r)
+    wait_reserves(r, 1)
+    start, t0 = reserves(r), time.monotonic()
+    wait_for(lambda: time.monotonic() - t0 >= 1.0 or reserves(r) - start > 100, 10,
+             "a second, or a flood of reserves")
+    assert reserves(r) - start <= 40, "the worker spins on Redis"
+    assert w.popen.poll() is None
