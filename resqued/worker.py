@@ -217,7 +217,7 @@ class Worker:
             else:
                 hooks.run_worker_hooks("queue_empty")
                 proctitle.worker(f"Waiting for {self.queues}")
-                self._wait_for_work([q.decode() for q in result[1:]])
+                self._wait_for_work([q.decode(errors="replace") for q in result[1:]])
 
     def _parent_gone(self) -> bool:
         return bool(self.opts.parent_pid) and os.getppid() != self.opts.parent_pid
@@ -280,7 +280,7 @@ class Worker:
         if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
             doc = json.loads(result[1])
             return Job(doc.get("queue", ""), payload.dumps(doc.get("payload")), doc.get("payload"))
-        return Job(result[1].decode(), result[2])
+        return Job(result[1].decode(errors="replace"), result[2])
 
     def _wait_for_work(self, queues: list[str]) -> None:
         """Block until one of the first queues has a job, a signal comes, or ``interval`` ends.

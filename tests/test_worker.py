@@ -665,3 +665,14 @@ def test_interval_zero_does_not_spin(resqued, app_dir, r, queues, pause):
              "a second, or a flood of reserves")
     assert reserves(r) - start <= 40, "the worker spins on Redis"
     assert w.popen.poll() is None
+
+
+def test_a_queue_name_that_is_not_utf8_does_not_crash_a_wildcard_worker(resqued, app_dir, r):
+    r.sadd("resque:queues", b"bad\xff")
+    r.rpush("resque:queue:bad\xff".encode("latin-1"), b'{"class":"Record","args":["odd"]}')
+    w = work(resqued, app_dir, "-q", "*", "--no-fork")
+    wait_for(lambda: r.llen("record") == 1, 15, "the job on the odd queue")
+    idle(w, "*")
+    push(r, "default", "Record", "normal")
+    wait_for(lambda: r.llen("record") == 2, 10, "the next job")
+    assert w.popen.poll() is None and "Traceback" not in w.output()
