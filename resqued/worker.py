@@ -415,34 +415,49 @@ class Worker:
         return Outcome(failure.DIRTY_EXIT, message, [])
 
     def _wait_for_child(self, pid: int, read_fd: int) -> tuple[int, bytes]:
-        """Collect the child's report and exit status, relaying TERM and USR1 to it."""
+        """Collect the child's report and exit status, relaying TERM and USR1 to it.
+
+        The child's exit is watched through a pidfd (polled where there is none), not
+        through the pipe alone: a grandchild the job left running may hold the pipe open.
+        """
         chunks: list[bytes] = []
         kill_at = 0.0
-        while True:
-            if self.shutdown_now and not kill_at:
-                kill_at = time.monotonic() + (self.opts.term_timeout if self.opts.term_child else 0)
-                if self.opts.term_child:
-                    self._signal_child(pid, signal.SIGTERM)
-            if kill_at and time.monotonic() >= kill_at:
-                self._signal_child(pid, signal.SIGKILL)
-            if self.kill_job:
-                self.kill_job = False
-                self._signal_child(pid, signal.SIGKILL)
-            timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
-            if self._sleep(timeout, read_fd):
-                chunk = os.read(read_fd, 65536)
-                if chunk:
+        exited = _pidfd_open(pid)  # readable once the child has exited
+        reading = True
+        status: int | None = None
+        try:
+            while status is None:
+                if self.shutdown_now and not kill_at:
+                    kill_at = time.monotonic() + (
+                        self.opts.term_timeout if self.opts.term_child else 0
+                    )
+                    if self.opts.term_child:
+                        self._signal_child(pid, signal.SIGTERM)
+                if kill_at and time.monotonic() >= kill_at:
+                    self._signal_child(pid, signal.SIGKILL)
+                if self.kill_job:
+                    self.kill_job = False
+                    self._signal_child(pid, signal.SIGKILL)
+                timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
+                if exited is None:
+                    timeout = min(timeout, 0.2)
+                fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
+                if read_fd in self._sleep(timeout, *fds):
+                    chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
-                    continue
-                break  # EOF: the child has exited (or closed its end)
-        while True:
+                    reading = bool(chunk)  # EOF: the child closed its end, or exited
+                status = _reap(pid)
+        finally:
+            if exited is not None:
+                os.close(exited)
+        if reading:  # what the child wrote before it exited (never block on a grandchild)
+            os.set_blocking(read_fd, False)
             try:
-                _, status = os.waitpid(pid, 0)
-                return status, b"".join(chunks)
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                return 0, b"".join(chunks)
+                while chunk := os.read(read_fd, 65536):
+                    chunks.append(chunk)
+            except BlockingIOError:
+                pass
+        return status, b"".join(chunks)
 
     @staticmethod
     def _signal_child(pid: int, sig: int) -> None:
@@ -527,6 +542,22 @@ class Worker:
                     log.debug("heartbeat failed: %s", exc)
 
         threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+
+
+def _pidfd_open(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: the wait loop polls instead
+        return None
+
+
+def _reap(pid: int) -> int | None:
+    """The child's wait status once it has exited, without blocking; None while it runs."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return status if done else None
 
 
 def _child_term(signum: int, frame: Any) -> None:

@@ -676,3 +676,25 @@ def test_a_queue_name_that_is_not_utf8_does_not_crash_a_wildcard_worker(resqued,
     push(r, "default", "Record", "normal")
     wait_for(lambda: r.llen("record") == 2, 10, "the next job")
     assert w.popen.poll() is None and "Traceback" not in w.output()
+
+
+def test_a_grandchild_left_running_by_a_job_does_not_stall_the_worker(resqued, app_dir, r):
+    push(r, "default", "Hooks::Spawner", 30)
+    push(r, "default", "Hooks::Full", "ok")
+    w = work(resqued, app_dir, "-q", "default", lib="hook_jobs")
+    try:
+        wait_for(lambda: "after" in strings(r, "events"), 10,
+                 "the next job while the grandchild still runs")
+        assert r.llen("resque:failed") == 0
+        assert r.get("resque:stat:processed") == b"2" or wait_for(
+            lambda: r.get("resque:stat:processed") == b"2", 5, "both counted")
+    finally:
+        for e in strings(r, "events"):
+            if e.startswith("grandchild:"):
+                import os
+
+                try:
+                    os.kill(int(e.split(":")[1]), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    assert w.popen.poll() is None

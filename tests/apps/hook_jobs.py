@@ -181,3 +181,21 @@ class Exit:
 
         note(f"exit:{os.getpid()}")
         sys.exit(code)
+
+
+@resqued.job("Hooks::Spawner")
+class Spawner:
+    """Leaves a forked grandchild running (holding every inherited fd) and returns."""
+
+    queue = "default"
+
+    @staticmethod
+    def perform(seconds):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                note(f"grandchild:{os.getpid()}")
+                time.sleep(seconds)
+            finally:
+                os._exit(0)
+        note("spawned")
