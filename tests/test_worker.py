@@ -96,7 +96,7 @@ def test_patterns_are_expanded_on_every_reserve(resqued, app_dir, r):
     push(r, "b", "Record", "b")
     push(r, "a", "Record", "a")
     push(r, "low", "Record", "low")
-    w = work(resqued, app_dir, "-q", "*", "-q", "!low", "--no-fork")
+    w = work(resqued, app_dir, "-q", "*", "-q", "!low", "--no-fork", "-i", "0.2")
     wait_for(lambda: r.llen("record") == 2, 15, "a and b")
     assert [x.split(":")[0] for x in strings(r, "record")] == ["a", "b"]  # * is A-Z
     idle(w, "*,!low")
@@ -195,7 +195,7 @@ def test_heartbeat_is_taken_from_the_redis_clock(resqued, app_dir, r):
 @pytest.mark.parametrize("value", ["true", " TRUE\n", "True"])
 def test_pause_all_workers_stops_reserving_until_removed(resqued, app_dir, r, value):
     r.set("resque:pause-all-workers", value)
-    w = work(resqued, app_dir, "-q", "default", "--no-fork")
+    w = work(resqued, app_dir, "-q", "default", "--no-fork", "-i", "0.2")
     wait_for(lambda: f"{PREFIX}: Paused" in titles(w.pid), 15, "paused title")
     push(r, "default", "Record", "x")
     wait_reserves(r, 2)
@@ -205,7 +205,7 @@ def test_pause_all_workers_stops_reserving_until_removed(resqued, app_dir, r, va
 
 
 def test_pause_all_workers_is_honoured_by_an_idle_worker(resqued, app_dir, r):
-    w = work(resqued, app_dir, "-q", "default", "--no-fork")
+    w = work(resqued, app_dir, "-q", "default", "--no-fork")  # idle waits of 1 s
     idle(w)
     r.set("resque:pause-all-workers", "true")
     push(r, "default", "Record", "x")  # arrives while the worker waits for work
@@ -446,7 +446,7 @@ def test_sigkill_of_the_worker_loses_nothing(resqued, app_dir, r, mode):
 
 def test_a_cleared_per_worker_count_does_not_replay_the_job(resqued, app_dir, r):
     """Resque::Stat.clear (or a Redis restarted empty) must not make the worker loop on a job."""
-    w = work(resqued, app_dir, "-q", "default", "--no-fork")
+    w = work(resqued, app_dir, "-q", "default", "--no-fork", "-i", "0.2")
     wid = worker_id(r)
     push(r, "default", "Record", "a")
     wait_for(lambda: r.get(f"resque:stat:processed:{wid}") == b"1", 15, "first job counted")
