@@ -132,7 +132,8 @@ def test_unknown_and_unimported_classes_fail_and_the_worker_goes_on(resqued, app
         assert "not registered" in rec["error"]
         assert rec["worker"] == wid and rec["queue"] == "default"
     assert not r.exists("evil-imported")
-    assert r.get("resque:stat:failed") == b"3" and r.get("resque:stat:processed") == b"5"
+    wait_for(lambda: r.get("resque:stat:processed") == b"5", 10, "all five counted")
+    assert r.get("resque:stat:failed") == b"3"
     assert w.popen.poll() is None
 
 

@@ -48,7 +48,7 @@ def test_jobs_pyres_enqueues_by_dotted_path_run_on_our_worker(resqued, app_on_pa
     wait_for(lambda: r.llen("squares") == 2, 15, "pyres jobs done")
     assert [int(x) for x in r.lrange("squares", 0, -1)] == [49, 81]
     assert r.llen("resque:failed") == 0
-    assert resq.info()["processed"] == 2  # pyres reads our stats
+    wait_for(lambda: resq.info()["processed"] == 2, 10, "pyres reads our stats")
     w.signal(signal.SIGQUIT)
     assert w.wait(20) == 0
 
