@@ -23,7 +23,7 @@ import os, redis, resqued
 VERSION = "{version}"
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
 if os.path.exists(os.path.join(os.path.dirname(__file__), "slow-import")):
-    import time; time.sleep(3)
+    import time; time.sleep(3)  # a slow application boot, on purpose
 
 @resqued.job("Flow")
 class Flow:

@@ -86,7 +86,7 @@ class Slow:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                time.sleep(0.05)
+                time.sleep(0.05)  # the job itself: busy for `seconds`
             except Exception as exc:  # noqa: BLE001
                 note(f"caught:{type(exc).__name__}")
                 if not stubborn:
