@@ -45,9 +45,23 @@ def redis_server() -> Iterator[tuple[redis.Redis, str, Path]]:
     tmp = Path(tempfile.mkdtemp(prefix="resqued-bench-"))
     port = free_port()
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", "",
-         "--appendonly", "no", "--logfile", ""],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
     try:
@@ -70,8 +84,13 @@ def spawn(args: list[str], cwd: Path, url: str) -> subprocess.Popen:
     """Start ``python -m resqued.cli ARGS`` in its own process group."""
     env = {**os.environ, "REDIS_URL": url, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
     return subprocess.Popen(
-        [PYTHON, "-m", "resqued.cli", *args], cwd=cwd, env=env, start_new_session=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [PYTHON, "-m", "resqued.cli", *args],
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

@@ -1,6 +1,6 @@
 """Processing gap and peak worker count during a HUP reload and a USR2 re-exec, under load.
 
-    .venv/bin/python bench/deploy_gap.py [--workers 8] [--rate 400] [--phase 6]
+.venv/bin/python bench/deploy_gap.py [--workers 8] [--rate 400] [--phase 6]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _common import redis_server, spawn, stop, table, wait_until
 
-JOB = '''
+JOB = """
 import os, time, redis, resqued
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
 
@@ -24,7 +24,7 @@ class Tick:
     def perform(i):
         time.sleep(0.005)
         r.rpush("done", f"{i} {time.time()}")
-'''
+"""
 
 
 def worker_pids(master: int) -> list[int]:
@@ -47,8 +47,22 @@ def main() -> None:
     with redis_server() as (client, url, tmp):
         (tmp / "tick_jobs.py").write_text(JOB)
         pidfile = tmp / "master.pid"
-        master = spawn(["-n", str(args.workers), "-r", "tick_jobs", "-p", str(pidfile),
-                        "--interval", "1", "--redis", url], tmp, url)
+        master = spawn(
+            [
+                "-n",
+                str(args.workers),
+                "-r",
+                "tick_jobs",
+                "-p",
+                str(pidfile),
+                "--interval",
+                "1",
+                "--redis",
+                url,
+            ],
+            tmp,
+            url,
+        )
         samples: list[tuple[float, int]] = []
         halt = threading.Event()
         sent = [0]
@@ -57,8 +71,9 @@ def main() -> None:
             producer = client.pipeline(transaction=False)
             while not halt.wait(1 / args.rate):
                 producer.sadd("resque:queues", "default")
-                producer.rpush("resque:queue:default",
-                               json.dumps({"class": "Tick", "args": [sent[0]]}))
+                producer.rpush(
+                    "resque:queue:default", json.dumps({"class": "Tick", "args": [sent[0]]})
+                )
                 producer.execute()
                 sent[0] += 1
 
@@ -96,15 +111,23 @@ def main() -> None:
             return max((b - a for a, b in zip(window, window[1:], strict=False)), default=0.0)
 
         t0 = times[0]
-        rows = [["steady", f"{longest_gap(t0, events[0][1]) * 1000:.0f}",
-                 max((n for t, n in samples if t < events[0][1]), default=0), ""]]
+        rows = [
+            [
+                "steady",
+                f"{longest_gap(t0, events[0][1]) * 1000:.0f}",
+                max((n for t, n in samples if t < events[0][1]), default=0),
+                "",
+            ]
+        ]
         for name, at, _ in events:
             peak = max((n for t, n in samples if at - 1 <= t <= at + args.phase), default=0)
             rows.append([name, f"{longest_gap(at - 1, at + args.phase) * 1000:.0f}", peak, ""])
         rows[-1][3] = "same workers" if after_usr2 == events[1][2] else "workers changed"
     print(table(["phase", "longest gap between completions (ms)", "peak workers", "note"], rows))
-    print(f"\njobs enqueued {sent[0]}, completed {len(ids)}, distinct {len(set(ids))}, "
-          f"exactly once: {ids == list(range(sent[0]))}; master pid kept on USR2: {same_master}")
+    print(
+        f"\njobs enqueued {sent[0]}, completed {len(ids)}, distinct {len(set(ids))}, "
+        f"exactly once: {ids == list(range(sent[0]))}; master pid kept on USR2: {same_master}"
+    )
 
 
 if __name__ == "__main__":

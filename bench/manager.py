@@ -1,6 +1,6 @@
 """Start-up time and memory of 32 workers: preloaded and forked by resqued vs 32 cold processes.
 
-    .venv/bin/python bench/manager.py [--workers 32] [--app-mb 80]
+.venv/bin/python bench/manager.py [--workers 32] [--app-mb 80]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _common import redis_server, spawn, stop, table, wait_until
 
-APP = '''
+APP = """
 import resqued
 
 # About {mb} MB of application state, built at import time like a real app's.
@@ -27,7 +27,7 @@ class Noop:
     @staticmethod
     def perform(*args):
         pass
-'''
+"""
 
 
 def tree(root: int) -> list[int]:
@@ -70,13 +70,15 @@ def settle(client, n: int) -> None:  # type: ignore[no-untyped-def]
     time.sleep(1.0)  # benchmark settle time so the workers reach their idle wait
 
 
-def scenario(client, url: str, tmp: Path, name: str, args: list[str], n: int,
-             cold: bool) -> list[object]:  # type: ignore[no-untyped-def]
+def scenario(
+    client, url: str, tmp: Path, name: str, args: list[str], n: int, cold: bool
+) -> list[object]:  # type: ignore[no-untyped-def]
     client.flushall()
     t0 = time.monotonic()
     if cold:
-        procs = [spawn(["work", "-q", "*", "-r", "bench_app", "-i", "5"], tmp, url)
-                 for _ in range(n)]
+        procs = [
+            spawn(["work", "-q", "*", "-r", "bench_app", "-i", "5"], tmp, url) for _ in range(n)
+        ]
     else:
         procs = [spawn([*args, "-n", str(n), "-r", "bench_app", "--interval", "5"], tmp, url)]
     try:
@@ -99,9 +101,16 @@ def main() -> None:
     with redis_server() as (client, url, tmp):
         (tmp / "bench_app.py").write_text(APP.format(mb=args.app_mb, n=args.app_mb * 2000))
         probe = subprocess.run(
-            [os.sys.executable, "-c", "import bench_app, os; print(open(f'/proc/{os.getpid()}"
-             "/smaps_rollup').read().split('Rss:')[1].split()[0])"],
-            cwd=tmp, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp)},
+            [
+                os.sys.executable,
+                "-c",
+                "import bench_app, os; print(open(f'/proc/{os.getpid()}"
+                "/smaps_rollup').read().split('Rss:')[1].split()[0])",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tmp)},
         )
         print(f"app process RSS: {int(probe.stdout.strip() or 0) / 1024:.0f} MB")
         for name, margs, cold in (
@@ -112,11 +121,23 @@ def main() -> None:
             rows.append(scenario(client, url, tmp, name, margs, n, cold))
             print(f"  {rows[-1][0]}: {rows[-1][1]} s", flush=True)
     print()
-    print(table(["scenario", f"start to {n} registered (s)", "total PSS (MB)",
-                 "PSS/worker (MB)", "USS/worker (MB)"], rows))
+    print(
+        table(
+            [
+                "scenario",
+                f"start to {n} registered (s)",
+                "total PSS (MB)",
+                "PSS/worker (MB)",
+                "USS/worker (MB)",
+            ],
+            rows,
+        )
+    )
     cold, warm = rows[-1], rows[0]
-    print(f"\npreload vs cold: {float(cold[1]) / float(warm[1]):.1f}x faster start, "
-          f"{float(cold[2]) / float(warm[2]):.1f}x less memory (PSS)")
+    print(
+        f"\npreload vs cold: {float(cold[1]) / float(warm[1]):.1f}x faster start, "
+        f"{float(cold[2]) / float(warm[2]):.1f}x less memory (PSS)"
+    )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,25 @@ class RedisServer:
         if not exe:
             pytest.exit("redis-server is not installed (apt-get install redis-server)", 2)
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
         wait_for(lambda: _pings(client), 10, "redis-server to start")
@@ -137,8 +153,9 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
     """
     started: list[Proc] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-              redis: bool = True) -> Proc:
+    def start(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, redis: bool = True
+    ) -> Proc:
         log = tmp_path / f"resqued-{len(started)}.out"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "REDIS_URL": redis_url, **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join(
@@ -148,9 +165,15 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
         if redis and "--redis" not in args:
             cmd += ["--redis", redis_url]
         with open(log, "wb") as out:
-            popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=cwd or tmp_path,
-                                     env=full_env, start_new_session=True)
+            popen = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd or tmp_path,
+                env=full_env,
+                start_new_session=True,
+            )
         proc = Proc(popen, log)
         started.append(proc)
         return proc
@@ -166,8 +189,9 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
 
 def ps() -> list[tuple[int, int, str]]:
     """(pid, ppid, title) of every process."""
-    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,args="], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["ps", "-A", "-o", "pid=,ppid=,args="], capture_output=True, text=True, check=True
+    ).stdout
     rows = []
     for line in out.splitlines():
         pid, ppid, args = (line.strip().split(None, 2) + [""])[:3]

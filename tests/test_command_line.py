@@ -15,21 +15,39 @@ from resqued.version import __version__
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "resqued.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=60, cwd=cwd, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "resqued.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_test_prints_the_worker_table_and_starts_nothing():
     out = run("-n", "5", "--queue", "low=20%", "--queue", "normal=60%", "--queue", "*", "--test")
     assert out.returncode == 0
-    assert out.stdout.splitlines() == ["#  queues", "1  low,normal,*", "2  normal,*",
-                                       "3  normal,*", "4  *", "5  *", "5 workers"]
+    assert out.stdout.splitlines() == [
+        "#  queues",
+        "1  low,normal,*",
+        "2  normal,*",
+        "3  normal,*",
+        "4  *",
+        "5  *",
+        "5 workers",
+    ]
 
 
 def test_test_with_a_yaml_file(tmp_path):
     (tmp_path / "pool.yml").write_text('foo: 1\n"foo,bar": 2\n')
     out = run("-c", str(tmp_path / "pool.yml"), "--test")
-    assert out.returncode == 0 and out.stdout.splitlines()[1:4] == ["1  foo", "2  foo,bar", "3  foo,bar"]
+    assert out.returncode == 0 and out.stdout.splitlines()[1:4] == [
+        "1  foo",
+        "2  foo,bar",
+        "3  foo,bar",
+    ]
 
 
 def test_help_and_version():

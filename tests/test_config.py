@@ -27,11 +27,17 @@ Q = QueueRule
         # the seed's example: -n 32 --queue high=20
         (32, [Q("high", count=20)], ["high"] * 20 + ["*"] * 12),
         # resque-pool-style pool of 5: low 20%, normal 60%, *
-        (5, [Q("low", share=0.2), Q("normal", share=0.6), Q("*")],
-         ["low,normal,*", "normal,*", "normal,*", "*", "*"]),
+        (
+            5,
+            [Q("low", share=0.2), Q("normal", share=0.6), Q("*")],
+            ["low,normal,*", "normal,*", "normal,*", "*", "*"],
+        ),
         # resqued README: critical on all, high 20, low 10% (3 of 32), * on all
-        (32, [Q("critical"), Q("high", count=20), Q("low", share=0.1), Q("*")],
-         ["critical,high,low,*"] * 3 + ["critical,high,*"] * 17 + ["critical,*"] * 12),
+        (
+            32,
+            [Q("critical"), Q("high", count=20), Q("low", share=0.1), Q("*")],
+            ["critical,high,low,*"] * 3 + ["critical,high,*"] * 17 + ["critical,*"] * 12,
+        ),
         # a share rounds down ...
         (10, [Q("a", share=0.25)], ["a"] * 2 + ["*"] * 8),
         # ... but never below one worker
@@ -79,9 +85,15 @@ def test_cli_queue(spec, rule):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("high=", "missing amount"), ("high=abc", "invalid amount"), ("high=-2", "negative"),
-     ("low=0%", "share"), ("low=150%", "share"), ("a,b=1", "invalid queue name"),
-     ("low=x%", "invalid percentage")],
+    [
+        ("high=", "missing amount"),
+        ("high=abc", "invalid amount"),
+        ("high=-2", "negative"),
+        ("low=0%", "share"),
+        ("low=150%", "share"),
+        ("a,b=1", "invalid queue name"),
+        ("low=x%", "invalid percentage"),
+    ],
 )
 def test_cli_queue_errors(spec, message):
     with pytest.raises(ConfigError, match=message):
@@ -102,7 +114,10 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_dsl_file_evaluates_into_plain_data(tmp_path):
-    path = write(tmp_path, "resqued.conf.py", '''
+    path = write(
+        tmp_path,
+        "resqued.conf.py",
+        """
 worker_processes(32)
 queue("critical")
 queue("high", 20)
@@ -124,7 +139,8 @@ def bf():
 @after_fork
 def af(worker):
     pass
-''')
+""",
+    )
     c = load(Overrides(config_files=[path]))
     assert c.worker_processes == 32 and c.preload_app and c.stdout_path == "/tmp/out.log"
     assert [r.describe() for r in c.queue_rules] == ["critical", "high=20", "low=10%", "*"]
@@ -164,14 +180,14 @@ def test_missing_config_file(tmp_path):
         load(Overrides(config_files=[str(tmp_path / "nope.py")]))
 
 
-POOL_YAML = '''
+POOL_YAML = """
 foo: 1
 bar: 2
 "foo,bar,baz": 1
 
 production:
   "foo,bar,baz": 4
-'''
+"""
 
 
 def test_resque_pool_yaml_with_environments(tmp_path, monkeypatch):
@@ -191,9 +207,11 @@ def test_resque_pool_yaml_with_environments(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("foo: [1\n", r"resque-pool\.yml:\d+: invalid YAML"),
-     ("- a\n- b\n", "expected a mapping"),
-     ("foo: many\n", "workers for 'foo' must be a whole number")],
+    [
+        ("foo: [1\n", r"resque-pool\.yml:\d+: invalid YAML"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("foo: many\n", "workers for 'foo' must be a whole number"),
+    ],
 )
 def test_yaml_errors(tmp_path, text, message):
     path = write(tmp_path, "resque-pool.yml", text)
@@ -202,7 +220,14 @@ def test_yaml_errors(tmp_path, text, message):
 
 
 def test_overrides_round_trip_through_json():
-    o = Overrides({"worker_processes": 3, "queue_rules": [Q("a", share=0.5)],
-                   "workers": [WorkerSlot(("x", "y"), 2.0)]}, ["/c.py"], "production")
+    o = Overrides(
+        {
+            "worker_processes": 3,
+            "queue_rules": [Q("a", share=0.5)],
+            "workers": [WorkerSlot(("x", "y"), 2.0)],
+        },
+        ["/c.py"],
+        "production",
+    )
     back = Overrides.from_json(o.to_json())
     assert back == o

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from conftest import ps, wait_for
 
-CONFIG = '''
+CONFIG = """
 import os, redis
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
 
 @config_loader
 def counts(env):
     return {"alpha": int(r.get("want:alpha") or 0), "beta,gamma": int(r.get("want:beta") or 0)}
-'''
+"""
 
 
 def worker_titles(master_pid: int) -> list[str]:

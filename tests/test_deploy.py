@@ -18,7 +18,7 @@ from conftest import ROOT, ps, wait_for
 
 from resqued.proc import alive
 
-JOB_MODULE = '''
+JOB_MODULE = """
 import os, redis, resqued
 VERSION = "{version}"
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
@@ -35,7 +35,7 @@ class Flow:
         pipe.rpush("ran", f"{{i}}:{{VERSION}}")
         pipe.incr("count")
         pipe.execute()
-'''
+"""
 
 
 def holds(cond, seconds: float, message: str) -> None:
@@ -62,14 +62,26 @@ def worker_procs(master_pid: int) -> list[tuple[int, int, str]]:
 
 
 def listener_numbers(master_pid: int) -> list[str]:
-    return [t.split(" listener #")[1].split()[0] for p, pp, t in ps()
-            if pp == master_pid and " listener #" in t]
+    return [
+        t.split(" listener #")[1].split()[0]
+        for p, pp, t in ps()
+        if pp == master_pid and " listener #" in t
+    ]
 
 
 def start_master(resqued, app_dir: Path, *extra: str, env: dict | None = None):
     pid_path = app_dir / "master.pid"
-    m = resqued("-c", str(app_dir / "conf.py"), "-r", "flow_jobs", "-p", str(pid_path),
-                *extra, cwd=app_dir, env=env)
+    m = resqued(
+        "-c",
+        str(app_dir / "conf.py"),
+        "-r",
+        "flow_jobs",
+        "-p",
+        str(pid_path),
+        *extra,
+        cwd=app_dir,
+        env=env,
+    )
     wait_for(lambda: pid_path.exists() and m.output().count("is ready") >= 1, 20, "master ready")
     return m, pid_path
 
@@ -121,10 +133,12 @@ class Sampler(threading.Thread):
 
 def reload_done(m, master_pid: int, listener: int, workers: int):
     """True once every worker of ``master_pid`` belongs to listener #``listener``."""
+
     def check() -> bool:
         if listener_numbers(master_pid) != [str(listener)]:
             return False
         return len(worker_procs(master_pid)) == workers
+
     return check
 
 
@@ -266,8 +280,16 @@ def test_hot_swap_takes_over_without_a_gap(resqued, app_dir, r):
     old, pid_path = start_master(resqued, app_dir)
     wait_for(lambda: len(worker_procs(old.pid)) == 2, 15, "old workers")
     write_app(app_dir, "v2", 2)
-    new = resqued("-c", str(app_dir / "conf.py"), "-r", "flow_jobs", "-p", str(pid_path),
-                  "--hot-swap", cwd=app_dir)
+    new = resqued(
+        "-c",
+        str(app_dir / "conf.py"),
+        "-r",
+        "flow_jobs",
+        "-p",
+        str(pid_path),
+        "--hot-swap",
+        cwd=app_dir,
+    )
     wait_for(lambda: old.popen.poll() is not None, 20, "old master exits")
     assert old.popen.returncode == 0
     assert int(pid_path.read_text()) == new.pid
@@ -282,8 +304,9 @@ def test_quit_and_wait(resqued, app_dir, r, redis_url):
     wait_for(lambda: len(worker_procs(m.pid)) == 1, 15, "worker")
     cmd = [sys.executable, "-m", "resqued.cli", "quit-and-wait", str(pid_path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([*cmd, "--grace-period", "20"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [*cmd, "--grace-period", "20"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert m.popen.poll() is not None
     gone = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
@@ -292,16 +315,29 @@ def test_quit_and_wait(resqued, app_dir, r, redis_url):
 
 def test_quit_and_wait_reports_a_master_still_running(resqued, app_dir, r):
     (app_dir / "conf.py").write_text("worker_processes(1)\n")
-    m = resqued("-c", str(app_dir / "conf.py"), "-r", "demo_jobs", "-p",
-                str(app_dir / "m.pid"), cwd=app_dir)
+    m = resqued(
+        "-c", str(app_dir / "conf.py"), "-r", "demo_jobs", "-p", str(app_dir / "m.pid"), cwd=app_dir
+    )
     wait_for(lambda: (app_dir / "m.pid").exists() and "is ready" in m.output(), 20, "ready")
     r.sadd("resque:queues", "default")
     r.rpush("resque:queue:default", json.dumps({"class": "Sleep", "args": ["long", 30]}))
     wait_for(lambda: r.llen("started") == 1, 15, "long job started")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "resqued.cli", "quit-and-wait", str(app_dir / "m.pid"),
-         "--grace-period", "1"], capture_output=True, text=True, env=env, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "resqued.cli",
+            "quit-and-wait",
+            str(app_dir / "m.pid"),
+            "--grace-period",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "still running" in result.stdout
 
@@ -313,8 +349,13 @@ def test_pause_and_resume_per_master_and_globally(resqued, app_dir, r, redis_url
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def ctl(*args: str) -> None:
-        subprocess.run([sys.executable, "-m", "resqued.cli", *args, "--redis", redis_url],
-                       check=True, capture_output=True, env=env, timeout=30)
+        subprocess.run(
+            [sys.executable, "-m", "resqued.cli", *args, "--redis", redis_url],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=30,
+        )
 
     for target in (["-p", str(pid_path)], ["--all"]):
         ctl("pause", *target)

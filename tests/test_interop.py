@@ -55,8 +55,12 @@ def test_a_pyres_job_outside_allowed_modules_is_refused(resqued, app_dir, r, res
 def test_pyres_registrations_do_not_break_our_prune(resqued, app_dir, r, resq):
     peer = PyresWorker(["math"], resq)
     peer.register_worker()  # epoch-style :started, no heartbeat, a pid that is not ours
-    r.rpush("resque:failed", json.dumps({"failed_at": "2024-01-01 00:00:00", "payload": {},
-                                         "exception": "type", "error": "x"}))
+    r.rpush(
+        "resque:failed",
+        json.dumps(
+            {"failed_at": "2024-01-01 00:00:00", "payload": {}, "exception": "type", "error": "x"}
+        ),
+    )
     w = resqued("work", "-q", "math", "-r", "demo_jobs", "-i", "1", cwd=app_dir)
     wait_for(lambda: "started" in w.output(), 15, "worker up")
     assert "Traceback" not in w.output()

@@ -25,7 +25,9 @@ def test_registered_ruby_names_resolve():
             pass
 
     assert jobs.resolve("Mailers::Welcome") is Welcome
-    assert jobs.resolve(f"{__name__}.test_registered_ruby_names_resolve.<locals>.Welcome") is Welcome
+    assert (
+        jobs.resolve(f"{__name__}.test_registered_ruby_names_resolve.<locals>.Welcome") is Welcome
+    )
 
 
 def test_a_class_without_perform_cannot_be_registered():
@@ -107,8 +109,13 @@ def test_hooks_run_in_resque_order():
     Recorder.calls = []
     assert hooks.perform(Recorder, [1]) is True
     assert Recorder.calls == [
-        ("before_a", (1,)), ("before_b", (1,)),
-        "around1 in", "around2 in", ("perform", (1,)), "around2 out", "around1 out",
+        ("before_a", (1,)),
+        ("before_b", (1,)),
+        "around1 in",
+        "around2 in",
+        ("perform", (1,)),
+        "around2 out",
+        "around1 out",
         "after",
     ]
 
@@ -195,8 +202,10 @@ def test_enqueue_hooks_and_dequeue(r, redis_url):
     assert Mail.seen == [("a",), ("b",), ("a",), ("keep",)]
     assert resqued.dequeue(Mail, "keep") == 0  # before_dequeue said no
     assert resqued.dequeue(Mail, "a") == 2
-    assert r.lrange("resque:queue:mail", 0, -1) == [b'{"class":"Mail","args":["b"]}',
-                                                     b'{"class":"Mail","args":["keep"]}']
+    assert r.lrange("resque:queue:mail", 0, -1) == [
+        b'{"class":"Mail","args":["b"]}',
+        b'{"class":"Mail","args":["keep"]}',
+    ]
     assert resqued.dequeue(Mail) == 2  # no args: every Mail job
     assert r.llen("resque:queue:mail") == 0
 

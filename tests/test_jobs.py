@@ -78,14 +78,19 @@ def test_dotted_paths_only_inside_allowed_modules(clean_jobs, fake_module):
     resqued.allow_module("fakeapp.jobs")
     assert jobs.resolve("fakeapp.jobs.Export") is fake_module.Export
     assert jobs.resolve("fakeapp.jobs.Export.Inner") is fake_module.Export.Inner
-    for name in ("fakeapp.jobs.NotAJob",  # no perform
-                 "fakeapp.jobs.helper",  # not a class
-                 "fakeapp.jobs.os.system",  # a module the allowed module imported
-                 "fakeapp.jobs.os.path",
-                 "fakeapp.jobs.Missing",
-                 "fakeapp.Export",  # the parent package is not allowed
-                 "fakeapp.jobsX.Export",
-                 "os.system", "subprocess.Popen", "builtins.object", ""):
+    for name in (
+        "fakeapp.jobs.NotAJob",  # no perform
+        "fakeapp.jobs.helper",  # not a class
+        "fakeapp.jobs.os.system",  # a module the allowed module imported
+        "fakeapp.jobs.os.path",
+        "fakeapp.jobs.Missing",
+        "fakeapp.Export",  # the parent package is not allowed
+        "fakeapp.jobsX.Export",
+        "os.system",
+        "subprocess.Popen",
+        "builtins.object",
+        "",
+    ):
         with pytest.raises(jobs.UnknownJobClass):
             jobs.resolve(name)
 
@@ -99,8 +104,12 @@ def test_resolution_never_imports(clean_jobs):
     resqued.allow_module("email")
     resqued.allow_module("xml")
     before = set(sys.modules)
-    for name in ("email.mime.audio.MIMEAudio", "xml.dom.minidom.Document",
-                 "antigravity.Fly", "this.Zen"):
+    for name in (
+        "email.mime.audio.MIMEAudio",
+        "xml.dom.minidom.Document",
+        "antigravity.Fly",
+        "this.Zen",
+    ):
         with pytest.raises(jobs.UnknownJobClass, match="not registered"):
             jobs.resolve(name)
     assert set(sys.modules) == before
@@ -124,8 +133,11 @@ def test_unknown_and_unimported_classes_fail_and_the_worker_goes_on(resqued, app
     wait_for(lambda: r.llen("record") == 2, 15, "the good jobs after the bad ones")
     assert [x.split(":")[0] for x in strings(r, "record")] == ["by-path", "by-name"]
     recs = failures(r)
-    assert [f["payload"]["class"] for f in recs] == ["Nope::Missing", "evil_import.Boom",
-                                                       "os.system"]
+    assert [f["payload"]["class"] for f in recs] == [
+        "Nope::Missing",
+        "evil_import.Boom",
+        "os.system",
+    ]
     for rec in recs:
         assert rec["exception"] == "resqued.UnknownJobClass"
         assert repr(rec["payload"]["class"]) in rec["error"]
@@ -197,40 +209,56 @@ def test_on_failure_runs_once_for_a_dirty_exit(resqued, app_dir, r):
 def test_on_failure_runs_once_when_a_dead_worker_is_pruned(resqued, app_dir, r):
     w = work(resqued, app_dir, "-q", "default", "--no-fork", lib="hook_jobs")
     push(r, "default", "Hooks::Slow", "lost", 30)
-    wait_for(lambda: any(e.startswith("started:lost") for e in strings(r, "events")), 15,
-             "job started")
+    wait_for(
+        lambda: any(e.startswith("started:lost") for e in strings(r, "events")), 15, "job started"
+    )
     w.signal(signal.SIGKILL)
     w.wait(10)
     pruner = work(resqued, app_dir, "-q", "other", "--no-fork", lib="hook_jobs")
     wait_for(lambda: r.llen("resque:failed") == 1, 15, "job failed by prune")
     assert failures(r)[0]["exception"] == "Resque::DirtyExit"
-    wait_for(lambda: [e for e in strings(r, "events") if e.startswith("on_failure")], 10,
-             "on_failure hook")
+    wait_for(
+        lambda: [e for e in strings(r, "events") if e.startswith("on_failure")],
+        10,
+        "on_failure hook",
+    )
     pruner.signal(signal.SIGQUIT)
     assert pruner.wait(20) == 0
     assert [e for e in strings(r, "events") if e.startswith("on_failure")] == [
-        "on_failure:RuntimeError:lost"]
+        "on_failure:RuntimeError:lost"
+    ]
 
 
 def test_worker_hooks_run_where_resque_runs_them(resqued, app_dir, r):
     r.set("note_queue_empty", 1)
     w = work(resqued, app_dir, "-q", "default", lib="hook_jobs")
-    wait_for(lambda: any(e.startswith("w:queue_empty") for e in strings(r, "events")), 15,
-             "queue_empty")
+    wait_for(
+        lambda: any(e.startswith("w:queue_empty") for e in strings(r, "events")), 15, "queue_empty"
+    )
     push(r, "default", "Hooks::Full", "ok")
     wait_for(lambda: "after" in strings(r, "events"), 15, "job done")
     w.signal(signal.SIGUSR2)
-    wait_for(lambda: any(e.startswith("w:before_pause") for e in strings(r, "events")), 10,
-             "paused")
+    wait_for(
+        lambda: any(e.startswith("w:before_pause") for e in strings(r, "events")), 10, "paused"
+    )
     w.signal(signal.SIGCONT)
-    wait_for(lambda: any(e.startswith("w:after_pause") for e in strings(r, "events")), 10,
-             "resumed")
+    wait_for(
+        lambda: any(e.startswith("w:after_pause") for e in strings(r, "events")), 10, "resumed"
+    )
     w.signal(signal.SIGQUIT)
     assert w.wait(20) == 0
     events = [e for e in strings(r, "events") if e.startswith("w:")]
     kinds = [e.split(":")[1] for e in events]
-    assert kinds == ["before_first_fork", "queue_empty", "before_fork", "after_fork",
-                     "before_pause", "after_pause", "shutdown", "worker_exit"]
+    assert kinds == [
+        "before_first_fork",
+        "queue_empty",
+        "before_fork",
+        "after_fork",
+        "before_pause",
+        "after_pause",
+        "shutdown",
+        "worker_exit",
+    ]
     pids = {e.split(":")[1]: int(e.split(":")[2]) for e in events}
     child = int(next(e for e in strings(r, "events") if e.startswith("perform:")).split(":")[1])
     assert pids["after_fork"] == child != w.pid
@@ -294,8 +322,15 @@ def test_around_hooks_nest_alphabetically():
 def test_an_around_hook_may_handle_the_exception():
     Trace.calls = []
     assert hooks.perform(Trace, ["keyerror"]) is True
-    assert Trace.calls == ["a in", "b in", ("perform", ("keyerror",)), "c swallowed", "b out",
-                           "a out", "after"]
+    assert Trace.calls == [
+        "a in",
+        "b in",
+        ("perform", ("keyerror",)),
+        "c swallowed",
+        "b out",
+        "a out",
+        "after",
+    ]
 
 
 def test_an_exception_goes_through_the_around_hooks_and_skips_after():
@@ -356,8 +391,11 @@ def test_before_enqueue_returning_false_cancels(producer):
     assert Mail.calls == [("before_enqueue_a", ("veto",)), ("before_enqueue_b", ("veto",))]
     assert not r.exists("resque:queue:mail") and not r.exists("resque:queues")
     assert resqued.enqueue(Mail, "go", 1) is True
-    assert Mail.calls[2:] == [("before_enqueue_a", ("go", 1)), ("before_enqueue_b", ("go", 1)),
-                              ("after_enqueue", ("go", 1))]
+    assert Mail.calls[2:] == [
+        ("before_enqueue_a", ("go", 1)),
+        ("before_enqueue_b", ("go", 1)),
+        ("after_enqueue", ("go", 1)),
+    ]
     assert r.lrange("resque:queue:mail", 0, -1) == [b'{"class":"Mail::Send","args":["go",1]}']
 
 
@@ -370,8 +408,10 @@ def test_dequeue_with_args_removes_exact_matches(producer):
     assert resqued.dequeue(Mail, "a", 1) == 2
     assert Mail.calls == [("before_dequeue", ("a", 1)), ("after_dequeue", ("a", 1))]
     assert r.lrange("resque:queue:mail", 0, -1) == [
-        b'{"class":"Mail::Send","args":["b"]}', b'{"class":"Mail::Send","args":["a",2]}',
-        b'{"class":"Other::Job","args":["a",1]}']
+        b'{"class":"Mail::Send","args":["b"]}',
+        b'{"class":"Mail::Send","args":["a",2]}',
+        b'{"class":"Other::Job","args":["a",1]}',
+    ]
 
 
 def test_dequeue_without_args_removes_every_job_of_the_class(producer):
@@ -383,8 +423,10 @@ def test_dequeue_without_args_removes_every_job_of_the_class(producer):
     Mail.calls = []
     assert resqued.dequeue(Mail) == 2
     assert Mail.calls == [("before_dequeue", ()), ("after_dequeue", ())]
-    assert r.lrange("resque:queue:mail", 0, -1) == [b'{"class":"Other::Job","args":["a"]}',
-                                                    b"{not json"]
+    assert r.lrange("resque:queue:mail", 0, -1) == [
+        b'{"class":"Other::Job","args":["a"]}',
+        b"{not json",
+    ]
 
 
 def test_before_dequeue_returning_false_cancels(producer):

@@ -35,7 +35,11 @@ def store(r, redis_url):
         ("Archive", [35, "tar"], b'{"class":"Archive","args":[35,"tar"]}'),
         ("Mailers::Welcome", [], b'{"class":"Mailers::Welcome","args":[]}'),
         ("X", ["jürgen", "日本", "€"], '{"class":"X","args":["jürgen","日本","€"]}'.encode()),
-        ("X", [{"b": 1, "a": [True, None, 1.5]}], b'{"class":"X","args":[{"b":1,"a":[true,null,1.5]}]}'),
+        (
+            "X",
+            [{"b": 1, "a": [True, None, 1.5]}],
+            b'{"class":"X","args":[{"b":1,"a":[true,null,1.5]}]}',
+        ),
         ("X", ['quote " and \\ and /'], b'{"class":"X","args":["quote \\" and \\\\ and /"]}'),
         ("X", ["tab\tnl\n"], b'{"class":"X","args":["tab\\tnl\\n"]}'),
     ],
@@ -80,8 +84,10 @@ def test_ruby_destroy_by_exact_bytes_finds_our_payload(store, r):
 
 @pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
 def test_extra_fields_survive_the_worker_into_the_failed_record(resqued, app_dir, r, mode):
-    raw = ('{"class":"Fail","args":["bad ünïcode"],"enqueue_timestamp":1700000000.25,'
-           '"meta":{"id":"ä1","tags":["x"]},"retry":3}').encode()
+    raw = (
+        '{"class":"Fail","args":["bad ünïcode"],"enqueue_timestamp":1700000000.25,'
+        '"meta":{"id":"ä1","tags":["x"]},"retry":3}'
+    ).encode()
     push_raw(r, "default", raw)
     w = work(resqued, app_dir, "-q", "default", mode)
     wid = worker_id(r)
@@ -164,14 +170,24 @@ def test_heartbeats_of_every_writer_parse(text, expected):
 
 
 def test_failure_record_fields_in_ruby_order_byte_for_byte():
-    rec = failure.record({"class": "Archive", "args": [35, "tär"]}, "RuntimeError", "boom",
-                         ["a.py:1:in `f'"], "host:1:default", "default", epoch=EPOCH)
-    assert rec == (
-        '{"failed_at":"2024/01/01 12:00:00 UTC",'
-        '"payload":{"class":"Archive","args":[35,"tär"]},'
-        '"exception":"RuntimeError","error":"boom","backtrace":["a.py:1:in `f\'"],'
-        '"worker":"host:1:default","queue":"default"}'
-    ).encode()
+    rec = failure.record(
+        {"class": "Archive", "args": [35, "tär"]},
+        "RuntimeError",
+        "boom",
+        ["a.py:1:in `f'"],
+        "host:1:default",
+        "default",
+        epoch=EPOCH,
+    )
+    assert (
+        rec
+        == (
+            '{"failed_at":"2024/01/01 12:00:00 UTC",'
+            '"payload":{"class":"Archive","args":[35,"tär"]},'
+            '"exception":"RuntimeError","error":"boom","backtrace":["a.py:1:in `f\'"],'
+            '"worker":"host:1:default","queue":"default"}'
+        ).encode()
+    )
 
 
 def test_failure_record_always_has_worker_and_backtrace():
@@ -188,7 +204,8 @@ def test_dirty_exit_message_matches_ruby():
         os.kill(os.getpid(), signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     assert failure.signal_exit_message(pid, status) == (
-        f"Child process received unhandled signal pid {pid} SIGKILL (signal 9)")
+        f"Child process received unhandled signal pid {pid} SIGKILL (signal 9)"
+    )
 
 
 # -- queue patterns --------------------------------------------------------------------------
@@ -228,8 +245,9 @@ def test_lua_patterns_match_in_redis_like_fnmatch(r, glob, matches, misses):
 
     pattern = glob_to_lua(glob)
     for name in matches + misses:
-        in_redis = r.eval("return string.find(ARGV[1], ARGV[2]) ~= nil and 1 or 0", 0,
-                          name, pattern)
+        in_redis = r.eval(
+            "return string.find(ARGV[1], ARGV[2]) ~= nil and 1 or 0", 0, name, pattern
+        )
         assert bool(in_redis) == fnmatch.fnmatchcase(name, glob) == (name in matches), (glob, name)
 
 
@@ -279,8 +297,17 @@ def test_queue_list_parse():
 
 @pytest.mark.parametrize(
     "names",
-    [["*"], ["high", "*"], ["mail_*", "!mail_spam"], ["!low"], ["*", "!mail_*", "!{a,b}"],
-     ["{c,a}"], ["[ab]", "high"], ["low", "high", "low"], ["high", "!high"]],
+    [
+        ["*"],
+        ["high", "*"],
+        ["mail_*", "!mail_spam"],
+        ["!low"],
+        ["*", "!mail_*", "!{a,b}"],
+        ["{c,a}"],
+        ["[ab]", "high"],
+        ["low", "high", "low"],
+        ["high", "!high"],
+    ],
 )
 def test_the_reserve_script_expands_like_the_python_side(r, redis_url, names):
     """What the worker looks at in Redis is what QueueList.resolve says."""

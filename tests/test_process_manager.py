@@ -48,10 +48,14 @@ def test_process_tree_titles_and_allocation(resqued, app_dir, r):
     [(_, _, listener_title)] = t["listeners"]
     assert listener_title == f"resqued-{__version__} listener #1 4/4/4 running"
     titles = sorted(title for _, _, title in t["workers"])
-    assert titles == sorted([f"resque-{__version__}: Waiting for high,low",
-                             f"resque-{__version__}: Waiting for high",
-                             f"resque-{__version__}: Waiting for *",
-                             f"resque-{__version__}: Waiting for *"])
+    assert titles == sorted(
+        [
+            f"resque-{__version__}: Waiting for high,low",
+            f"resque-{__version__}: Waiting for high",
+            f"resque-{__version__}: Waiting for *",
+            f"resque-{__version__}: Waiting for *",
+        ]
+    )
     ids = sorted(w.decode() for w in r.smembers("resque:workers"))
     assert sorted(i.split(":", 2)[2] for i in ids) == ["*", "*", "high", "high,low"]
     assert {int(i.split(":")[1]) for i in ids} == {p for p, _, _ in t["workers"]}
@@ -70,8 +74,11 @@ def test_killed_worker_is_replaced_and_its_job_failed(resqued, app_dir, r):
     wait_for(lambda: r.llen("resque:failed") == 1, 10, "job recorded as failed")
     rec = json.loads(r.lindex("resque:failed", 0))
     assert rec["exception"] == "Resque::DirtyExit" and rec["payload"]["args"][0] == "doomed"
-    wait_for(lambda: n_workers(m.pid) == 2 and victim not in
-             [p for p, _, _ in tree(m.pid)["workers"]], 10, "replacement worker")
+    wait_for(
+        lambda: n_workers(m.pid) == 2 and victim not in [p for p, _, _ in tree(m.pid)["workers"]],
+        10,
+        "replacement worker",
+    )
     wait_for(lambda: r.scard("resque:workers") == 2, 10, "registry holds live workers only")
     assert str(victim) not in " ".join(w.decode() for w in r.smembers("resque:workers"))
 
@@ -133,8 +140,11 @@ def test_usr1_reopens_logs(resqued, app_dir, r, tmp_path):
     wait_for(lambda: log.exists(), 10, "a new log file")
     m.signal(signal.SIGTTIN)  # master, listener and new worker all write to the new file
     wait_for(lambda: "pool workers: 2" in log.read_text(), 10, "master logs to the new file")
-    wait_for(lambda: re.search(r"resqued\[\d+\] INFO: worker .* started", log.read_text()), 10,
-             "worker logs to the new file")
+    wait_for(
+        lambda: re.search(r"resqued\[\d+\] INFO: worker .* started", log.read_text()),
+        10,
+        "worker logs to the new file",
+    )
     assert "reopened log files" in (tmp_path / "resqued.log.1").read_text() + log.read_text()
 
 
@@ -157,8 +167,11 @@ def test_killed_listener_is_replaced(resqued, app_dir, r):
     old_workers = [p for p, _, _ in tree(m.pid)["workers"]]
     os.kill(listener, signal.SIGKILL)
     wait_for(lambda: not any(alive(p) for p in old_workers), 15, "orphaned workers exit")
-    wait_for(lambda: n_workers(m.pid) == 2 and tree(m.pid)["listeners"][0][0] != listener, 20,
-             "a new listener with 2 workers")
+    wait_for(
+        lambda: n_workers(m.pid) == 2 and tree(m.pid)["listeners"][0][0] != listener,
+        20,
+        "a new listener with 2 workers",
+    )
     push(r, "default", "Record", "after")
     wait_for(lambda: r.llen("record") == 1, 10, "jobs flow again")
 
@@ -167,16 +180,31 @@ def test_daemonize_with_pidfile(resqued, app_dir, r, redis_url, tmp_path):
     pidfile = tmp_path / "resqued.pid"
     log = tmp_path / "d.log"
     env = {**os.environ, "PYTHONPATH": f"{app_dir}{os.pathsep}{ROOT}", "REDIS_URL": redis_url}
-    cmd = [sys.executable, "-m", "resqued.cli", "-D", "-n", "1", "-r", "demo_jobs",
-           "-p", str(pidfile), "-l", str(log), "--redis", redis_url]
+    cmd = [
+        sys.executable,
+        "-m",
+        "resqued.cli",
+        "-D",
+        "-n",
+        "1",
+        "-r",
+        "demo_jobs",
+        "-p",
+        str(pidfile),
+        "-l",
+        str(log),
+        "--redis",
+        redis_url,
+    ]
     launched = subprocess.run(cmd, cwd=app_dir, env=env, capture_output=True, text=True, timeout=30)
     assert launched.returncode == 0, launched.stderr
     pid = int(pidfile.read_text())  # written before the launcher returned
     try:
         assert alive(pid)
         wait_for(lambda: r.scard("resque:workers") == 1, 20, "daemon's worker")
-        again = subprocess.run(cmd, cwd=app_dir, env=env, capture_output=True, text=True,
-                               timeout=30)
+        again = subprocess.run(
+            cmd, cwd=app_dir, env=env, capture_output=True, text=True, timeout=30
+        )
         assert again.returncode == 1
         assert f"names pid {pid}, which is still running" in again.stderr
         os.kill(pid, signal.SIGQUIT)
@@ -212,8 +240,10 @@ def test_bad_app_is_retried_with_backoff_and_the_master_survives(resqued, app_di
 
 def test_crash_looping_worker_backs_off(resqued, app_dir, r, tmp_path):
     conf = tmp_path / "crash.py"
-    conf.write_text("worker_processes(1)\n\n@after_fork\ndef boom(worker):\n"
-                    "    raise RuntimeError('cannot connect to the database')\n")
+    conf.write_text(
+        "worker_processes(1)\n\n@after_fork\ndef boom(worker):\n"
+        "    raise RuntimeError('cannot connect to the database')\n"
+    )
     m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir)
     wait_for(lambda: len(re.findall(r"restarts in", m.output())) >= 3, 30, "three restarts")
     delays = [float(x) for x in re.findall(r"restarts in ([\d.]+)s", m.output())]
@@ -229,10 +259,17 @@ def test_hup_reloads_config(resqued, app_dir, r, tmp_path):
     wait_for(lambda: n_workers(m.pid) == 2, 20, "2 workers")
     conf.write_text("worker_processes(3)\nqueue('b')\n")
     m.signal(signal.SIGHUP)
-    wait_for(lambda: sorted(t for _, _, t in tree(m.pid)["workers"]) ==
-             [f"resque-{__version__}: Waiting for b"] * 3, 20, "3 workers on b")
+    wait_for(
+        lambda: (
+            sorted(t for _, _, t in tree(m.pid)["workers"])
+            == [f"resque-{__version__}: Waiting for b"] * 3
+        ),
+        20,
+        "3 workers on b",
+    )
     assert [t for p, _, t in ps() if p == m.pid][0].startswith(
-        f"resqued-{__version__} master [gen 2]")
+        f"resqued-{__version__} master [gen 2]"
+    )
 
 
 def test_workers_run_as_the_configured_user(resqued, app_dir, r, tmp_path):
@@ -245,8 +282,11 @@ def test_workers_run_as_the_configured_user(resqued, app_dir, r, tmp_path):
     m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir)
     wait_for(lambda: n_workers(m.pid) == 1 and r.scard("resque:workers") == 1, 20, "worker")
     [(worker, _, _)] = tree(m.pid)["workers"]
-    uid_line = next(line for line in Path(f"/proc/{worker}/status").read_text().splitlines()
-                    if line.startswith("Uid:"))
+    uid_line = next(
+        line
+        for line in Path(f"/proc/{worker}/status").read_text().splitlines()
+        if line.startswith("Uid:")
+    )
     import pwd
 
     assert int(uid_line.split()[1]) == pwd.getpwnam("nobody").pw_uid

@@ -27,7 +27,10 @@ def test_payload_bytes_match_ruby_resque():
     assert payload.encode("Mailers::Welcome", ["jürgen", {"a": 1.5, "b": None}]) == (
         '{"class":"Mailers::Welcome","args":["jürgen",{"a":1.5,"b":null}]}'.encode()
     )
-    assert payload.encode("X", [], enqueue_timestamp=1) == b'{"class":"X","args":[],"enqueue_timestamp":1}'
+    assert (
+        payload.encode("X", [], enqueue_timestamp=1)
+        == b'{"class":"X","args":[],"enqueue_timestamp":1}'
+    )
 
 
 def test_enqueue_pushes_ruby_bytes_and_registers_the_queue(store, r):
@@ -40,7 +43,9 @@ def test_enqueue_pushes_ruby_bytes_and_registers_the_queue(store, r):
             pass
 
     assert resqued.enqueue(Archive, 35, "tär") is True
-    assert r.lrange("resque:queue:file_serve", 0, -1) == ['{"class":"Archive","args":[35,"tär"]}'.encode()]
+    assert r.lrange("resque:queue:file_serve", 0, -1) == [
+        '{"class":"Archive","args":[35,"tär"]}'.encode()
+    ]
     assert r.smembers("resque:queues") == {b"file_serve"}
     resqued.enqueue_to("other", "Mailers::Welcome", 1)
     assert r.lrange("resque:queue:other", 0, -1) == [b'{"class":"Mailers::Welcome","args":[1]}']
@@ -65,10 +70,25 @@ def test_time_formats():
 
 
 def test_failure_record_has_every_field_in_ruby_order():
-    rec = failure.record({"class": "A", "args": [1], "x": 2}, "RuntimeError", "boom",
-                         ["a.py:1:in `f'"], "host:1:q", "q", EPOCH)
+    rec = failure.record(
+        {"class": "A", "args": [1], "x": 2},
+        "RuntimeError",
+        "boom",
+        ["a.py:1:in `f'"],
+        "host:1:q",
+        "q",
+        EPOCH,
+    )
     doc = json.loads(rec)
-    assert list(doc) == ["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]
+    assert list(doc) == [
+        "failed_at",
+        "payload",
+        "exception",
+        "error",
+        "backtrace",
+        "worker",
+        "queue",
+    ]
     assert doc["failed_at"] == "2024/01/01 12:00:00 UTC"
     assert doc["payload"] == {"class": "A", "args": [1], "x": 2}
 
@@ -78,8 +98,10 @@ def test_exception_names_and_backtrace():
         raise ValueError("nope")
     except ValueError as exc:
         assert failure.exception_name(exc) == "ValueError"
-        assert re.match(r".*test_protocol\.py:\d+:in `test_exception_names_and_backtrace'",
-                        failure.backtrace_of(exc)[0])
+        assert re.match(
+            r".*test_protocol\.py:\d+:in `test_exception_names_and_backtrace'",
+            failure.backtrace_of(exc)[0],
+        )
     assert failure.exception_name(resqued.UnknownJobClass("x")) == "resqued.jobs.UnknownJobClass"
 
 
@@ -133,7 +155,12 @@ def test_braces_expand_like_ruby_extglob():
 def test_queue_list_resolution_order_patterns_and_exclusions():
     known = {"mail_b", "mail_a", "low", "high", "critical"}
     assert QueueList.parse("critical,mail_*,*").resolve(known) == [
-        "critical", "mail_a", "mail_b", "high", "low"]
+        "critical",
+        "mail_a",
+        "mail_b",
+        "high",
+        "low",
+    ]
     assert QueueList.parse(["*", "!low", "!mail_*"]).resolve(known) == ["critical", "high"]
     assert QueueList.parse("!low").resolve(known) == ["critical", "high", "mail_a", "mail_b"]
     assert QueueList.parse("").names == ("*",)
@@ -144,15 +171,23 @@ def test_register_and_unregister_write_exactly_the_resque_keys(store, r):
     wid = registry.worker_id("high,low", 4242)
     registry.register(store, wid)
     assert r.smembers("resque:workers") == {wid.encode()}
-    assert re.fullmatch(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000", r.get(f"resque:worker:{wid}:started"))
+    assert re.fullmatch(
+        rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000", r.get(f"resque:worker:{wid}:started")
+    )
     beat = r.hget("resque:workers:heartbeat", wid)
     assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", beat)
     r.set(f"resque:stat:processed:{wid}", 3)
-    r.set(f"resque:worker:{wid}", json.dumps({"queue": "high", "run_at": "x",
-                                               "payload": {"class": "A", "args": [1]}}))
+    r.set(
+        f"resque:worker:{wid}",
+        json.dumps({"queue": "high", "run_at": "x", "payload": {"class": "A", "args": [1]}}),
+    )
     registry.unregister(store, wid)
-    assert not r.exists(f"resque:worker:{wid}", f"resque:worker:{wid}:started",
-                        f"resque:stat:processed:{wid}", f"resque:stat:failed:{wid}")
+    assert not r.exists(
+        f"resque:worker:{wid}",
+        f"resque:worker:{wid}:started",
+        f"resque:stat:processed:{wid}",
+        f"resque:stat:failed:{wid}",
+    )
     assert r.scard("resque:workers") == 0 and r.hlen("resque:workers:heartbeat") == 0
     [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)]
     assert rec["exception"] == "Resque::DirtyExit" and rec["worker"] == wid
@@ -169,8 +204,10 @@ def test_prune_removes_expired_and_dead_local_workers_only(store, r):
         r.sadd("resque:workers", wid)
     r.hset("resque:workers:heartbeat", remote_alive, times.heartbeat(store.server_time()))
     r.hset("resque:workers:heartbeat", remote_expired, times.heartbeat(store.server_time() - 400))
-    r.set(f"resque:worker:{remote_expired}", json.dumps(
-        {"queue": "q", "run_at": "x", "payload": {"class": "A", "args": []}}))
+    r.set(
+        f"resque:worker:{remote_expired}",
+        json.dumps({"queue": "q", "run_at": "x", "payload": {"class": "A", "args": []}}),
+    )
     pruned = registry.prune_dead_workers(store, me)
     assert sorted(pruned) == sorted([dead_local, remote_expired])
     assert r.smembers("resque:workers") == {remote_alive.encode()}
@@ -194,8 +231,12 @@ def test_paused_flag_is_trimmed_and_case_insensitive(store, r):
 
 
 def test_store_rejects_bad_urls():
-    for url, why in [("http://x", "scheme"), ("redis://host:port/0", "port"),
-                     ("redis://h:6379/abc", "not a number"), ("unix://", "no socket path")]:
+    for url, why in [
+        ("http://x", "scheme"),
+        ("redis://host:port/0", "port"),
+        ("redis://h:6379/abc", "not a number"),
+        ("unix://", "no socket path"),
+    ]:
         with pytest.raises(resqued.errors.ResquedError, match=why):
             Store.connect(url)
 
@@ -205,7 +246,9 @@ def test_passwords_are_redacted():
 
     assert redact("redis://:s3cret@h:6379/0") == "redis://:***@h:6379/0"
     assert redact("rediss://user:s3cret@h/0") == "rediss://user:***@h/0"
-    assert redact("unix:///tmp/r.sock?password=s3cret&db=1") == "unix:///tmp/r.sock?password=***&db=1"
+    assert (
+        redact("unix:///tmp/r.sock?password=s3cret&db=1") == "unix:///tmp/r.sock?password=***&db=1"
+    )
 
 
 def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
@@ -217,7 +260,10 @@ def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
     r.rpush(f"resque:resqued:inflight:{live}:high", b'{"class":"C","args":[]}')
     registry.prune_dead_workers(store, live)
     # back at the head of its queue, and a live worker's hand-over is left alone
-    assert r.lrange("resque:queue:low", 0, -1) == [b'{"class":"A","args":[1]}', b'{"class":"B","args":[]}']
+    assert r.lrange("resque:queue:low", 0, -1) == [
+        b'{"class":"A","args":[1]}',
+        b'{"class":"B","args":[]}',
+    ]
     assert r.llen(f"resque:resqued:inflight:{live}:high") == 1
 
 

@@ -35,8 +35,7 @@ def app_on_path(app_dir, monkeypatch, redis_url):
 
 
 @pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
-def test_jobs_pyres_enqueues_by_dotted_path_run_on_our_worker(resqued, app_on_path, r, resq,
-                                                               mode):
+def test_jobs_pyres_enqueues_by_dotted_path_run_on_our_worker(resqued, app_on_path, r, resq, mode):
     import pyres_jobs
 
     resq.enqueue(pyres_jobs.Square, 7)
@@ -120,8 +119,7 @@ def _pyres_worker(resq, pid: int, queues=("math",), host: str | None = None) -> 
     return peer
 
 
-def test_dead_pyres_worker_with_a_job_is_pruned_and_its_job_failed(resqued, app_on_path, r,
-                                                                     resq):
+def test_dead_pyres_worker_with_a_job_is_pruned_and_its_job_failed(resqued, app_on_path, r, resq):
     import pyres_jobs
 
     peer = _pyres_worker(resq, dead_pid())
@@ -140,8 +138,9 @@ def test_dead_pyres_worker_with_a_job_is_pruned_and_its_job_failed(resqued, app_
     assert rec["worker"] == str(peer) and rec["queue"] == "math"
     assert rec["payload"]["class"] == "pyres_jobs.Square" and rec["payload"]["args"] == [5]
     assert not r.sismember("resque:workers", str(peer))
-    assert not r.exists(f"resque:worker:{peer}", f"resque:worker:{peer}:started",
-                        f"resque:stat:processed:{peer}")
+    assert not r.exists(
+        f"resque:worker:{peer}", f"resque:worker:{peer}:started", f"resque:stat:processed:{peer}"
+    )
     assert "Traceback" not in w.output()
     idle(w, "other")
 
@@ -149,8 +148,18 @@ def test_dead_pyres_worker_with_a_job_is_pruned_and_its_job_failed(resqued, app_
 def test_pyres_formats_in_the_registry_do_not_break_prune(resqued, app_on_path, r, resq):
     now = time.time()
     # pyres's failure record: "exception":"type", a naive failed_at, no backtrace
-    r.rpush("resque:failed", json.dumps({"failed_at": "2024/01/01 12:00:00", "payload": {},
-                                         "exception": "type", "error": "x", "queue": "math"}))
+    r.rpush(
+        "resque:failed",
+        json.dumps(
+            {
+                "failed_at": "2024/01/01 12:00:00",
+                "payload": {},
+                "exception": "type",
+                "error": "x",
+                "queue": "math",
+            }
+        ),
+    )
     live_local = _pyres_worker(resq, __import__("os").getpid())  # alive, but not a resque title
     gone_remote = _pyres_worker(resq, 4242, host="elsewhere")
     fresh_remote = _pyres_worker(resq, 4343, host="faraway")
@@ -158,17 +167,30 @@ def test_pyres_formats_in_the_registry_do_not_break_prune(resqued, app_on_path, 
     for peer in (live_local, gone_remote, fresh_remote, odd_remote):
         peer.register_worker()
         peer.started = __import__("datetime").datetime.now()
-    r.hset("resque:workers:heartbeat", mapping={
-        str(gone_remote): str(int(now - 3600)),  # epoch seconds, an hour old
-        str(fresh_remote): f"{now:.3f}",  # epoch with a fraction, fresh
-        str(odd_remote): "not a time",
-    })
-    r.set(f"resque:worker:{gone_remote}", json.dumps(
-        {"queue": "math", "run_at": str(int(now - 3600)),
-         "payload": {"class": "pyres_jobs.Square", "args": [2], "enqueue_timestamp": now}}))
+    r.hset(
+        "resque:workers:heartbeat",
+        mapping={
+            str(gone_remote): str(int(now - 3600)),  # epoch seconds, an hour old
+            str(fresh_remote): f"{now:.3f}",  # epoch with a fraction, fresh
+            str(odd_remote): "not a time",
+        },
+    )
+    r.set(
+        f"resque:worker:{gone_remote}",
+        json.dumps(
+            {
+                "queue": "math",
+                "run_at": str(int(now - 3600)),
+                "payload": {"class": "pyres_jobs.Square", "args": [2], "enqueue_timestamp": now},
+            }
+        ),
+    )
     w = work(resqued, app_on_path, "-q", "math", lib="pyres_jobs")
-    ours = wait_for(lambda: [x for x in strings(r, "resque:failed") if "Prune" in x], 15,
-                    "the expired pyres worker pruned")
+    ours = wait_for(
+        lambda: [x for x in strings(r, "resque:failed") if "Prune" in x],
+        15,
+        "the expired pyres worker pruned",
+    )
     rec = json.loads(ours[0])
     assert rec["exception"] == "Resque::PruneDeadWorkerDirtyExit"
     assert rec["worker"] == str(gone_remote) and rec["payload"]["args"] == [2]

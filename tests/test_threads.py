@@ -14,8 +14,9 @@ def push(r, cls: str, *args) -> None:
 
 
 def test_threads_run_jobs_concurrently_in_one_process(resqued, app_dir, r):
-    w = resqued("work", "-q", "default", "-r", "demo_jobs", "--threads", "3", "-i", "1",
-                cwd=app_dir)
+    w = resqued(
+        "work", "-q", "default", "-r", "demo_jobs", "--threads", "3", "-i", "1", cwd=app_dir
+    )
     wait_for(lambda: r.scard("resque:workers") == 3, 15, "three thread workers registered")
     ids = sorted(x.decode() for x in r.smembers("resque:workers"))
     pid = str(w.pid)
@@ -35,8 +36,19 @@ def test_threads_run_jobs_concurrently_in_one_process(resqued, app_dir, r):
 
 
 def test_term_fails_jobs_still_running_in_threads(resqued, app_dir, r):
-    w = resqued("work", "-q", "default", "-r", "demo_jobs", "--threads", "2", "-i", "1",
-                cwd=app_dir, env={"RESQUE_TERM_TIMEOUT": "0.5"})
+    w = resqued(
+        "work",
+        "-q",
+        "default",
+        "-r",
+        "demo_jobs",
+        "--threads",
+        "2",
+        "-i",
+        "1",
+        cwd=app_dir,
+        env={"RESQUE_TERM_TIMEOUT": "0.5"},
+    )
     wait_for(lambda: r.scard("resque:workers") == 2, 15, "registered")
     push(r, "Sleep", "long", 60)
     wait_for(lambda: r.llen("started") == 1, 10, "job running")

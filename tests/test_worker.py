@@ -72,8 +72,9 @@ def test_fork_per_job_false_in_the_environment_works_in_process(resqued, app_dir
 def test_queue_env_var_names_the_queues(resqued, app_dir, r):
     push(r, "b", "Record", "b")
     push(r, "a", "Record", "a")
-    w = resqued("work", "-r", "demo_jobs", "-i", "1", "--no-fork", cwd=app_dir,
-                env={"QUEUES": "a,b"})
+    w = resqued(
+        "work", "-r", "demo_jobs", "-i", "1", "--no-fork", cwd=app_dir, env={"QUEUES": "a,b"}
+    )
     wait_for(lambda: r.llen("record") == 2, 15, "jobs")
     assert worker_id(r).endswith(":a,b")
     assert [x.split(":")[0] for x in strings(r, "record")] == ["a", "b"]
@@ -87,7 +88,15 @@ def test_queue_order_is_priority(resqued, app_dir, r):
     w = work(resqued, app_dir, "-q", "high", "-q", "low", "--no-fork")
     wait_for(lambda: r.llen("record") == 8, 15, "all jobs")
     assert [x.split(":")[0] for x in strings(r, "record")] == [
-        "high0", "high1", "high2", "high3", "low0", "low1", "low2", "low3"]
+        "high0",
+        "high1",
+        "high2",
+        "high3",
+        "low0",
+        "low1",
+        "low2",
+        "low3",
+    ]
     assert worker_id(r).endswith(":high,low")
     quit_(w)
 
@@ -109,8 +118,9 @@ def test_patterns_are_expanded_on_every_reserve(resqued, app_dir, r):
 
 
 def test_idle_worker_wakes_promptly(resqued, app_dir, r):
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "--no-fork", cwd=app_dir,
-                env={"INTERVAL": "30"})
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", "default", "--no-fork", cwd=app_dir, env={"INTERVAL": "30"}
+    )
     idle(w)
     push(r, "default", "Record", "x")
     wait_for(lambda: r.llen("record") == 1, 5, "job picked up long before INTERVAL=30")
@@ -119,8 +129,9 @@ def test_idle_worker_wakes_promptly(resqued, app_dir, r):
 
 
 def test_wildcard_worker_notices_a_new_queue_promptly(resqued, app_dir, r):
-    w = resqued("work", "-r", "demo_jobs", "-q", "*", "--no-fork", cwd=app_dir,
-                env={"INTERVAL": "30"})
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", "*", "--no-fork", cwd=app_dir, env={"INTERVAL": "30"}
+    )
     idle(w, "*")
     push(r, "brand_new", "Record", "x")
     wait_for(lambda: r.llen("record") == 1, 5, "job on a queue created while idle")
@@ -150,8 +161,10 @@ def test_registry_keys_while_running_and_after_exit(resqued, app_dir, r):
     assert (host, pid, queues) == (__import__("socket").gethostname(), str(w.pid), "default")
     started = r.get(f"resque:worker:{wid}:started").decode()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000", started)
-    assert abs(time.mktime(time.strptime(started, "%Y-%m-%d %H:%M:%S +0000")) - time.timezone
-               - t0) <= 5
+    assert (
+        abs(time.mktime(time.strptime(started, "%Y-%m-%d %H:%M:%S +0000")) - time.timezone - t0)
+        <= 5
+    )
     beat = r.hget("resque:workers:heartbeat", wid).decode()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", beat)
     assert not r.exists(f"resque:worker:{wid}")  # only while a job runs
@@ -177,7 +190,11 @@ def test_registry_keys_while_running_and_after_exit(resqued, app_dir, r):
     quit_(w)
     app_keys = {b"record", b"started", b"finished"}
     assert set(r.keys("*")) - app_keys == {
-        b"resque:queues", b"resque:failed", b"resque:stat:processed", b"resque:stat:failed"}
+        b"resque:queues",
+        b"resque:failed",
+        b"resque:stat:processed",
+        b"resque:stat:failed",
+    }
     assert r.get("resque:stat:processed") == b"2" and r.get("resque:stat:failed") == b"1"
 
 
@@ -257,7 +274,8 @@ def test_term_kills_the_child_and_records_a_dirty_exit(resqued, app_dir, r):
     assert rec["payload"] == {"class": "Hooks::Slow", "args": ["t", 30]}
     assert rec["worker"] == wid and rec["queue"] == "default"
     assert [e for e in strings(r, "events") if e.startswith("on_failure")] == [
-        "on_failure:RuntimeError:t"]
+        "on_failure:RuntimeError:t"
+    ]
     assert "finished:t" not in strings(r, "events")
     assert r.scard("resque:workers") == 0 and not r.exists(f"resque:worker:{wid}")
 
@@ -271,13 +289,20 @@ def test_term_in_process_raises_term_exception_in_the_job(resqued, app_dir, r):
     [rec] = failures(r)
     assert rec["exception"] == "resqued.worker.TermException" and rec["error"] == "SIGTERM"
     assert [e for e in strings(r, "events") if e.startswith("on_failure")] == [
-        "on_failure:TermException:t"]
+        "on_failure:TermException:t"
+    ]
     assert r.scard("resque:workers") == 0
 
 
 def test_term_child_sends_term_to_the_job_first(resqued, app_dir, r):
-    w = work(resqued, app_dir, "-q", "default", lib="hook_jobs",
-             env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "10"})
+    w = work(
+        resqued,
+        app_dir,
+        "-q",
+        "default",
+        lib="hook_jobs",
+        env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "10"},
+    )
     push(r, "default", "Hooks::Slow", "t", 30)
     wait_for(lambda: any(e.startswith("started:t") for e in strings(r, "events")), 15, "started")
     w.signal(signal.SIGTERM)
@@ -286,12 +311,19 @@ def test_term_child_sends_term_to_the_job_first(resqued, app_dir, r):
     assert rec["exception"] == "resqued.worker.TermException"
     assert "caught:TermException" in strings(r, "events")
     assert [e for e in strings(r, "events") if e.startswith("on_failure")] == [
-        "on_failure:TermException:t"]
+        "on_failure:TermException:t"
+    ]
 
 
 def test_term_child_kills_a_job_that_ignores_term_after_the_timeout(resqued, app_dir, r):
-    w = work(resqued, app_dir, "-q", "default", lib="hook_jobs",
-             env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "0.5"})
+    w = work(
+        resqued,
+        app_dir,
+        "-q",
+        "default",
+        lib="hook_jobs",
+        env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "0.5"},
+    )
     push(r, "default", "Hooks::Slow", "t", 30, True)
     wait_for(lambda: any(e.startswith("started:t") for e in strings(r, "events")), 15, "started")
     w.signal(signal.SIGTERM)
@@ -356,8 +388,9 @@ def test_proctitles(resqued, app_dir, r, mode):
     push(r, "default", "Sleep", "t", 1.5)
     job_pid = started_pid(r)
     t = time.time()
-    title = next(tt for p, tt in ((p, tt) for p, _, tt in __import__("conftest").ps())
-                 if p == job_pid)
+    title = next(
+        tt for p, tt in ((p, tt) for p, _, tt in __import__("conftest").ps()) if p == job_pid
+    )
     m = re.fullmatch(rf"{re.escape(PREFIX)}: Processing default since (\d+) \[Sleep\]", title)
     assert m, title
     assert t - 10 <= int(m.group(1)) <= t + 1
@@ -365,8 +398,12 @@ def test_proctitles(resqued, app_dir, r, mode):
         parent = next(tt for p, _, tt in __import__("conftest").ps() if p == w.pid)
         assert re.fullmatch(rf"{re.escape(PREFIX)}: Forked {job_pid} at \d+", parent), parent
     # Ruby's own live-worker test finds us (else Ruby workers on this host would prune us)
-    out = subprocess.run("ps -A -o pid=,args= | grep -E '[r]esque:work|[r]esque: Starting|"
-                         "[r]esque-[0-9]'", shell=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        "ps -A -o pid=,args= | grep -E '[r]esque:work|[r]esque: Starting|[r]esque-[0-9]'",
+        shell=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert str(w.pid) in out.split()
 
 
@@ -374,8 +411,15 @@ def test_proctitles(resqued, app_dir, r, mode):
 
 
 def test_malformed_payloads_fail_with_the_raw_text_and_the_worker_goes_on(resqued, app_dir, r):
-    bad = [b"{not json", b"[1,2]", b'{"args":[1]}', b'{"class":5,"args":[]}', b'"just text"',
-           '{"class":"","args":["ü"]}'.encode(), b"\xff\xfe bytes"]
+    bad = [
+        b"{not json",
+        b"[1,2]",
+        b'{"args":[1]}',
+        b'{"class":5,"args":[]}',
+        b'"just text"',
+        '{"class":"","args":["ü"]}'.encode(),
+        b"\xff\xfe bytes",
+    ]
     for raw in bad:
         push_raw(r, "default", raw)
     push(r, "default", "Record", "after")
@@ -385,16 +429,26 @@ def test_malformed_payloads_fail_with_the_raw_text_and_the_worker_goes_on(resque
     recs = failures(r)
     assert len(recs) == len(bad)
     for rec, raw in zip(recs, bad, strict=True):
-        assert list(rec) == ["failed_at", "payload", "exception", "error", "backtrace",
-                             "worker", "queue"]
+        assert list(rec) == [
+            "failed_at",
+            "payload",
+            "exception",
+            "error",
+            "backtrace",
+            "worker",
+            "queue",
+        ]
         assert rec["exception"] == "resqued.MalformedPayload"
-        assert rec["payload"] == {"class": "resqued.MalformedPayload",
-                                  "args": [raw.decode("utf-8", "replace")]}
+        assert rec["payload"] == {
+            "class": "resqued.MalformedPayload",
+            "args": [raw.decode("utf-8", "replace")],
+        }
         assert rec["worker"] == wid and rec["queue"] == "default" and rec["error"]
     assert "not valid JSON" in recs[0]["error"] and "list" in recs[1]["error"]
     assert '"class"' in recs[2]["error"]
-    wait_for(lambda: r.get("resque:stat:processed") == str(len(bad) + 1).encode(), 10,
-             "all counted")
+    wait_for(
+        lambda: r.get("resque:stat:processed") == str(len(bad) + 1).encode(), 10, "all counted"
+    )
     assert r.get("resque:stat:failed") == str(len(bad)).encode()
     assert w.popen.poll() is None and "Traceback" not in w.output()
 
@@ -480,8 +534,21 @@ def _outage_lines(w) -> list[str]:
 def test_worker_started_while_redis_is_down_waits_for_it(resqued, app_dir, tmp_path):
     server = ExtraRedis(tmp_path)
     url = server.url
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--no-fork",
-                "--redis", url, cwd=app_dir, env={"REDIS_URL": url}, redis=False)
+    w = resqued(
+        "work",
+        "-r",
+        "demo_jobs",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        "--no-fork",
+        "--redis",
+        url,
+        cwd=app_dir,
+        env={"REDIS_URL": url},
+        redis=False,
+    )
     try:
         wait_for(lambda: _outage_lines(w), 15, "outage logged")
         assert w.popen.poll() is None
@@ -501,8 +568,21 @@ def test_redis_going_away_mid_run_is_retried_and_logged_once(resqued, app_dir, t
     server = ExtraRedis(tmp_path)
     server.start()
     url = server.url
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--no-fork",
-                "--redis", url, cwd=app_dir, env={"REDIS_URL": url}, redis=False)
+    w = resqued(
+        "work",
+        "-r",
+        "demo_jobs",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        "--no-fork",
+        "--redis",
+        url,
+        cwd=app_dir,
+        env={"REDIS_URL": url},
+        redis=False,
+    )
     try:
         client = server.client()
         wait_for(lambda: client.scard("resque:workers") == 1, 15, "registered")
@@ -525,12 +605,19 @@ def test_redis_going_away_mid_run_is_retried_and_logged_once(resqued, app_dir, t
         server.stop()
 
 
-@pytest.mark.parametrize("url", ["http://x", "redis://host:notaport", "redis://:pw@h:99999/0",
-                                 "redis://h/notadb", "redis://"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://x", "redis://host:notaport", "redis://:pw@h:99999/0", "redis://h/notadb", "redis://"],
+)
 def test_bad_redis_url_is_a_one_line_error(url):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "resqued.cli", "work", "--redis", url],
-                         capture_output=True, text=True, env=env, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "resqued.cli", "work", "--redis", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert out.returncode != 0
     text = out.stderr + out.stdout
     assert len(text.strip().splitlines()) == 1, text
@@ -545,8 +632,21 @@ def test_password_never_in_logs_or_proctitles(resqued, app_dir, tmp_path):
     url = server.url
     assert secret in url
     try:
-        w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "-v", "--redis", url,
-                    cwd=app_dir, env={"REDIS_URL": url}, redis=False)
+        w = resqued(
+            "work",
+            "-r",
+            "demo_jobs",
+            "-q",
+            "default",
+            "-i",
+            "1",
+            "-v",
+            "--redis",
+            url,
+            cwd=app_dir,
+            env={"REDIS_URL": url},
+            redis=False,
+        )
         client = server.client()
         wait_for(lambda: client.scard("resque:workers") == 1, 15, "registered with the password")
         push(client, "default", "Sleep", "s", 1)
@@ -592,8 +692,20 @@ def test_usr1_while_idle_does_not_kill_the_next_job(resqued, app_dir, r):
 
 def test_quit_while_redis_is_down_exits(resqued, app_dir, tmp_path):
     server = ExtraRedis(tmp_path)  # never started
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--redis", server.url,
-                cwd=app_dir, env={"REDIS_URL": server.url}, redis=False)
+    w = resqued(
+        "work",
+        "-r",
+        "demo_jobs",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        "--redis",
+        server.url,
+        cwd=app_dir,
+        env={"REDIS_URL": server.url},
+        redis=False,
+    )
     wait_for(lambda: _outage_lines(w), 15, "outage logged")
     w.signal(signal.SIGQUIT)
     assert w.wait(10) == 0
@@ -656,13 +768,17 @@ def test_interval_zero_does_not_spin(resqued, app_dir, r, queues, pause):
     """INTERVAL=0 polls, paused or idle on patterns matching nothing, must not hammer Redis."""
     if pause:
         r.set("resque:pause-all-workers", "true")
-    w = resqued("work", "-r", "demo_jobs", "-q", queues, "--no-fork", cwd=app_dir,
-                env={"INTERVAL": "0"})
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", queues, "--no-fork", cwd=app_dir, env={"INTERVAL": "0"}
+    )
     worker_id(r)
     wait_reserves(r, 1)
     start, t0 = reserves(r), time.monotonic()
-    wait_for(lambda: time.monotonic() - t0 >= 1.0 or reserves(r) - start > 100, 10,
-             "a second, or a flood of reserves")
+    wait_for(
+        lambda: time.monotonic() - t0 >= 1.0 or reserves(r) - start > 100,
+        10,
+        "a second, or a flood of reserves",
+    )
     assert reserves(r) - start <= 40, "the worker spins on Redis"
     assert w.popen.poll() is None
 
@@ -683,8 +799,11 @@ def test_a_grandchild_left_running_by_a_job_does_not_stall_the_worker(resqued, a
     push(r, "default", "Hooks::Full", "ok")
     w = work(resqued, app_dir, "-q", "default", lib="hook_jobs")
     try:
-        wait_for(lambda: "after" in strings(r, "events"), 10,
-                 "the next job while the grandchild still runs")
+        wait_for(
+            lambda: "after" in strings(r, "events"),
+            10,
+            "the next job while the grandchild still runs",
+        )
         assert r.llen("resque:failed") == 0
         wait_for(lambda: r.get("resque:stat:processed") == b"2", 5, "both counted")
     finally:

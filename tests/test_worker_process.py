@@ -14,7 +14,7 @@ from conftest import ROOT, RedisServer, descendants, ps, wait_for
 
 from resqued.version import __version__
 
-HOOKED = '''
+HOOKED = """
 import os, redis, resqued
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
 
@@ -30,7 +30,7 @@ class Hooked:
     @staticmethod
     def on_failure_note(exc, *args):
         r.rpush("on_failure", f"{type(exc).__name__}:{args[0]}")
-'''
+"""
 
 
 def push(r, queue: str, cls: str, *args) -> None:
@@ -61,10 +61,15 @@ def test_processes_jobs_and_keeps_resque_state(resqued, app_dir, r, mode):
     wait_for(lambda: r.llen("started") == 1, 10, "job started")
     doing = json.loads(r.get(f"resque:worker:{wid}"))
     assert list(doing) == ["queue", "run_at", "payload"]
-    assert doing["queue"] == "default" and doing["payload"] == {"class": "Sleep", "args": ["s1", 1.5]}
+    assert doing["queue"] == "default" and doing["payload"] == {
+        "class": "Sleep",
+        "args": ["s1", 1.5],
+    }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doing["run_at"])
-    assert any(re.fullmatch(rf"resque-{__version__}: Processing default since \d+ \[Sleep\]", t)
-               for t in titles(w.pid))
+    assert any(
+        re.fullmatch(rf"resque-{__version__}: Processing default since \d+ \[Sleep\]", t)
+        for t in titles(w.pid)
+    )
     ran_in = r.lrange("started", 0, -1)[0].decode().split(":")[1]
     assert (ran_in != str(w.pid)) == (mode == "--fork")  # a child per job, or the worker itself
     wait_for(lambda: r.llen("finished") == 1, 10, "job finished")
@@ -73,8 +78,9 @@ def test_processes_jobs_and_keeps_resque_state(resqued, app_dir, r, mode):
     assert r.get(f"resque:stat:processed:{wid}") == b"1"
     w.signal(signal.SIGQUIT)
     assert w.wait(20) == 0
-    assert not r.exists("resque:workers", f"resque:worker:{wid}:started",
-                        f"resque:stat:processed:{wid}")
+    assert not r.exists(
+        "resque:workers", f"resque:worker:{wid}:started", f"resque:stat:processed:{wid}"
+    )
     assert r.hlen("resque:workers:heartbeat") == 0
 
 
@@ -102,8 +108,9 @@ def test_patterns_are_expanded_on_every_reserve(resqued, app_dir, r):
 
 
 def test_idle_worker_wakes_promptly(resqued, app_dir, r):
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "--no-fork", cwd=app_dir,
-                env={"INTERVAL": "30"})
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", "default", "--no-fork", cwd=app_dir, env={"INTERVAL": "30"}
+    )
     wait_for(lambda: "Waiting for default" in " ".join(titles(w.pid)), 15, "idle")
     push(r, "default", "Record", "x")
     wait_for(lambda: r.llen("record") == 1, 5, "job picked up long before INTERVAL=30")
@@ -146,8 +153,17 @@ def test_term_kills_the_child_and_records_dirty_exit(resqued, app_dir, r):
 
 def test_term_child_sends_term_first(resqued, app_dir, r):
     (app_dir / "hooked_jobs.py").write_text(HOOKED)
-    w = resqued("work", "-r", "hooked_jobs", "-q", "default", "-i", "1", cwd=app_dir,
-                env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "5"})
+    w = resqued(
+        "work",
+        "-r",
+        "hooked_jobs",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        cwd=app_dir,
+        env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "5"},
+    )
     push(r, "default", "Hooked", "t", 30)
     wait_for(lambda: r.llen("started") == 1, 15, "started")
     w.signal(signal.SIGTERM)
@@ -199,7 +215,8 @@ def test_malformed_and_unknown_jobs_fail_and_the_worker_goes_on(resqued, app_dir
     wait_for(lambda: r.llen("record") == 1, 15, "the good job after the bad ones")
     recs = failures(r)
     assert [f["exception"] for f in recs] == ["resqued.MalformedPayload"] * 3 + [
-        "resqued.UnknownJobClass"]
+        "resqued.UnknownJobClass"
+    ]
     assert [f["payload"]["args"][0] for f in recs[:3]] == ["{not json", "[1,2]", '{"args":[1]}']
     assert "not registered" in recs[3]["error"] and recs[3]["payload"]["class"] == "Nope"
     assert all(f["worker"] and f["queue"] == "default" for f in recs)
@@ -249,8 +266,21 @@ def test_redis_outage_is_retried_and_logged_once(resqued, app_dir, r, tmp_path):
     server = RedisServer(tmp_path)
     server.start()
     url = server.url
-    w = resqued("work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--no-fork",
-                "--redis", url, cwd=app_dir, env={"REDIS_URL": url}, redis=False)
+    w = resqued(
+        "work",
+        "-r",
+        "demo_jobs",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        "--no-fork",
+        "--redis",
+        url,
+        cwd=app_dir,
+        env={"REDIS_URL": url},
+        redis=False,
+    )
     wait_for(lambda: "started" in w.output(), 15, "worker up")
     server.stop()
     wait_for(lambda: "unavailable" in w.output(), 15, "outage logged")
@@ -271,8 +301,13 @@ def test_redis_outage_is_retried_and_logged_once(resqued, app_dir, r, tmp_path):
 @pytest.mark.parametrize("url", ["http://x", "redis://host:notaport/0", "redis://h/zero"])
 def test_bad_redis_url_is_one_line(url):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "resqued.cli", "work", "--redis", url],
-                         capture_output=True, text=True, env=env, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "resqued.cli", "work", "--redis", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "invalid Redis URL" in lines[0], out.stderr
@@ -286,8 +321,18 @@ def test_password_never_shows(resqued, app_dir, tmp_path):
 
     redis_py.Redis(port=server.port).config_set("requirepass", "s3cr3tpw")
     url = f"redis://:s3cr3tpw@127.0.0.1:{server.port}/0"
-    w = resqued("work", "-q", "default", "-i", "1", "--redis", url, cwd=app_dir,
-                env={"REDIS_URL": url}, redis=False)
+    w = resqued(
+        "work",
+        "-q",
+        "default",
+        "-i",
+        "1",
+        "--redis",
+        url,
+        cwd=app_dir,
+        env={"REDIS_URL": url},
+        redis=False,
+    )
     wait_for(lambda: "started" in w.output(), 15, "worker up")
     assert not any("s3cr3tpw" in t for t in titles(w.pid))
     assert Path(f"/proc/{w.pid}/cmdline").read_bytes().find(b"s3cr3tpw") == -1
@@ -301,8 +346,11 @@ def test_one_job_wakes_one_idle_worker(resqued, app_dir, r):
     """No thundering herd: idle workers wait with BLMOVE into their own hand-over list."""
     m = resqued("-n", "6", "-r", "demo_jobs", "--interval", "60", "--no-fork", cwd=app_dir)
     wait_for(lambda: r.scard("resque:workers") == 6, 20, "6 workers")
-    wait_for(lambda: sum(1 for _, _, t in descendants(m.pid) if "Waiting for *" in t) == 6,
-             10, "all idle")
+    wait_for(
+        lambda: sum(1 for _, _, t in descendants(m.pid) if "Waiting for *" in t) == 6,
+        10,
+        "all idle",
+    )
     push(r, "default", "Record", "warm-up")  # creates the queue, so every worker watches it
     wait_for(lambda: r.llen("record") == 1, 10, "first job")
     wait_for(lambda: r.info("clients")["blocked_clients"] >= 6, 10, "all blocked on default")
@@ -310,7 +358,9 @@ def test_one_job_wakes_one_idle_worker(resqued, app_dir, r):
     push(r, "default", "Record", "one")
     wait_for(lambda: r.llen("record") == 2, 10, "job done")
     wait_for(lambda: r.info("clients")["blocked_clients"] >= 6, 10, "blocked again")
-    evals = sum(v["calls"] for k, v in r.info("commandstats").items() if k.startswith("cmdstat_eval"))
+    evals = sum(
+        v["calls"] for k, v in r.info("commandstats").items() if k.startswith("cmdstat_eval")
+    )
     assert evals <= 3, f"{evals} reserve calls for one job: idle workers stampeded"
 
 

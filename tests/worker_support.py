@@ -19,8 +19,9 @@ PREFIX = f"resque-{__version__}"
 
 def push(r, queue: str, cls: str, *args, **extra) -> bytes:
     """Enqueue as Ruby does (SADD + RPUSH); return the exact bytes pushed."""
-    raw = json.dumps({"class": cls, "args": list(args), **extra}, separators=(",", ":"),
-                     ensure_ascii=False).encode()
+    raw = json.dumps(
+        {"class": cls, "args": list(args), **extra}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
     push_raw(r, queue, raw)
     return raw
 
@@ -44,8 +45,9 @@ def titles(pid: int) -> list[str]:
 
 
 def worker_id(r, timeout: float = 15.0) -> str:
-    ids = wait_for(lambda: [x.decode() for x in r.smembers("resque:workers")], timeout,
-                   "a registered worker")
+    ids = wait_for(
+        lambda: [x.decode() for x in r.smembers("resque:workers")], timeout, "a registered worker"
+    )
     assert len(ids) == 1, ids
     return ids[0]
 
@@ -63,8 +65,11 @@ def wait_reserves(r, n: int = 2, timeout: float = 10.0) -> None:
 
 
 def idle(w, queues: str = "default", timeout: float = 15.0) -> None:
-    wait_for(lambda: any(t == f"{PREFIX}: Waiting for {queues}" for t in titles(w.pid)),
-             timeout, f"worker idle on {queues}")
+    wait_for(
+        lambda: any(t == f"{PREFIX}: Waiting for {queues}" for t in titles(w.pid)),
+        timeout,
+        f"worker idle on {queues}",
+    )
 
 
 def work(resqued, app_dir, *args, env=None, lib: str = "demo_jobs"):
@@ -100,10 +105,25 @@ class ExtraRedis(RedisServer):
         if not exe:
             pytest.exit("redis-server is not installed", 2)
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--save", "", "--appendonly", "no", "--requirepass", self.password,
-             "--logfile", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                self.password,
+                "--logfile",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = self.client()
 

@@ -1,8 +1,8 @@
 # resqued configuration (Python DSL). See docs/configuration.md.
 worker_processes(4)
-queue("high", 2)       # workers 1-2 look at high first
-queue("low", "50%")    # workers 1-2 then look at low
-queue("*")             # everyone works everything else
+queue("high", 2)  # workers 1-2 look at high first
+queue("low", "50%")  # workers 1-2 then look at low
+queue("*")  # everyone works everything else
 interval(1)
 
 
