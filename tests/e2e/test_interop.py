@@ -6,7 +6,7 @@ import json
 import signal
 
 import pytest
-from conftest import wait_for
+from support.procs import wait_for
 
 pyres = pytest.importorskip("pyres")
 from pyres import ResQ  # noqa: E402

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, descendants, ps, wait_for
+from support import ROOT
+from support.procs import descendants, ps, wait_for
 
 from resqued.proc import alive
 from resqued.version import __version__

@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-from conftest import wait_for
-from worker_support import dead_pid, failures, idle, strings, work, worker_id
+from support.jobs import failures, idle, strings, work, worker_id
+from support.procs import dead_pid, wait_for
 
 import resqued
 

@@ -7,8 +7,8 @@ import sys
 import types
 
 import pytest
-from conftest import wait_for
-from worker_support import failures, push, strings, work, worker_id
+from support.jobs import failures, push, strings, work, worker_id
+from support.procs import wait_for
 
 import resqued
 from resqued import hooks, jobs

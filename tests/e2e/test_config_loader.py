@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ps, wait_for
+from support.procs import ps, wait_for
 
 CONFIG = """
 import os, redis

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 
-from conftest import descendants, wait_for
+from support.procs import descendants, wait_for
 
 
 def push(r, cls: str, *args) -> None:

@@ -10,21 +10,21 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, wait_for
-from worker_support import (
+from support import ROOT
+from support.jobs import (
     PREFIX,
-    ExtraRedis,
     failures,
     idle,
     push,
     push_raw,
     reserves,
     strings,
-    titles,
     wait_reserves,
     work,
     worker_id,
 )
+from support.procs import ps, titles, wait_for
+from support.redis_server import ExtraRedis
 
 
 def ran_in(r, key="record") -> list[int]:
@@ -388,14 +388,12 @@ def test_proctitles(resqued, app_dir, r, mode):
     push(r, "default", "Sleep", "t", 1.5)
     job_pid = started_pid(r)
     t = time.time()
-    title = next(
-        tt for p, tt in ((p, tt) for p, _, tt in __import__("conftest").ps()) if p == job_pid
-    )
+    title = next(tt for p, tt in ((p, tt) for p, _, tt in ps()) if p == job_pid)
     m = re.fullmatch(rf"{re.escape(PREFIX)}: Processing default since (\d+) \[Sleep\]", title)
     assert m, title
     assert t - 10 <= int(m.group(1)) <= t + 1
     if mode == "--fork":
-        parent = next(tt for p, _, tt in __import__("conftest").ps() if p == w.pid)
+        parent = next(tt for p, _, tt in ps() if p == w.pid)
         assert re.fullmatch(rf"{re.escape(PREFIX)}: Forked {job_pid} at \d+", parent), parent
     # Ruby's own live-worker test finds us (else Ruby workers on this host would prune us)
     out = subprocess.run(
@@ -738,7 +736,7 @@ def test_lone_surrogates_in_a_payload_do_not_break_the_worker(resqued, app_dir, 
 def test_prune_survives_garbage_left_by_dead_workers(resqued, app_dir, r):
     import socket
 
-    from worker_support import dead_pid
+    from support.procs import dead_pid
 
     host = socket.gethostname()
     garbage = {

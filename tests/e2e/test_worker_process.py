@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, RedisServer, descendants, ps, wait_for
+from support import ROOT
+from support.procs import descendants, ps, wait_for
+from support.redis_server import RedisServer
 
 from resqued.version import __version__
 

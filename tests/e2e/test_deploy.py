@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import ROOT, ps, wait_for
+from support import ROOT
+from support.procs import ps, wait_for
 
 from resqued.proc import alive
 

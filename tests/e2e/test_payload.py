@@ -8,8 +8,8 @@ import signal
 import time
 
 import pytest
-from conftest import wait_for
-from worker_support import push_raw, work, worker_id
+from support.jobs import push_raw, work, worker_id
+from support.procs import wait_for
 
 import resqued
 from resqued.resque import failure, payload, times
