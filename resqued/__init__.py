@@ -15,7 +15,8 @@ Producers::
     resqued.enqueue(Archive, 35, "tar")
 """
 
-from resqued.hooks import DontPerform, worker_hook
+from resqued.hooks import worker_hook
+from resqued.job_hooks import DontPerform
 from resqued.jobs import UnknownJobClass, allow_module, job
 from resqued.producer import connect, dequeue, enqueue, enqueue_to
 from resqued.version import __version__

@@ -1,24 +1,45 @@
-"""Resque hooks: job hooks found by method-name prefix, and worker hooks."""
+"""The one hook runner: every user hook runs through ``run``, under one policy table.
+
+Each kind of hook has a policy, decided here and documented in
+docs/configuration.md ("Hooks: when, where, and what a failure does"):
+
+- ``RAISE``: the hook's exception propagates, and the step it belongs to fails:
+  the job (``before_fork``/``after_fork`` of a job), the worker's start
+  (``before_first_fork``, the config's ``after_fork``, ``worker_factory``), the
+  re-exec (``before_exec``, run in the preflight process), the enqueue.
+- ``LOG``: the exception is logged on one line, naming the hook, and ignored.
+
+A kind with a deadline runs under ``signal.setitimer`` in the main thread: past
+it, :class:`HookTimeout` is raised inside the hook, and the policy applies.
+The master itself never runs a hook: they run in the listener, the workers,
+job processes, producers, or the short-lived preflight process.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import logging
-from collections.abc import Callable
-from functools import cache
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from resqued.job_hooks import job_hooks
 
 log = logging.getLogger("resqued")
 
-JOB_HOOK_KINDS = (
-    "before_perform",
-    "around_perform",
-    "after_perform",
-    "on_failure",
-    "before_enqueue",
-    "after_enqueue",
-    "before_dequeue",
-    "after_dequeue",
-)
+
+class Policy(enum.Enum):
+    RAISE = "raise"
+    LOG = "log"
+
+
+class HookTimeout(Exception):
+    """A hook ran past its deadline."""
+
+
+# Resque's worker hooks, registered with @resqued.worker_hook(kind).
 WORKER_HOOK_KINDS = (
     "before_first_fork",
     "before_fork",
@@ -30,77 +51,87 @@ WORKER_HOOK_KINDS = (
     "worker_exit",
 )
 
+POLICY: dict[str, Policy] = {
+    # Resque worker hooks (in the worker, or the job child for after_fork)
+    "before_first_fork": Policy.RAISE,  # the worker does not start
+    "before_fork": Policy.RAISE,  # the job fails; the worker goes on
+    "after_fork": Policy.RAISE,  # the job fails
+    "queue_empty": Policy.LOG,
+    "before_pause": Policy.LOG,
+    "after_pause": Policy.LOG,
+    "shutdown": Policy.LOG,
+    "worker_exit": Policy.LOG,
+    # Resque job hooks outside perform
+    "on_failure": Policy.LOG,
+    "before_enqueue": Policy.RAISE,  # the producer's call raises, as in Resque
+    "after_enqueue": Policy.RAISE,
+    "before_dequeue": Policy.RAISE,
+    "after_dequeue": Policy.RAISE,
+    # Config-file hooks
+    "config.before_fork": Policy.LOG,  # in the listener: that worker start counts as failed
+    "config.after_fork": Policy.RAISE,  # in the new worker: it exits, and is restarted
+    "config.after_exit": Policy.LOG,  # in the listener
+    "config.before_exec": Policy.RAISE,  # in the preflight process: the re-exec is cancelled
+    "config.config_loader": Policy.LOG,  # in the listener: the last table is kept
+    "config.worker_factory": Policy.RAISE,  # in the new worker: it exits, and is restarted
+}
 
-class DontPerform(Exception):
-    """Raised by a before_perform hook to skip the job quietly."""
-
-
-@cache
-def job_hooks(cls: type, kind: str) -> tuple[Callable[..., Any], ...]:
-    """The class's hooks of one kind, in alphabetical order of their names."""
-    names = sorted(n for n in dir(cls) if n.startswith(kind))
-    return tuple(getattr(cls, n) for n in names if callable(getattr(cls, n)))
-
-
-def _around(hook: Callable[..., Any], args: list[Any], inner: Callable[[], bool]):
-    """Wrap ``inner`` in a generator hook: code before ``yield`` runs first, after it last."""
-
-    def run() -> bool:
-        gen = hook(*args)
-        if not hasattr(gen, "send"):
-            raise TypeError(f"around_perform hook {hook.__name__} must be a generator (use yield)")
-        try:
-            next(gen)
-        except StopIteration:
-            return False  # the hook did not yield: the job is not performed
-        try:
-            performed = inner()
-        except BaseException as exc:
-            try:
-                gen.throw(exc)
-            except StopIteration:
-                return True  # the hook handled the exception
-            raise
-        try:
-            next(gen)
-        except StopIteration:
-            pass
-        return performed
-
-    return run
+# Seconds a hook may run where the process running it must not hang.
+DEADLINE: dict[str, float] = {
+    "config.before_fork": 30.0,
+    "config.after_exit": 10.0,
+    "config.config_loader": 10.0,
+    "config.before_exec": 60.0,
+}
 
 
-def perform(cls: type, args: list[Any]) -> bool:
-    """Run a job with its hooks. False when a hook chose not to perform it."""
+def describe(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise HookTimeout inside the block after ``seconds`` (main thread only; else no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise HookTimeout(f"{what} still running after {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        for hook in job_hooks(cls, "before_perform"):
-            hook(*args)
-    except DontPerform:
-        return False
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
-    def call() -> bool:
-        cls.perform(*args)
-        return True
 
-    chain = call
-    for hook in reversed(job_hooks(cls, "around_perform")):
-        chain = _around(hook, args, chain)
-    performed = chain()
-    if performed:
-        for hook in job_hooks(cls, "after_perform"):
-            hook(*args)
-    return performed
+def call(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one hook under its kind's policy and deadline; its result, or None if it failed."""
+    policy = POLICY[kind]
+    name = f"{kind.removeprefix('config.')} hook {describe(fn)}"
+    try:
+        with deadline(DEADLINE.get(kind), name):
+            return fn(*args)
+    except Exception as exc:
+        if policy is Policy.RAISE:
+            raise
+        log.error("%s raised %s: %s (ignored)", name, type(exc).__name__, exc)
+        return None
+
+
+def run(kind: str, fns: Iterable[Callable[..., Any]], *args: Any) -> None:
+    """Run hooks of one kind in order, under that kind's policy and deadline."""
+    for fn in fns:
+        call(kind, fn, *args)
 
 
 def on_failure(cls: type | None, exc: BaseException, args: list[Any]) -> None:
-    """Run on_failure hooks; a hook that raises is logged, never fatal."""
-    if cls is None:
-        return
-    for hook in job_hooks(cls, "on_failure"):
-        try:
-            hook(exc, *args)
-        except Exception as hook_exc:  # noqa: BLE001
-            log.error("on_failure hook %s raised %r", getattr(hook, "__name__", hook), hook_exc)
+    """A job class's on_failure hooks; one that raises is logged and the others still run."""
+    if cls is not None:
+        run("on_failure", job_hooks(cls, "on_failure"), exc, *args)
 
 
 _worker_hooks: dict[str, list[Callable[..., Any]]] = {k: [] for k in WORKER_HOOK_KINDS}
@@ -118,6 +149,10 @@ def worker_hook(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return register
 
 
+def has_worker_hooks(kind: str) -> bool:
+    return bool(_worker_hooks[kind])
+
+
 def run_worker_hooks(kind: str, *args: Any) -> None:
-    for fn in _worker_hooks[kind]:
-        fn(*args)
+    """Resque's worker hooks of one kind (``@resqued.worker_hook``), under their policy."""
+    run(kind, _worker_hooks[kind], *args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from resqued import jobs
-from resqued.hooks import job_hooks
+from resqued.job_hooks import job_hooks
 from resqued.resque import payload
 from resqued.resque.store import Store
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from resqued import hooks, jobs, logs, proctitle
+from resqued import hooks, job_hooks, jobs, logs, proctitle
 from resqued.backoff import Backoff
 from resqued.proc import set_parent_death_signal, signal_name
 from resqued.resque import failure, payload, registry, times
@@ -334,8 +334,7 @@ class Worker:
     def _wait_connection(self, queue: str) -> tuple[Any, int]:
         """A connection kept for waiting on ``queue``, with its Redis client id."""
         if queue not in self._wait_conns:
-            pool = self.store.redis.connection_pool
-            conn = pool.connection_class(**pool.connection_kwargs)
+            conn = self.store.dedicated_connection()
             conn.send_command("CLIENT", "ID")
             self._wait_conns[queue] = (conn, int(conn.read_response()))
         return self._wait_conns[queue]
@@ -384,7 +383,7 @@ class Worker:
         try:
             self.in_job = True
             try:
-                hooks.perform(cls, job.args)
+                job_hooks.perform(cls, job.args)
             finally:
                 self.in_job = False
         except BaseException as exc:  # noqa: BLE001  (a job may raise anything, sys.exit too)
@@ -478,7 +477,7 @@ class Worker:
             proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
             hooks.run_worker_hooks("after_fork", job)
             try:
-                hooks.perform(cls, job.args)
+                job_hooks.perform(cls, job.args)
                 report: dict[str, Any] = {}
             except BaseException as exc:  # noqa: BLE001
                 hooks.on_failure(cls, exc, job.args)

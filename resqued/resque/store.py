@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -29,6 +30,15 @@ class Store:
     @property
     def safe_url(self) -> str:
         return connection.redact(self.url)
+
+    def dedicated_connection(self) -> Any:
+        """A connection of its own, outside the pool (for blocking waits).
+
+        Same address, TLS settings, credentials and database as the pool's; works
+        for every URL form, Sentinel included.  The caller disconnects it.
+        """
+        pool = self.redis.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
 
     def server_time(self) -> float:
         sec, usec = self.redis.time()

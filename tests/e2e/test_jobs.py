@@ -11,7 +11,7 @@ from support.jobs import failures, push, strings, work, worker_id
 from support.procs import wait_for
 
 import resqued
-from resqued import hooks, jobs
+from resqued import hooks, job_hooks, jobs
 
 
 @pytest.fixture
@@ -315,13 +315,13 @@ class Trace:
 
 def test_around_hooks_nest_alphabetically():
     Trace.calls = []
-    assert hooks.perform(Trace, [1, "x"]) is True
+    assert job_hooks.perform(Trace, [1, "x"]) is True
     assert Trace.calls == ["a in", "b in", ("perform", (1, "x")), "b out", "a out", "after"]
 
 
 def test_an_around_hook_may_handle_the_exception():
     Trace.calls = []
-    assert hooks.perform(Trace, ["keyerror"]) is True
+    assert job_hooks.perform(Trace, ["keyerror"]) is True
     assert Trace.calls == [
         "a in",
         "b in",
@@ -336,7 +336,7 @@ def test_an_around_hook_may_handle_the_exception():
 def test_an_exception_goes_through_the_around_hooks_and_skips_after():
     Trace.calls = []
     with pytest.raises(ValueError):
-        hooks.perform(Trace, ["valueerror"])
+        job_hooks.perform(Trace, ["valueerror"])
     assert Trace.calls == ["a in", "b in", ("perform", ("valueerror",))]
     hooks.on_failure(Trace, ValueError("v"), ["valueerror"])
     assert Trace.calls[-1] == ("on_failure", "ValueError", ("valueerror",))

@@ -8,7 +8,7 @@ import types
 import pytest
 
 import resqued
-from resqued import hooks, jobs
+from resqued import hooks, job_hooks, jobs
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +107,7 @@ class Recorder:
 
 def test_hooks_run_in_resque_order():
     Recorder.calls = []
-    assert hooks.perform(Recorder, [1]) is True
+    assert job_hooks.perform(Recorder, [1]) is True
     assert Recorder.calls == [
         ("before_a", (1,)),
         ("before_b", (1,)),
@@ -123,7 +123,7 @@ def test_hooks_run_in_resque_order():
 def test_after_perform_only_on_success():
     Recorder.calls = []
     with pytest.raises(RuntimeError):
-        hooks.perform(Recorder, ["fail"])
+        job_hooks.perform(Recorder, ["fail"])
     assert "after" not in Recorder.calls
     hooks.on_failure(Recorder, RuntimeError("boom"), ["fail"])
     assert Recorder.calls[-1] == ("failure", "boom", ("fail",))
@@ -141,7 +141,7 @@ def test_dont_perform_skips_quietly():
         def perform(cls):
             cls.ran = True
 
-    assert hooks.perform(Skip, []) is False
+    assert job_hooks.perform(Skip, []) is False
     assert not Skip.ran
 
 
@@ -158,7 +158,7 @@ def test_an_around_hook_that_does_not_yield_skips_the_job():
         def perform(cls):
             cls.ran = True
 
-    assert hooks.perform(Gate, []) is False
+    assert job_hooks.perform(Gate, []) is False
     assert not Gate.ran
 
 
