@@ -22,7 +22,7 @@ class Backoff:
         if self.failures == 0:
             return 0.0
         delay = min(self.maximum, self.initial * (2 ** (self.failures - 1)))
-        return delay * random.uniform(0.9, 1.1)
+        return float(delay * random.uniform(0.9, 1.1))
 
     def succeeded(self) -> None:
         self.failures = 0

@@ -30,7 +30,8 @@ def notify_ready() -> None:
             _ready_fd = -1
 
 
-def _report(message: str) -> None:
+def report_failure(message: str) -> None:
+    """Tell the launching command why the master could not start (no-op when not daemonized)."""
     global _ready_fd
     if _ready_fd >= 0:
         try:
@@ -74,10 +75,10 @@ def run_detached(serve: Callable[[], int], stdout_path: str | None, stderr_path:
             try:
                 code = serve()
             except ResquedError as exc:
-                _report(str(exc))
+                report_failure(str(exc))
                 code = 1
             except BaseException as exc:  # noqa: BLE001
-                _report(f"master crashed: {type(exc).__name__}: {exc}")
+                report_failure(f"master crashed: {type(exc).__name__}: {exc}")
                 raise
     finally:
         os._exit(code)

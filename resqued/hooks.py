@@ -68,7 +68,7 @@ POLICY: dict[str, Policy] = {
     "before_dequeue": Policy.RAISE,
     "after_dequeue": Policy.RAISE,
     # Config-file hooks
-    "config.before_fork": Policy.LOG,  # in the listener: that worker start counts as failed
+    "config.before_fork": Policy.LOG,  # in the listener: logged, the worker starts anyway
     "config.after_fork": Policy.RAISE,  # in the new worker: it exits, and is restarted
     "config.after_exit": Policy.LOG,  # in the listener
     "config.before_exec": Policy.RAISE,  # in the preflight process: the re-exec is cancelled
@@ -82,6 +82,13 @@ DEADLINE: dict[str, float] = {
     "config.after_exit": 10.0,
     "config.config_loader": 10.0,
     "config.before_exec": 60.0,
+}
+
+
+# What a LOG-policy failure leaves behind, said in the log line.
+AFTERWARDS: dict[str, str] = {
+    "config.config_loader": "keeping the current workers",
+    "config.before_fork": "starting the worker anyway",
 }
 
 
@@ -118,7 +125,8 @@ def call(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
     except Exception as exc:
         if policy is Policy.RAISE:
             raise
-        log.error("%s raised %s: %s (ignored)", name, type(exc).__name__, exc)
+        after = AFTERWARDS.get(kind, "ignored")
+        log.error("%s failed: %s: %s (%s)", name, type(exc).__name__, exc, after)
         return None
 
 

@@ -1,22 +1,140 @@
-"""The master <-> listener line protocol, over a socketpair (see docs/ipc.md).
+"""The master <-> listener line protocol over a socketpair: every message, both ways, typed.
 
 listener -> master::
 
-    RUNNING <total>          preloaded, forking workers; <total> workers configured
-    +<pid>,<queues>          a worker started
-    -<pid>                   a worker exited
+    RUNNING <total> [<summary JSON>]   preloaded, forking workers; <total> configured
+    FAILED <reason>                    cannot start (config, app, Redis); exits next
+    +<pid>,<queues>                    a worker started
+    -<pid>[ <reason>]                  a worker exited (reason: why it was replaced)
 
 master -> listener::
 
-    +<pid>,<queues>          an older listener's worker is still running (counts toward the total)
-    -<pid>                   that older worker has exited
-    COUNT <n>                run <n> pool workers from now on (TTIN / TTOU)
+    +<pid>,<queues>                    an older listener's worker is still running
+    -<pid>                             that older worker has exited: its slot is free
+    COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
+
+``encode`` turns a message into its line; ``decode`` turns a line back into a
+message, or raises :class:`Malformed`.  Readers log and drop what they cannot
+decode (see ``Channel.messages``), so a stray line never stops a process.  Old
+and new images of the master talk to each other across a USR2 re-exec: decoding
+accepts every older form of a message (``RUNNING`` without a summary, ``-<pid>``
+without a reason).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("resqued")
+
+
+class Malformed(ValueError):
+    """A line that is not a message of this protocol."""
+
+
+@dataclass(frozen=True)
+class Running:
+    """listener -> master: ready; ``summary`` is the config it runs, as plain data."""
+
+    total: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """listener -> master: it cannot start, and why (one line)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """listener -> master (its worker), or master -> listener (an older listener's worker)."""
+
+    pid: int
+    queues: str
+
+
+@dataclass(frozen=True)
+class WorkerExited:
+    """listener -> master (its worker, and why), or master -> listener (an older worker)."""
+
+    pid: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Count:
+    """master -> listener: the pool size after TTIN / TTOU."""
+
+    workers: int
+
+
+Message = Running | Failed | WorkerStarted | WorkerExited | Count
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def encode(message: Message) -> str:
+    match message:
+        case Running(total, summary):
+            tail = " " + json.dumps(summary, separators=(",", ":")) if summary else ""
+            return f"RUNNING {total}{tail}"
+        case Failed(reason):
+            return f"FAILED {_one_line(reason)}"
+        case WorkerStarted(pid, queues):
+            return f"+{pid},{queues}"
+        case WorkerExited(pid, reason):
+            return f"-{pid} {_one_line(reason)}" if reason else f"-{pid}"
+        case Count(workers):
+            return f"COUNT {workers}"
+    raise TypeError(f"not a message: {message!r}")
+
+
+def _pid(text: str, line: str) -> int:
+    if not text.isdigit() or int(text) <= 1:
+        raise Malformed(f"bad pid in {line!r}")
+    return int(text)
+
+
+def decode(line: str) -> Message:
+    """The message a line holds; Malformed when it holds none."""
+    if line.startswith("+"):
+        pid, sep, queues = line[1:].partition(",")
+        if not sep or not queues:
+            raise Malformed(f"worker line without queues: {line!r}")
+        return WorkerStarted(_pid(pid, line), queues)
+    if line.startswith("-"):
+        pid, _, reason = line[1:].partition(" ")
+        return WorkerExited(_pid(pid, line), reason)
+    word, _, rest = line.partition(" ")
+    if word == "RUNNING":
+        total, _, summary = rest.partition(" ")
+        if not total.isdigit():
+            raise Malformed(f"RUNNING without a worker count: {line!r}")
+        doc: Any = {}
+        if summary:
+            try:
+                doc = json.loads(summary)
+            except ValueError:
+                raise Malformed(f"RUNNING with an unreadable summary: {line!r}") from None
+            if not isinstance(doc, dict):
+                raise Malformed(f"RUNNING summary is not an object: {line!r}")
+        return Running(int(total), doc)
+    if word == "FAILED":
+        return Failed(rest or "no reason given")
+    if word == "COUNT":
+        if not rest.isdigit():
+            raise Malformed(f"COUNT without a number: {line!r}")
+        return Count(int(rest))
+    raise Malformed(f"unknown message: {line[:200]!r}")
 
 
 class Channel:
@@ -35,11 +153,11 @@ class Channel:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, line: str) -> bool:
-        """Write one line; False when the other end is gone."""
+    def send(self, message: Message) -> bool:
+        """Write one message; False when the other end is gone."""
         if self.closed:
             return False
-        data = (line + "\n").encode()
+        data = (encode(message) + "\n").encode()
         try:
             self.sock.setblocking(True)
             self.sock.sendall(data)
@@ -67,6 +185,16 @@ class Channel:
         *lines, self._buf = self._buf.split(b"\n")
         return [line.decode(errors="replace") for line in lines if line]
 
+    def messages(self) -> list[Message]:
+        """Every complete message available now; malformed lines are logged and dropped."""
+        out: list[Message] = []
+        for line in self.read_lines():
+            try:
+                out.append(decode(line))
+            except Malformed as exc:
+                log.warning("ignoring a line on the master/listener channel: %s", exc)
+        return out
+
     def close(self) -> None:
         self.closed = True
         self.sock.close()
@@ -77,17 +205,3 @@ def pair() -> tuple[Channel, socket.socket]:
     mine, theirs = socket.socketpair()
     os.set_inheritable(theirs.fileno(), True)
     return Channel(mine), theirs
-
-
-def worker_started(pid: int, queues: str) -> str:
-    return f"+{pid},{queues}"
-
-
-def worker_exited(pid: int) -> str:
-    return f"-{pid}"
-
-
-def parse_worker(line: str) -> tuple[int, str]:
-    """``+pid,queues`` or ``-pid`` -> (pid, queues)."""
-    pid, _, queues = line[1:].partition(",")
-    return int(pid), queues

@@ -8,23 +8,25 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 from resqued import ipc
-from resqued.proc import alive
 
 log = logging.getLogger("resqued")
 
 
 class ListenerProxy:
-    def __init__(self, number: int, spec: dict) -> None:
+    def __init__(self, number: int, spec: dict[str, Any], cwd: str) -> None:
         self.number = number
         self.channel, theirs = ipc.pair()
         env = dict(os.environ)
+        env["PWD"] = cwd
         env["RESQUED_LISTENER"] = json.dumps({**spec, "number": number, "fd": theirs.fileno()})
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "resqued.listener"],
             pass_fds=(theirs.fileno(),),
             env=env,
+            cwd=cwd,  # chdir through the operator's path: a switched symlink is followed
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
@@ -32,11 +34,13 @@ class ListenerProxy:
         self.started = time.monotonic()
         self.ready = False
         self.total = 0
+        self.summary: dict[str, Any] = {}
+        self.failure = ""  # the reason it gave for not starting
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
         self.exit_status: int | None = None
 
     @classmethod
-    def adopt(cls, doc: dict) -> ListenerProxy:
+    def adopt(cls, doc: dict[str, Any]) -> ListenerProxy:
         """A listener a previous master image started (USR2), from its saved state."""
         self = cls.__new__(cls)
         self.number = doc["number"]
@@ -46,11 +50,13 @@ class ListenerProxy:
         self.started = time.monotonic()
         self.ready = doc["ready"]
         self.total = doc["total"]
+        self.summary = doc.get("summary") or {}
+        self.failure = ""
         self.workers = {int(pid): queues for pid, queues in doc["workers"].items()}
         self.exit_status = None
         return self
 
-    def saved(self) -> dict:
+    def saved(self) -> dict[str, Any]:
         """What a new master image needs to adopt this listener."""
         return {
             "number": self.number,
@@ -58,6 +64,7 @@ class ListenerProxy:
             "pid": self.pid,
             "ready": self.ready,
             "total": self.total,
+            "summary": self.summary,
             "workers": self.workers,
         }
 
@@ -68,22 +75,27 @@ class ListenerProxy:
     def running(self) -> bool:
         return self.exit_status is None
 
-    def read(self) -> list[str]:
+    def read(self) -> list[ipc.Message]:
         """Apply the listener's reports to our view; return them for the master to act on."""
-        lines = self.channel.read_lines()
-        for line in lines:
-            if line.startswith("RUNNING"):
-                self.ready = True
-                self.total = int(line.split()[1])
-            elif line.startswith("+"):
-                pid, queues = ipc.parse_worker(line)
-                self.workers[pid] = queues
-            elif line.startswith("-"):
-                self.workers.pop(ipc.parse_worker(line)[0], None)
-        return lines
+        messages = self.channel.messages()
+        for message in messages:
+            match message:
+                case ipc.Running(total, summary):
+                    self.ready = True
+                    self.total = total
+                    self.summary = summary
+                case ipc.Failed(reason):
+                    self.failure = reason
+                case ipc.WorkerStarted(pid, queues):
+                    self.workers[pid] = queues
+                case ipc.WorkerExited(pid):
+                    self.workers.pop(pid, None)
+                case _:
+                    log.warning("%r sent an unexpected message: %r", self, message)
+        return messages
 
-    def send(self, line: str) -> None:
-        self.channel.send(line)
+    def send(self, message: ipc.Message) -> None:
+        self.channel.send(message)
 
     def kill(self, sig: int) -> None:
         if self.running:
@@ -96,10 +108,3 @@ class ListenerProxy:
         self.exit_status = status
         self.read()
         self.channel.close()
-
-    def forget_dead_workers(self) -> list[int]:
-        """After the listener is gone its workers are nobody's children: poll them."""
-        gone = [pid for pid in self.workers if not alive(pid)]
-        for pid in gone:
-            del self.workers[pid]
-        return gone

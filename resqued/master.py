@@ -1,9 +1,11 @@
-"""The master: owns the pidfile, the signals and the logs; runs listeners; never imports the app.
+"""The master: owns the pidfile, the signals and the logs; runs listeners; never runs user code.
 
 Signal handlers only queue the signal (the loop is woken through
 ``signal.set_wakeup_fd``).  Each loop turn handles queued signals, reaps
-listeners, reads their reports, starts a listener if one is missing, and
-sleeps.  Every signal has one ``handle_<name>`` method below.
+listeners, reads their reports, checks a pending USR2 preflight, starts a
+listener if one is missing, and sleeps.  Every signal has one ``handle_<name>``
+method below.  The configuration reaches the master only as plain data: from
+the config check process at start-up, then from each listener's ``RUNNING``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,11 @@ import logging
 import os
 import signal
 import time
+from typing import Any
 
-from resqued import daemon, logs, pidfile, proctitle, reexec, systemd
+from resqued import daemon, ipc, logs, pidfile, proctitle, reexec, systemd
 from resqued.backoff import Backoff
-from resqued.config import Config, load
-from resqued.config.allocation import pool_size
 from resqued.config.model import Overrides
-from resqued.errors import ResquedError
 from resqued.listener_proxy import ListenerProxy
 from resqued.proc import alive, reaped
 from resqued.wakeup import Wakeup
@@ -27,22 +27,26 @@ log = logging.getLogger("resqued")
 
 SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD")
 LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restart backoff
+BOOT_TIMEOUT = 300.0  # a listener not ready after this long is stopped (reload failed)
 
 
 class Master:
     def __init__(
         self,
         overrides: Overrides,
-        config: Config,
+        view: dict[str, Any],
+        cwd: str,
         log_level: int = logging.INFO,
         argv: list[str] | None = None,
+        boot_timeout: float = BOOT_TIMEOUT,
     ) -> None:
         self.argv = list(argv or [])
         self.replace_pid = 0  # --hot-swap: the master we take over from once we are ready
-        self.pid_path = config.pidfile
         self.overrides = overrides
-        self.config = config
+        self.view = view  # the running config, as plain data (see config/check.py)
+        self.cwd = cwd
         self.log_level = log_level
+        self.boot_timeout = boot_timeout
         self.generation = 0
         self.current: ListenerProxy | None = None
         self.listeners: list[ListenerProxy] = []  # every listener we still have to reap
@@ -53,10 +57,15 @@ class Master:
         self.pool_delta = 0  # TTIN / TTOU
         self.listener_backoff = Backoff(1.0, 60.0)
         self.next_listener_at = 0.0
+        self.ever_ready = False  # a listener of ours got ready: later failures are retried
+        self.failure = ""  # why the last listener could not start
+        self.exit_code = 0
+        self.last_reload: dict[str, Any] | None = None
+        self.preflight: reexec.Preflight | None = None
         self.pid = os.getpid()
         self.wakeup = Wakeup()
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict[str, Any]) -> None:
         """Take over the listeners a previous image of this master left running (USR2)."""
         self.generation = state["generation"]
         self.pool_delta = state["pool_delta"]
@@ -64,10 +73,12 @@ class Master:
         self.listeners = [ListenerProxy.adopt(doc) for doc in state["listeners"]]
         self.current = next((li for li in self.listeners if li.pid == state["current"]), None)
         self.orphans = {int(pid): queues for pid, queues in state["orphans"].items()}
+        self.view = state.get("view") or self.view
+        self.ever_ready = True
         log.info("re-exec: took over %d listener(s) and their workers", len(self.listeners))
         systemd.ready(self.status_text())
 
-    def saved_state(self) -> dict:
+    def saved_state(self) -> dict[str, Any]:
         return {
             "generation": self.generation,
             "pool_delta": self.pool_delta,
@@ -75,34 +86,26 @@ class Master:
             "current": self.current.pid if self.current else None,
             "listeners": [li.saved() for li in self.listeners],
             "orphans": self.orphans,
+            "view": self.view,
         }
 
     # -- signals: handlers only queue ------------------------------------------------
 
-    def install_signals(self) -> None:
-        self.wakeup.catch(SIGNALS)
-
     def handle_hup(self) -> None:
-        """Reload: new listener with fresh code and config; old workers retire as it takes over."""
+        """Reload: a new listener evaluates fresh code and config; old workers retire as it runs."""
         if self.stopping:
             log.info("ignoring HUP while shutting down")
             return
-        try:
-            config = load(self.overrides)
-        except ResquedError as exc:
-            log.error("reload failed, keeping the running workers: %s", exc)
-            systemd.status(f"reload failed: {exc}")
-            return
-        self.config = config
-        self.pool_delta = 0
         systemd.reloading()
         logs.reopen()
+        self.pool_delta = 0
         self.workers_stopped = False
         if self.current and not self.current.ready:
             log.info("reload: dropping %r, which is still booting", self.current)
             self.current.kill(signal.SIGKILL)
         self.current = None
         self.next_listener_at = 0.0
+        self.last_reload = {"at": time.time(), "outcome": "pending", "error": None}
         log.info("reload: starting a new listener")
 
     def handle_int(self) -> None:
@@ -112,9 +115,10 @@ class Master:
         """Stop now: workers are killed (their jobs recorded as DirtyExit); KILL after a timeout."""
         if self.stopping != "TERM":
             self.stopping = "TERM"
-            self.kill_at = time.monotonic() + self.config.shutdown_timeout
+            self.kill_at = time.monotonic() + float(self.view.get("shutdown_timeout") or 30.0)
             log.info("shutting down now")
             systemd.stopping()
+        self._cancel_preflight()
         self._signal_listeners(signal.SIGTERM)
 
     def handle_quit(self) -> None:
@@ -124,6 +128,7 @@ class Master:
         self.stopping = "QUIT"
         log.info("shutting down gracefully")
         systemd.stopping()
+        self._cancel_preflight()
         self._signal_listeners(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
@@ -132,22 +137,15 @@ class Master:
         log.info("reopened log files")
 
     def handle_usr2(self) -> None:
-        """Hot re-exec: a fresh image of the master (same pid) adopts the running listeners."""
+        """Hot re-exec: once the new release's preflight passes, exec it (same pid)."""
         if self.stopping:
             log.warning("ignoring USR2 while shutting down")
             return
-        log.info("re-exec: checking that the new release starts")
-        problem = reexec.preflight(self.argv)
-        if problem:
-            log.error("re-exec cancelled, keeping the running master: %s", problem)
+        if self.preflight:
+            log.info("re-exec: a preflight is already running")
             return
-        for hook in self.config.hooks["before_exec"]:
-            hook()
-        systemd.reloading()
-        log.info("re-exec: handing over %d listener(s)", len(self.listeners))
-        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
-        reexec.exec_with_state(self.argv, self.saved_state(), fds)
-        systemd.ready(self.status_text())  # only reached if the exec failed
+        log.info("re-exec: checking that the new release starts")
+        self.preflight = reexec.Preflight(self.argv, self.cwd)
 
     def handle_winch(self) -> None:
         if os.isatty(0):
@@ -168,13 +166,13 @@ class Master:
         pass  # reaping happens every loop
 
     def _resize(self, step: int) -> None:
-        size = pool_size(self.config) + self.pool_delta + step
+        size = int(self.view.get("pool") or 0) + self.pool_delta + step
         if size < 0:
             return
         self.pool_delta += step
         log.info("pool workers: %d", size)
         if self.current:
-            self.current.send(f"COUNT {size}")
+            self.current.send(ipc.Count(size))
 
     def _signal_listeners(self, sig: int) -> None:
         for listener in self.listeners:
@@ -183,15 +181,16 @@ class Master:
     # -- main loop ------------------------------------------------------------------------
 
     def run(self) -> int:
-        self.install_signals()
+        self.wakeup.catch(SIGNALS)
         reexec.unblock_signals()
         log.info("master %d running (%s)", self.pid, self.describe())
-        daemon.notify_ready()
         while True:
             self.wakeup.dispatch(self)
             self.reap()
             self.read_listeners()
             self.watch_orphans()
+            self.check_boot()
+            self.check_preflight()
             if self.stopping:
                 if not self.listeners and not self.orphans:
                     break
@@ -201,12 +200,12 @@ class Master:
             self.title()
             self.sleep()
         log.info("master %d exiting", self.pid)
-        return 0
+        return self.exit_code
 
     def describe(self) -> str:
         """The config files, or the command line without any Redis URL (it may hold a password)."""
-        if self.config.sources:
-            return " ".join(self.config.sources)
+        if self.view.get("sources"):
+            return " ".join(self.view["sources"])
         shown, skip = [], False
         for arg in self.argv:
             if skip or arg.startswith("--redis="):
@@ -217,11 +216,11 @@ class Master:
                 shown.append(arg)
         return " ".join(shown) or "defaults"
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         overrides = self.overrides
         if self.pool_delta:
             values = dict(overrides.values)
-            values["worker_processes"] = pool_size(self.config) + self.pool_delta
+            values["worker_processes"] = int(self.view.get("pool") or 0) + self.pool_delta
             overrides = Overrides(values, overrides.config_files, overrides.environment)
         return {
             "overrides": overrides.to_json(),
@@ -232,22 +231,21 @@ class Master:
         }
 
     def start_listener(self) -> None:
-        now = time.monotonic()
-        if now < self.next_listener_at:
+        if time.monotonic() < self.next_listener_at:
             return
         self.generation += 1
-        listener = ListenerProxy(self.generation, self.spec())
+        listener = ListenerProxy(self.generation, self.spec(), self.cwd)
         self.current = listener
         self.listeners.append(listener)
         for old in self.listeners[:-1]:
             for pid, queues in old.workers.items():
-                listener.send(f"+{pid},{queues}")
+                listener.send(ipc.WorkerStarted(pid, queues))
         for pid, queues in self.orphans.items():
-            listener.send(f"+{pid},{queues}")
+            listener.send(ipc.WorkerStarted(pid, queues))
         log.info("started %r", listener)
 
     def reap(self) -> None:
-        for pid, status in reaped():
+        for pid, status in reaped([li.pid for li in self.listeners]):
             listener = next((li for li in self.listeners if li.pid == pid), None)
             if listener is None:
                 continue
@@ -264,39 +262,108 @@ class Master:
         self.current = None
         if self.stopping or self.workers_stopped:
             return
-        previous = next((li for li in reversed(self.listeners) if li.ready), None)
-        if not listener.ready and previous:
-            log.error("%r failed to start (exit %s); keeping %r", listener, code, previous)
-            self.current = previous
+        if not listener.ready:
+            self.listener_failed(listener, listener.failure or f"it exited with status {code}")
             return
-        lived = time.monotonic() - listener.started
-        if listener.ready and lived >= LISTENER_HEALTHY_AFTER:
+        if time.monotonic() - listener.started >= LISTENER_HEALTHY_AFTER:
             self.listener_backoff.succeeded()
         delay = self.listener_backoff.failed()
         self.next_listener_at = time.monotonic() + delay
         log.error("%r died (exit %s); starting another in %.1fs", listener, code, delay)
 
+    def listener_failed(self, listener: ListenerProxy, reason: str) -> None:
+        """A listener that never got ready: keep the previous one, or retry, or give up."""
+        self.failure = reason
+        previous = next((li for li in reversed(self.listeners) if li.ready), None)
+        if self.last_reload and self.last_reload["outcome"] == "pending":
+            self.last_reload.update(outcome="failed", error=reason)
+        if previous:
+            log.error("reload failed, keeping %r and its workers: %s", previous, reason)
+            systemd.status(f"reload failed: {reason}")
+            self.current = previous
+            return
+        if not self.ever_ready:  # a fresh start that cannot work: say why and stop
+            log.error("cannot start: %s", reason)
+            daemon.report_failure(reason)
+            self.exit_code = 1
+            self.stopping = "TERM"
+            return
+        delay = self.listener_backoff.failed()
+        self.next_listener_at = time.monotonic() + delay
+        log.error("%r cannot start: %s; trying again in %.1fs", listener, reason, delay)
+
     def read_listeners(self) -> None:
         for listener in list(self.listeners):
-            for line in listener.read():
-                if line.startswith("RUNNING") and listener is self.current:
+            for message in listener.read():
+                if isinstance(message, ipc.Running) and listener is self.current:
                     self.listener_ready(listener)
-                elif line.startswith("-") and listener is not self.current and self.current:
-                    self.current.send(line)  # an old worker is gone: its slot is free
+                elif isinstance(message, ipc.WorkerExited) and listener is not self.current:
+                    if self.current:  # an old worker is gone: its slot is free
+                        self.current.send(ipc.WorkerExited(message.pid))
 
     def listener_ready(self, listener: ListenerProxy) -> None:
         log.info("%r is ready with %d workers", listener, listener.total)
+        self.apply_summary(listener.summary)
+        self.failure = ""
+        if self.last_reload and self.last_reload["outcome"] == "pending":
+            self.last_reload.update(outcome="ok", error=None)
         for old in self.listeners:
             if old is not listener:
                 log.info("retiring %r", old)
                 old.kill(signal.SIGQUIT)
         if self.replace_pid:
-            log.info("hot swap: taking over from master %d", self.replace_pid)
-            _kill(self.replace_pid, signal.SIGQUIT)
-            if self.pid_path:
-                pidfile.write(self.pid_path, force=True)
-            self.replace_pid = 0
+            self.take_over()
+        if not self.ever_ready:
+            self.ever_ready = True
+            daemon.notify_ready()
         systemd.ready(self.status_text())
+
+    def take_over(self) -> None:
+        """--hot-swap: our workers run; retire the master we started beside, take its pidfile."""
+        log.info("hot swap: taking over from master %d", self.replace_pid)
+        _kill(self.replace_pid, signal.SIGQUIT)
+        path = self.view.get("pidfile")
+        if path:
+            pidfile.write(path, force=True)
+        self.replace_pid = 0
+
+    def apply_summary(self, summary: dict[str, Any]) -> None:
+        """A new listener's config: what the master keeps of it (log paths, timeouts, sizes)."""
+        if not summary:
+            return
+        paths = (summary.get("stdout_path"), summary.get("stderr_path"))
+        if paths != (self.view.get("stdout_path"), self.view.get("stderr_path")) and any(paths):
+            logs.redirect(*paths)
+        self.view = {**self.view, **summary}
+
+    def check_boot(self) -> None:
+        """A listener still booting after ``boot_timeout`` (a config that hangs): stop it."""
+        li = self.current
+        if li and not li.ready and time.monotonic() - li.started > self.boot_timeout:
+            log.error("%r not ready after %.0fs: stopping it", li, self.boot_timeout)
+            li.failure = f"not ready after {self.boot_timeout:g}s"
+            li.kill(signal.SIGKILL)
+
+    def check_preflight(self) -> None:
+        if self.preflight is None:
+            return
+        problem = self.preflight.poll()
+        if problem is None:
+            return
+        self.preflight = None
+        if problem:
+            log.error("re-exec cancelled, keeping the running master: %s", problem)
+            return
+        systemd.reloading()
+        log.info("re-exec: handing over %d listener(s)", len(self.listeners))
+        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
+        reexec.exec_with_state(self.argv, self.saved_state(), fds, self.cwd)
+        systemd.ready(self.status_text())  # only reached if the exec failed
+
+    def _cancel_preflight(self) -> None:
+        if self.preflight:
+            self.preflight.kill()
+            self.preflight = None
 
     def status_text(self) -> str:
         workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
@@ -306,7 +373,7 @@ class Master:
         for pid in [p for p in self.orphans if not alive(p)]:
             del self.orphans[pid]
             if self.current:
-                self.current.send(f"-{pid}")
+                self.current.send(ipc.WorkerExited(pid))
 
     def escalate(self) -> None:
         if self.stopping == "TERM" and time.monotonic() >= self.kill_at:
@@ -322,6 +389,8 @@ class Master:
     def title(self) -> None:
         workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
         state = " stopping" if self.stopping else ""
+        if self.failure and not self.stopping:
+            state = " [listener failing]"  # the reason is in the log and in status
         proctitle.set_title(
             f"{proctitle.MANAGER_PREFIX} master [gen {self.generation}] "
             f"[{workers} worker{'' if workers == 1 else 's'}]{state} {self.describe()}"
@@ -331,9 +400,10 @@ class Master:
         timeout = 1.0
         if self.current is None and not self.stopping and not self.workers_stopped:
             timeout = max(0.0, min(timeout, self.next_listener_at - time.monotonic()))
-        self.wakeup.wait(
-            timeout, *(li.channel.fileno() for li in self.listeners if not li.channel.closed)
-        )
+        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
+        if self.preflight and self.preflight.fileno() >= 0:
+            fds.append(self.preflight.fileno())
+        self.wakeup.wait(timeout, *fds)
 
 
 def _kill(pid: int, sig: int) -> None:
@@ -343,21 +413,23 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def run(
+def serve(
     overrides: Overrides,
-    config: Config,
+    view: dict[str, Any],
+    cwd: str,
     log_level: int,
     argv: list[str],
+    state: dict[str, Any] | None = None,
     hot_swap: bool = False,
+    boot_timeout: float = BOOT_TIMEOUT,
 ) -> int:
     """Run a master until it is told to stop, holding the pidfile meanwhile.
 
     After a USR2 re-exec this is the new image: it adopts the listeners the
     old image left, under the same pid and pidfile.
     """
-    state = reexec.inherited_state()
-    master = Master(overrides, config, log_level, argv)
-    path = config.pidfile
+    master = Master(overrides, view, cwd, log_level, argv, boot_timeout)
+    path = view.get("pidfile")
     if path:
         holder = pidfile.read(path)
         if hot_swap and holder and holder != os.getpid() and alive(holder):

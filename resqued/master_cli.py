@@ -7,14 +7,13 @@ import logging
 import os
 import sys
 
-from resqued import daemon, logs, master, pidfile
-from resqued.config import load
-from resqued.config.allocation import format_table, worker_table
+from resqued import daemon, logs, master, pidfile, reexec, workdir
+from resqued.config import probe
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, flag, seconds
 from resqued.errors import ResquedError
 from resqued.proc import alive
-from resqued.reexec import STATE_ENV
+from resqued.reexec import PREFLIGHT_ENV
 from resqued.version import __version__
 
 USAGE = (
@@ -100,6 +99,17 @@ def master_parser() -> argparse.ArgumentParser:
         help="start beside the master named by -p and take it over (QUIT) once our workers run",
     )
     p.add_argument(
+        "--chdir",
+        metavar="DIR",
+        help="work in DIR, followed afresh (symlinks included) by every new listener "
+        "(default: $PWD when it names the current directory)",
+    )
+    p.add_argument(
+        "--boot-timeout",
+        metavar="SECONDS",
+        help="stop a new listener that is not ready after this long (default 300)",
+    )
+    p.add_argument(
         "--test",
         action="store_true",
         help="print the worker/queue table and exit without starting anything",
@@ -110,7 +120,10 @@ def master_parser() -> argparse.ArgumentParser:
     return p
 
 
-def overrides_from(args: argparse.Namespace) -> Overrides:
+def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
+    def here(path: str) -> str:  # relative to the operator's directory, symlinks kept
+        return os.path.normpath(os.path.join(cwd, path))
+
     values: dict = {}
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
@@ -125,9 +138,9 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
     if args.namespace:
         values["namespace"] = args.namespace
     if args.pidfile:
-        values["pidfile"] = os.path.abspath(args.pidfile)
+        values["pidfile"] = here(args.pidfile)
     if args.logfile:
-        values["stdout_path"] = values["stderr_path"] = os.path.abspath(args.logfile)
+        values["stdout_path"] = values["stderr_path"] = here(args.logfile)
     if args.fork_per_job is not None:
         values["fork_per_job"] = args.fork_per_job
     if args.jobs_per_fork is not None:
@@ -142,44 +155,68 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
-    files = [os.path.abspath(f) for f in [*args.config_files, *args.config]]
+    files = [here(f) for f in [*args.config_files, *args.config]]
     return Overrides(values, files, args.environment)
+
+
+def print_test(answer: probe.Answer) -> None:
+    """``--test``: the worker table, then what was checked."""
+    print(answer.view.get("table", ""))
+    if answer.app:
+        print(f"app: imported {answer.app}")
+    if answer.redis:
+        print(f"redis: {answer.redis} answers")
 
 
 def run_master(argv: list[str]) -> int:
     args = master_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
     logs.setup(level)
-    overrides = overrides_from(args)
-    config = load(overrides)
-    if config.redis_url:
-        from resqued.resque.connection import validate
-
-        validate(config.redis_url)
+    cwd = workdir.logical_cwd(args.chdir)
+    overrides = overrides_from(args, cwd)
     if args.test:
-        print(format_table(worker_table(config)))
+        preflight = bool(os.environ.get(PREFLIGHT_ENV))
+        answer = probe.evaluate(
+            overrides, cwd, import_app=True, check_redis=not preflight, before_exec=preflight
+        )
+        if not answer.ok:
+            raise ResquedError(answer.error)
+        print_test(answer)
         return 0
-    for path in (config.stdout_path, config.stderr_path):
+    if args.chdir:
+        os.chdir(cwd)
+    state = reexec.inherited_state()
+    if state:  # a USR2 re-exec: the old image's view of the config comes with its state
+        view: dict = state.get("view") or {}
+    else:
+        answer = probe.evaluate(overrides, cwd)
+        if not answer.ok:
+            raise ResquedError(answer.error)
+        view = answer.view
+    for path in (view.get("stdout_path"), view.get("stderr_path")):
         if path:
             try:
                 logs.check_writable(path)
             except OSError as exc:
                 raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
-    if args.hot_swap and not config.pidfile:
+    if args.hot_swap and not view.get("pidfile") and not state:
         raise ResquedError("--hot-swap needs -p/--pidfile: it names the master to take over from")
-    if config.pidfile and not args.hot_swap:
-        holder = pidfile.read(config.pidfile)
+    if view.get("pidfile") and not args.hot_swap and not state:
+        holder = pidfile.read(view["pidfile"])
         if holder and holder != os.getpid() and alive(holder):
             raise ResquedError(
-                f"pidfile {config.pidfile} names pid {holder}, which is still running"
+                f"pidfile {view['pidfile']} names pid {holder}, which is still running"
             )
 
     def serve() -> int:
-        logs.redirect(config.stdout_path, config.stderr_path)
-        return master.run(overrides, config, level, argv, args.hot_swap)
+        logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
+        boot = seconds(args.boot_timeout, "--boot-timeout") if args.boot_timeout else None
+        return master.serve(
+            overrides, view, cwd, level, argv, state, args.hot_swap, boot or master.BOOT_TIMEOUT
+        )
 
-    if args.daemonize and STATE_ENV not in os.environ:  # a re-exec is already detached
-        return daemon.run_detached(serve, config.stdout_path, config.stderr_path)
+    if args.daemonize and not state:  # a re-exec is already detached
+        return daemon.run_detached(serve, view.get("stdout_path"), view.get("stderr_path"))
     return serve()
 
 

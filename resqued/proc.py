@@ -7,7 +7,7 @@ import ctypes.util
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 PR_SET_PDEATHSIG = 1
 
@@ -23,16 +23,19 @@ def set_parent_death_signal(sig: int) -> bool:
         return False
 
 
-def reaped() -> Iterator[tuple[int, int]]:
-    """(pid, wait status) of every child that has exited, without blocking."""
-    while True:
+def reaped(pids: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of those of ``pids`` that have exited, without blocking.
+
+    Only the children named are reaped, never ``waitpid(-1)``: a hook or the
+    master's own helpers may run subprocesses whose exit status is theirs to read.
+    """
+    for pid in list(pids):
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        yield pid, status
+            continue
+        if done:
+            yield pid, status
 
 
 def signal_name(sig: int) -> str:

@@ -1,7 +1,8 @@
 """USR2: replace the master's image in place (same pid), keeping every listener and worker.
 
 Before exec, a preflight runs the new code on the same command line with
-``--test``; if it fails, the old image stays in control.  The master's state
+``--test`` (in a process of its own, while the master keeps serving signals);
+if it fails, the old image stays in control.  The master's state
 (listeners, their sockets and workers) crosses the exec as versioned JSON in
 an anonymous memory file whose descriptor is named by $RESQUED_STATE_FD.
 """
@@ -14,13 +15,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from typing import Any
 
 log = logging.getLogger("resqued")
 
 STATE_ENV = "RESQUED_STATE_FD"
 STATE_VERSION = 1
-PREFLIGHT_TIMEOUT = 60.0
+PREFLIGHT_TIMEOUT = 120.0
 # Held back across the exec; the new image unblocks them once its handlers are in place.
 BLOCKED = {
     signal.SIGHUP,
@@ -56,27 +59,73 @@ def command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "resqued.cli", *args], env
 
 
-def preflight(argv: list[str]) -> str | None:
-    """Run the new release's ``--test`` on our command line. None if it passed, else why not."""
-    cmd, env = command(argv)
-    try:
-        result = subprocess.run(
-            [*cmd, "--test"],
-            capture_output=True,
-            text=True,
-            timeout=PREFLIGHT_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"preflight could not run: {exc}"
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        return lines[-1] if lines else f"preflight exited {result.returncode}"
-    return None
+PREFLIGHT_ENV = "RESQUED_PREFLIGHT"
 
 
-def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int]) -> None:
+class Preflight:
+    """The new release's ``resqued ... --test`` on our command line, run without blocking.
+
+    With $RESQUED_PREFLIGHT set, ``--test`` also imports the app and runs the
+    config's ``before_exec`` hooks (in that process, never in the master), and
+    skips the Redis check: a re-exec does not need Redis.
+    """
+
+    def __init__(self, argv: list[str], cwd: str, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+        cmd, env = command(argv)
+        env[PREFLIGHT_ENV] = "1"
+        env["PWD"] = cwd
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.out = tempfile.TemporaryFile()
+        try:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [*cmd, "--test"],
+                stdout=self.out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.process = None
+            self.problem = f"preflight could not run: {exc}"
+        self.exited = os.pidfd_open(self.process.pid) if self.process else -1
+
+    def fileno(self) -> int:
+        """Readable once the preflight process has exited (a pidfd)."""
+        return self.exited
+
+    def poll(self) -> str | None:
+        """None while it runs; "" when it passed; otherwise why the new release cannot start."""
+        if self.process is None:
+            return self.problem
+        code = self.process.poll()
+        if code is None:
+            if time.monotonic() < self.deadline:
+                return None
+            self.kill()
+            return f"preflight still running after {self.timeout:g}s"
+        if self.exited >= 0:
+            os.close(self.exited)
+            self.exited = -1
+        if code == 0:
+            return ""
+        self.out.seek(0)
+        lines = self.out.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"preflight exited {code}"
+
+    def kill(self) -> None:
+        """End the preflight and whatever it started (its own session)."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+
+def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int], cwd: str) -> None:
     """Exec the new image. Returns only if the exec failed (the caller keeps control)."""
     state = {"version": STATE_VERSION, **state}
     memfd = os.memfd_create("resqued-state", 0)  # not CLOEXEC: the new image reads it
@@ -85,10 +134,12 @@ def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int]) -> N
         os.set_inheritable(fd, True)
     cmd, env = command(argv)
     env[STATE_ENV] = str(memfd)
+    env["PWD"] = cwd
     sys.stdout.flush()
     sys.stderr.flush()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
     try:
+        os.chdir(cwd)  # through the operator's path: a switched symlink is followed
         os.execve(cmd[0], cmd, env)
     except OSError as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -111,7 +162,7 @@ def inherited_state() -> dict[str, Any] | None:
             chunks.append(chunk)
     finally:
         os.close(fd)
-    state = json.loads(b"".join(chunks))
+    state: dict[str, Any] = json.loads(b"".join(chunks))
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"re-exec state version {state.get('version')} is not {STATE_VERSION}")
     return state

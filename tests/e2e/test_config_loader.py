@@ -44,5 +44,5 @@ def test_a_failing_loader_keeps_the_current_workers(resqued, app_dir, r):
     wait_for(lambda: len(worker_titles(m.pid)) == 2, 15, "two workers")
     before = worker_titles(m.pid)
     r.set("want:alpha", "not a number")
-    wait_for(lambda: "config_loader failed" in m.output(), 10, "loader error logged")
+    wait_for(lambda: "config_loader hook counts failed" in m.output(), 10, "loader error logged")
     assert worker_titles(m.pid) == before

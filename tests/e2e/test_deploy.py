@@ -228,7 +228,7 @@ def test_hup_with_broken_app_keeps_workers(resqued, app_dir, r):
     before = sorted(p for p, _, _ in worker_procs(m.pid))
     (app_dir / "flow_jobs.py").write_text("raise ImportError('release is broken')\n")
     m.signal(signal.SIGHUP)
-    wait_for(lambda: "failed to start" in m.output(), 15, "listener failure logged")
+    wait_for(lambda: "reload failed" in m.output(), 15, "listener failure logged")
     assert "release is broken" in m.output()
     push(r, 1)
     wait_for(lambda: r.get("count") == b"1", 10, "job processed by the old workers")

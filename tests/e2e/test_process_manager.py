@@ -228,15 +228,36 @@ def test_stale_pidfile_is_taken_over(resqued, app_dir, r, tmp_path):
     assert not pidfile.exists()
 
 
-def test_bad_app_is_retried_with_backoff_and_the_master_survives(resqued, app_dir, r):
+def test_a_start_that_cannot_work_exits_with_the_reason(resqued, app_dir, r):
     (app_dir / "broken_app.py").write_text("raise RuntimeError('app is broken')\n")
     m = resqued("-n", "1", "-r", "broken_app", cwd=app_dir)
-    wait_for(lambda: m.output().count("starting another in") >= 2, 20, "two failed listeners")
+    assert m.wait(30) == 1
     out = m.output()
-    assert "app is broken" in out
-    delays = [float(x) for x in re.findall(r"starting another in ([\d.]+)s", out)]
-    assert len(delays) >= 2 and delays[1] > delays[0]  # backing off
+    assert "cannot start: cannot require 'broken_app': RuntimeError: app is broken" in out
+    assert "Traceback" not in out
+
+
+def test_a_listener_that_keeps_failing_backs_off_and_says_why(resqued, app_dir, r):
+    (app_dir / "flaky_app.py").write_text("import demo_jobs\n")
+    m = resqued("-n", "1", "-r", "flaky_app", cwd=app_dir)
+    wait_for(lambda: n_workers(m.pid) == 1, 20, "a worker")
+    (app_dir / "flaky_app.py").write_text("raise RuntimeError('app is broken')\n")
+    [(listener, _, _)] = tree(m.pid)["listeners"]
+    os.kill(listener, signal.SIGKILL)
+    pattern = r"cannot start: cannot require 'flaky_app': RuntimeError: app is broken; trying again in ([\d.]+)s"
+    wait_for(lambda: len(re.findall(pattern, m.output())) >= 2, 30, "two failed listeners")
+    delays = [float(x) for x in re.findall(pattern, m.output())]
+    assert delays[1] > delays[0]  # backing off
+    title = next(t for p, _, t in ps() if p == m.pid)
+    assert "[listener failing]" in title
     assert alive(m.pid) and m.popen.poll() is None
+    (app_dir / "flaky_app.py").write_text("import demo_jobs\n")
+    wait_for(lambda: n_workers(m.pid) == 1, 30, "the app works again")
+    wait_for(
+        lambda: "listener failing" not in next(t for p, _, t in ps() if p == m.pid),
+        10,
+        "the title says so",
+    )
 
 
 def test_crash_looping_worker_backs_off(resqued, app_dir, r, tmp_path):

@@ -1,0 +1,78 @@
+"""``python -m resqued.config.check``: evaluate the configuration in a process of its own.
+
+The master never runs configuration or hook code itself: at start-up, for
+``--test`` and before a USR2 re-exec it starts this short-lived process, which
+evaluates the config files, optionally imports the application, asks Redis
+whether it answers, and runs ``before_exec`` hooks; it writes one JSON document
+to the descriptor named by ``--result-fd`` and exits.  Whatever the config
+does (loops, exits, crashes), the caller only sees a result, an error line, or
+its own deadline passing.
+
+The request arrives as JSON on stdin: ``{"overrides": ..., "import_app": bool,
+"check_redis": bool, "before_exec": bool}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from resqued.config.allocation import format_table, pool_size, worker_table
+from resqued.config.loader import load
+from resqued.config.model import Config, Overrides
+from resqued.errors import ResquedError
+
+
+def view_of(config: Config) -> dict[str, Any]:
+    """What the master keeps of a config: plain data, no code."""
+    table = worker_table(config)
+    return {
+        "pidfile": config.pidfile,
+        "stdout_path": config.stdout_path,
+        "stderr_path": config.stderr_path,
+        "shutdown_timeout": config.shutdown_timeout,
+        "pool": pool_size(config),
+        "workers": len(table),
+        "sources": list(config.sources),
+        "redis_url": config.redis_url,
+        "namespace": config.namespace,
+        "table": format_table(table),
+    }
+
+
+def check(request: dict[str, Any]) -> dict[str, Any]:
+    from resqued import app, hooks
+
+    config = load(Overrides.from_json(request["overrides"]))
+    result: dict[str, Any] = {"ok": True, "view": view_of(config)}
+    if request.get("import_app"):
+        app.require_all(config.requires)
+        result["app"] = ", ".join(config.requires) if config.requires else "nothing to import"
+    if request.get("check_redis"):
+        from resqued import reachable
+        from resqued.resque.store import Store
+
+        result["redis"] = reachable.check(Store.connect(config.redis_url, config.namespace))
+    if request.get("before_exec"):
+        hooks.run("config.before_exec", config.hooks["before_exec"])
+    return result
+
+
+def main(argv: list[str]) -> int:
+    fd = int(argv[argv.index("--result-fd") + 1])
+    try:
+        result = check(json.load(sys.stdin))
+    except ResquedError as exc:
+        result = {"ok": False, "error": str(exc)}
+    except Exception as exc:  # an error of the application or a hook: say which, one line
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    sys.stdout.flush()
+    with os.fdopen(fd, "w") as out:
+        json.dump(result, out)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,146 @@
+"""Start the config check process (``resqued.config.check``) and collect its answer.
+
+``Probe`` runs one check asynchronously (the master polls it from its loop and
+keeps serving signals); ``evaluate`` waits for one with a deadline.  The child
+gets its own session, so a deadline kills its whole group, grandchildren too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from resqued.config.model import Overrides
+from resqued.errors import ResquedError
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class Answer:
+    ok: bool
+    error: str = ""
+    view: dict[str, Any] = field(default_factory=dict)
+    app: str = ""
+    redis: str = ""
+
+
+class Probe:
+    def __init__(
+        self,
+        overrides: Overrides,
+        cwd: str,
+        *,
+        import_app: bool = False,
+        check_redis: bool = False,
+        before_exec: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        python: str = sys.executable,
+    ) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        read_fd, write_fd = os.pipe()
+        request = {
+            "overrides": overrides.to_json(),
+            "import_app": import_app,
+            "check_redis": check_redis,
+            "before_exec": before_exec,
+        }
+        try:
+            self.process = subprocess.Popen(
+                [python, "-m", "resqued.config.check", "--result-fd", str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=sys.stderr.fileno(),  # what the config prints goes to our log
+                pass_fds=(write_fd,),
+                cwd=cwd,
+                env={**os.environ, "PWD": cwd},
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise ResquedError(f"cannot start the config check: {exc}") from None
+        os.close(write_fd)
+        self.result_fd = read_fd
+        os.set_blocking(read_fd, False)
+        self._chunks: list[bytes] = []
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request).encode())
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.answer: Answer | None = None
+
+    def fileno(self) -> int:
+        return self.result_fd
+
+    def poll(self) -> Answer | None:
+        """The answer once the check is over (or its deadline passed); None meanwhile."""
+        if self.answer is not None:
+            return self.answer
+        self._read()
+        if self.process.poll() is None:
+            if time.monotonic() < self.deadline:
+                return None
+            self.kill()
+            return self._finish(Answer(False, f"still running after {self.timeout:g}s"))
+        self._read()
+        data = b"".join(self._chunks)
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            code = self.process.returncode
+            how = f"signal {-code}" if code < 0 else f"status {code}"
+            return self._finish(Answer(False, f"the config check exited with {how}"))
+        return self._finish(
+            Answer(
+                bool(doc.get("ok")),
+                str(doc.get("error") or ""),
+                doc.get("view") or {},
+                str(doc.get("app") or ""),
+                str(doc.get("redis") or ""),
+            )
+        )
+
+    def wait(self) -> Answer:
+        import select
+
+        while (answer := self.poll()) is None:
+            left = max(0.0, self.deadline - time.monotonic())
+            select.select([self.result_fd], [], [], min(left, 0.2))
+        return answer
+
+    def kill(self) -> None:
+        """End the check and everything it started (its own process group)."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def _read(self) -> None:
+        try:
+            while chunk := os.read(self.result_fd, 65536):
+                self._chunks.append(chunk)
+        except BlockingIOError:
+            pass
+
+    def _finish(self, answer: Answer) -> Answer:
+        self.answer = answer
+        os.close(self.result_fd)
+        return answer
+
+
+def evaluate(overrides: Overrides, cwd: str, **kwargs: Any) -> Answer:
+    """Run one check and wait for it (with its deadline)."""
+    return Probe(overrides, cwd, **kwargs).wait()

@@ -1,0 +1,291 @@
+"""The listener's loop: supervise one worker per slot, report to the master, obey signals.
+
+Each turn handles queued signals, reads the master's messages, reaps workers,
+polls a ``config_loader``, starts the slots that may start, prunes dead workers
+of this host now and then, and sleeps.  Its own workers plus the ones it is
+retiring plus an older listener's still running never exceed its table.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from resqued import hooks, ipc, jobs, logs, proctitle
+from resqued.config import Config, yaml_pool
+from resqued.config.allocation import worker_table
+from resqued.config.model import WorkerSlot
+from resqued.listener import slots as slotting
+from resqued.listener.slots import Slot
+from resqued.listener.spawn import fork_worker
+from resqued.proc import reaped
+from resqued.resque import registry
+from resqued.resque.store import Store
+from resqued.wakeup import Wakeup
+
+log = logging.getLogger("resqued")
+
+SIGNALS = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT", "CHLD", "HUP")
+LOADER_INTERVAL = 1.0
+# Dead workers of this host (and expired ones anywhere) are pruned this often, so a
+# job never stays in a dead worker's ``worker:<id>`` for longer than about this.
+PRUNE_INTERVAL = 30.0
+
+
+@dataclass
+class ExitSummary:
+    """What ``after_exit`` hooks receive about a worker that exited (like Ruby resqued's)."""
+
+    pid: int
+    status: int  # the wait status
+    exit_code: int | None
+    signal: int | None
+    alive_time_sec: float
+    queues: str
+    reason: str
+
+
+class Listener:
+    def __init__(
+        self, number: int, channel: ipc.Channel, config: Config, master_pid: int, store: Store
+    ) -> None:
+        self.number = number
+        self.channel = channel
+        self.config = config
+        self.master_pid = master_pid
+        self.store = store
+        self.loader_rows: list[WorkerSlot] = []  # from config_loader, polled
+        self.next_loader_poll = 0.0
+        self.slots: list[Slot] = slotting.build(worker_table(config))
+        self.workers: dict[int, Slot] = {}  # pid -> its slot (retiring ones included)
+        self.old: dict[int, str] = {}  # an older listener's workers, still running
+        self.state = "starting"
+        self.stopping: str | None = None  # "QUIT" or "TERM"
+        self.next_prune = time.monotonic() + PRUNE_INTERVAL
+        self.wakeup = Wakeup()
+
+    # -- signals: handlers only queue ------------------------------------------
+
+    def handle_quit(self) -> None:
+        self._stop("QUIT")
+
+    def handle_term(self) -> None:
+        self._stop("TERM")
+
+    def handle_int(self) -> None:
+        self._stop("TERM")
+
+    def handle_usr1(self) -> None:
+        logs.reopen()
+        self._signal_workers(signal.SIGHUP)  # workers reopen on HUP; USR1 is Resque's kill-job
+
+    def handle_usr2(self) -> None:
+        self._signal_workers(signal.SIGUSR2)
+
+    def handle_cont(self) -> None:
+        self._signal_workers(signal.SIGCONT)
+
+    def handle_chld(self) -> None:
+        pass  # reaping happens every loop
+
+    def handle_hup(self) -> None:
+        pass  # reloads are the master's business
+
+    def _stop(self, how: str) -> None:
+        if self.stopping == "TERM":
+            return
+        self.stopping = how
+        self.state = "stopping"
+        self._signal_workers(getattr(signal, "SIG" + how))
+
+    def _signal_workers(self, sig: int) -> None:
+        for pid in self.workers:
+            _kill(pid, sig)
+
+    # -- main loop ----------------------------------------------------------------
+
+    def run(self) -> int:
+        self.state = "running"
+        self.channel.send(ipc.Running(len(self.slots), self.summary()))
+        log.info("listener #%d running: %d workers", self.number, len(self.slots))
+        while True:
+            self.wakeup.dispatch(self)
+            self._read_master()
+            self._reap()
+            if self.stopping and not self.workers:
+                break
+            if not self.stopping:
+                self._poll_config_loader()
+                self._start_missing()
+                self._prune_now_and_then()
+            self._title()
+            self._sleep()
+        log.info("listener #%d exiting", self.number)
+        return 0
+
+    def summary(self) -> dict[str, Any]:
+        """The config this listener runs, as the plain data the master keeps."""
+        c = self.config
+        return {
+            "workers": len(self.slots),
+            "pool": c.worker_processes,
+            "shutdown_timeout": c.shutdown_timeout,
+            "stdout_path": c.stdout_path,
+            "stderr_path": c.stderr_path,
+            "sources": c.sources,
+        }
+
+    def _read_master(self) -> None:
+        for message in self.channel.messages():
+            match message:
+                case ipc.WorkerStarted(pid, queues):
+                    self.old[pid] = queues
+                case ipc.WorkerExited(pid):
+                    self.old.pop(pid, None)
+                case ipc.Count(n):
+                    self.config.worker_processes = n
+                    self._apply_table()
+                case _:
+                    log.warning("listener #%d: unexpected message %r", self.number, message)
+        if self.channel.closed and not self.stopping:
+            log.warning("listener #%d: master is gone; stopping workers gracefully", self.number)
+            self._stop("QUIT")
+
+    def _apply_table(self) -> None:
+        """Rebuild the worker table; retire (QUIT) workers whose row changed or went away."""
+        self.slots, retire = slotting.reconcile(
+            self.slots, self.loader_rows + worker_table(self.config)
+        )
+        for slot in retire:
+            if slot.pid is not None:
+                _kill(slot.pid, signal.SIGQUIT)
+        log.info("listener #%d: now %d workers", self.number, len(self.slots))
+
+    def _poll_config_loader(self) -> None:
+        """resque-pool's custom loader: ``{"queue,list": count}``, asked about once a second."""
+        loader = self.config.config_loader
+        if loader is None or time.monotonic() < self.next_loader_poll:
+            return
+        self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
+        table = hooks.call("config.config_loader", loader, yaml_pool.environment())
+        if table is None:
+            return  # it failed (logged): keep the current workers
+        try:
+            rows = yaml_pool.slots({str(k): int(v) for k, v in dict(table).items()})
+        except (TypeError, ValueError) as exc:
+            log.error("config_loader returned %r, not {queues: count}: %s", table, exc)
+            return
+        if rows != self.loader_rows:
+            self.loader_rows = rows
+            self._apply_table()
+
+    def _sleep(self) -> None:
+        timeout = 1.0
+        waiting = [s.not_before for s in self.slots if not s.busy and s.not_before]
+        if waiting and not self.stopping:
+            timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
+
+    def _title(self) -> None:
+        running = len(self.workers) + len(self.old)
+        proctitle.set_title(
+            f"{proctitle.MANAGER_PREFIX} listener #{self.number} "
+            f"{len(self.workers)}/{running}/{len(self.slots)} {self.state}"
+        )
+
+    # -- workers --------------------------------------------------------------------
+
+    def _start_missing(self) -> None:
+        now = time.monotonic()
+        for slot in slotting.startable(self.slots, len(self.workers) + len(self.old), now):
+            self._spawn(slot)
+
+    def _spawn(self, slot: Slot) -> None:
+        hooks.run("config.before_fork", self.config.hooks["before_fork"])
+        pid = fork_worker(self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS)
+        slot.started(pid, time.monotonic())
+        self.workers[pid] = slot
+        self.channel.send(ipc.WorkerStarted(pid, slot.row.queue_list))
+
+    def _let_go(self) -> None:
+        """In a new worker: drop what belongs to the listener."""
+        self.wakeup.close()
+        self.channel.close()
+
+    def _reap(self) -> None:
+        for pid, status in reaped(self.workers):
+            slot = self.workers.pop(pid, None)
+            if slot is not None:
+                self._worker_exited(pid, status, slot)
+
+    def _worker_exited(self, pid: int, status: int, slot: Slot) -> None:
+        now = time.monotonic()
+        lived = now - slot.started_at
+        queues = slot.row.queue_list
+        current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
+        if not slotting.clean_exit(status):
+            log.warning("worker %d (%s) %s", pid, queues, slotting.exit_reason(status))
+            self._unregister_dead(pid, queues)
+        reason = slotting.exit_reason(status)
+        if current:
+            delay = slot.exited(status, now, bool(self.stopping))
+            if delay:
+                log.warning(
+                    "worker slot %d (%s) died %.1fs after it started; restarts in %.1fs",
+                    slot.index + 1,
+                    queues,
+                    lived,
+                    delay,
+                )
+        self.channel.send(ipc.WorkerExited(pid, reason))
+        summary = ExitSummary(
+            pid,
+            status,
+            os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            lived,
+            queues,
+            reason,
+        )
+        hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)
+
+    def _unregister_dead(self, pid: int, queues: str) -> None:
+        """A worker that could not clean up: fail its in-flight job, requeue hand-overs."""
+        base = registry.worker_id(queues, pid)
+        for n in range(1, self.config.threads + 1):
+            wid = base if n == 1 else f"{base}#{n}"
+            try:
+                registry.unregister(self.store, wid, dead_job_hook=jobs.run_failure_hooks)
+            except (redis.RedisError, OSError) as exc:
+                log.error("could not unregister dead worker %s: %s", wid, exc)
+
+    def _prune_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self.next_prune:
+            return
+        self.next_prune = now + PRUNE_INTERVAL * random.uniform(0.9, 1.1)
+        prune(self.store, self.number)
+
+
+def prune(store: Store, number: int) -> None:
+    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock."""
+    try:
+        registry.prune_dead_workers(
+            store, f"{registry.hostname()}:{os.getpid()}:listener", jobs.run_failure_hooks
+        )
+    except (redis.RedisError, OSError, RuntimeError) as exc:
+        log.warning("listener #%d: could not prune dead workers: %s", number, exc)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

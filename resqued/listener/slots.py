@@ -1,0 +1,110 @@
+"""Worker slots: one object per configured worker, and the listener's decisions as plain functions.
+
+A ``Slot`` holds one row of the worker table (its queues and options), the pid
+of the worker running it, when that worker started, the restart backoff, and
+why its last worker was replaced.  The functions below decide which slots to
+start, how long a slot waits after its worker exited, and what a new table
+means for the running workers; they make no system calls, so they are tested
+directly (tests/unit/test_slots.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from resqued.backoff import Backoff
+from resqued.config.model import WorkerSlot
+from resqued.proc import signal_name
+
+# A worker that exits uncleanly sooner than this after it started is crashing: its
+# slot backs off.  One that ran longer and was killed from outside (the OOM killer,
+# an operator) is replaced at once.
+EARLY_DEATH = 5.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 60.0
+
+
+@dataclass
+class Slot:
+    index: int
+    row: WorkerSlot
+    pid: int | None = None
+    started_at: float = 0.0  # monotonic
+    not_before: float = 0.0  # monotonic: no start before this (backoff)
+    backoff: Backoff = field(default_factory=lambda: Backoff(BACKOFF_FIRST, BACKOFF_MAX))
+    last_reason: str = ""  # why its last worker went away
+
+    @property
+    def busy(self) -> bool:
+        return self.pid is not None
+
+    def started(self, pid: int, now: float) -> None:
+        self.pid, self.started_at = pid, now
+
+    def exited(self, status: int, now: float, stopping: bool) -> float:
+        """Record its worker's exit; the delay before the slot may start again."""
+        lived = now - self.started_at
+        self.pid = None
+        self.last_reason = exit_reason(status)
+        if clean_exit(status) or lived >= EARLY_DEATH or stopping:
+            self.backoff.succeeded()
+            self.not_before = 0.0
+            return 0.0
+        delay = self.backoff.failed()
+        self.not_before = now + delay
+        return delay
+
+
+def clean_exit(status: int) -> bool:
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def exit_reason(status: int) -> str:
+    """``exited``, ``exit status 3`` or ``killed by SIGKILL``, from a wait status."""
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal_name(os.WTERMSIG(status))}"
+    code = os.waitstatus_to_exitcode(status)
+    return "exited" if code == 0 else f"exit status {code}"
+
+
+def build(rows: list[WorkerSlot]) -> list[Slot]:
+    return [Slot(i, row) for i, row in enumerate(rows)]
+
+
+def startable(slots: list[Slot], running: int, now: float) -> list[Slot]:
+    """Free slots that may start now, in order, so that ``running`` never passes ``len(slots)``.
+
+    ``running`` counts every worker alive that belongs to this table: this listener's,
+    the ones it is retiring, and an older listener's still finishing their jobs.
+    """
+    room = len(slots) - running
+    out: list[Slot] = []
+    for slot in slots:
+        if room <= 0:
+            break
+        if not slot.busy and slot.not_before <= now:
+            out.append(slot)
+            room -= 1
+    return out
+
+
+def reconcile(slots: list[Slot], rows: list[WorkerSlot]) -> tuple[list[Slot], list[Slot]]:
+    """Apply a new worker table: (the new slots, the slots whose running worker must retire).
+
+    A slot keeps its worker, backoff and history when its row is unchanged; a worker
+    whose row changed or went away retires (QUIT) and keeps counting against the
+    total until it exits, so a resize never runs more workers than configured.
+    """
+    new: list[Slot] = []
+    retire: list[Slot] = []
+    for i, row in enumerate(rows):
+        old = slots[i] if i < len(slots) else None
+        if old is not None and old.row == row:
+            new.append(old)
+            continue
+        new.append(Slot(i, row))
+        if old is not None and old.busy:
+            retire.append(old)
+    retire += [s for s in slots[len(rows) :] if s.busy]
+    return new, retire

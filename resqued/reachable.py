@@ -1,0 +1,31 @@
+"""Does Redis answer? One call for start-up checks: ping, and every failure as one line.
+
+Used by ``--test`` (through the config check process) and by each listener
+before it forks workers, so a start that cannot work says why instead of
+reporting success.  A wrong password or an unknown user is a configuration
+error, not an outage: it is reported at once and never retried as one.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from resqued.errors import ResquedError
+from resqued.resque.store import Store
+
+
+def check(store: Store) -> str:
+    """``redis <version> at <url>``; ResquedError with the cause when it does not answer."""
+    where = store.safe_url
+    try:
+        info = store.redis.info("server")
+    except redis.AuthenticationError as exc:
+        raise ResquedError(f"redis at {where} refused the credentials: {exc}") from None
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise ResquedError(f"redis at {where} refused the credentials: {exc}") from None
+        raise ResquedError(f"redis at {where}: {exc}") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise ResquedError(f"redis at {where} does not answer: {exc}") from None
+    version = str(info.get("redis_version", "unknown"))
+    return f"redis {version} at {where}"

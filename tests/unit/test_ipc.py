@@ -1,0 +1,57 @@
+"""The master <-> listener protocol: every message round-trips; bad lines are refused, not fatal."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from resqued import ipc
+
+
+@pytest.mark.parametrize(
+    "message, line",
+    [
+        (ipc.Running(4), "RUNNING 4"),
+        (ipc.Running(2, {"workers": 2, "sources": ["a.py"]}),
+         'RUNNING 2 {"workers":2,"sources":["a.py"]}'),
+        (ipc.Failed("cannot require 'app': boom"), "FAILED cannot require 'app': boom"),
+        (ipc.WorkerStarted(4711, "high,low,*"), "+4711,high,low,*"),
+        (ipc.WorkerExited(4711), "-4711"),
+        (ipc.WorkerExited(4711, "killed by SIGKILL"), "-4711 killed by SIGKILL"),
+        (ipc.Count(7), "COUNT 7"),
+    ],
+)  # fmt: skip
+def test_every_message_round_trips(message, line):
+    assert ipc.encode(message) == line
+    assert ipc.decode(line) == message
+
+
+def test_a_reason_spanning_lines_stays_one_line():
+    line = ipc.encode(ipc.Failed("first\nsecond\r\nthird"))
+    assert "\n" not in line and ipc.decode(line) == ipc.Failed("first second third")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]", "+12", "+abc,q",
+     "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many"],
+)  # fmt: skip
+def test_malformed_lines_are_refused(line):
+    with pytest.raises(ipc.Malformed):
+        ipc.decode(line)
+
+
+def test_a_channel_drops_and_logs_malformed_lines(caplog):
+    mine, theirs = socket.socketpair()
+    channel = ipc.Channel(mine)
+    theirs.sendall(b"+42,high\nGARBAGE \xff here\n-42\nRUNNING 1")  # the last line is incomplete
+    with caplog.at_level(logging.WARNING, logger="resqued"):
+        messages = channel.messages()
+    assert messages == [ipc.WorkerStarted(42, "high"), ipc.WorkerExited(42)]
+    assert "unknown message" in caplog.text
+    theirs.sendall(b"\n")
+    assert channel.messages() == [ipc.Running(1)]
+    theirs.close()
+    assert channel.messages() == [] and channel.closed
