@@ -38,7 +38,7 @@ class Master:
         cwd: str,
         log_level: int = logging.INFO,
         argv: list[str] | None = None,
-        boot_timeout: float = BOOT_TIMEOUT,
+        boot_timeout: float | None = None,
     ) -> None:
         self.argv = list(argv or [])
         self.replace_pid = 0  # --hot-swap: the master we take over from once we are ready
@@ -46,7 +46,7 @@ class Master:
         self.view = view  # the running config, as plain data (see config/check.py)
         self.cwd = cwd
         self.log_level = log_level
-        self.boot_timeout = boot_timeout
+        self.boot_timeout_flag = boot_timeout  # --boot-timeout wins over the config's
         self.generation = 0
         self.current: ListenerProxy | None = None
         self.listeners: list[ListenerProxy] = []  # every listener we still have to reap
@@ -336,12 +336,17 @@ class Master:
             logs.redirect(*paths)
         self.view = {**self.view, **summary}
 
+    @property
+    def boot_timeout(self) -> float:
+        return self.boot_timeout_flag or float(self.view.get("boot_timeout") or BOOT_TIMEOUT)
+
     def check_boot(self) -> None:
         """A listener still booting after ``boot_timeout`` (a config that hangs): stop it."""
         li = self.current
-        if li and not li.ready and time.monotonic() - li.started > self.boot_timeout:
-            log.error("%r not ready after %.0fs: stopping it", li, self.boot_timeout)
-            li.failure = f"not ready after {self.boot_timeout:g}s"
+        limit = self.boot_timeout
+        if li and not li.ready and not li.failure and time.monotonic() - li.started > limit:
+            log.error("%r not ready after %gs: stopping it", li, limit)
+            li.failure = f"not ready after {limit:g}s"
             li.kill(signal.SIGKILL)
 
     def check_preflight(self) -> None:
@@ -421,7 +426,7 @@ def serve(
     argv: list[str],
     state: dict[str, Any] | None = None,
     hot_swap: bool = False,
-    boot_timeout: float = BOOT_TIMEOUT,
+    boot_timeout: float | None = None,
 ) -> int:
     """Run a master until it is told to stop, holding the pidfile meanwhile.
 

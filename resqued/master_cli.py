@@ -107,7 +107,8 @@ def master_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--boot-timeout",
         metavar="SECONDS",
-        help="stop a new listener that is not ready after this long (default 300)",
+        help="give up on a config check or a new listener that is not ready after this "
+        "long (default: boot_timeout in the config, 300; the config check: 60)",
     )
     p.add_argument(
         "--test",
@@ -146,7 +147,7 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     if args.jobs_per_fork is not None:
         values["jobs_per_fork"] = count(args.jobs_per_fork, "--jobs-per-fork")
     if args.threads is not None:
-        values["threads"] = max(1, count(args.threads, "--threads"))
+        values["threads"] = count(args.threads, "--threads", minimum=1)
     if args.interval is not None:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:
@@ -174,10 +175,19 @@ def run_master(argv: list[str]) -> int:
     logs.setup(level)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
+    deadline = (
+        seconds(args.boot_timeout, "--boot-timeout", minimum=1) if args.boot_timeout else None
+    )
+    check_timeout = deadline or probe.DEFAULT_TIMEOUT
     if args.test:
         preflight = bool(os.environ.get(PREFLIGHT_ENV))
         answer = probe.evaluate(
-            overrides, cwd, import_app=True, check_redis=not preflight, before_exec=preflight
+            overrides,
+            cwd,
+            import_app=True,
+            check_redis=not preflight,
+            before_exec=preflight,
+            timeout=check_timeout,
         )
         if not answer.ok:
             raise ResquedError(answer.error)
@@ -189,7 +199,7 @@ def run_master(argv: list[str]) -> int:
     if state:  # a USR2 re-exec: the old image's view of the config comes with its state
         view: dict = state.get("view") or {}
     else:
-        answer = probe.evaluate(overrides, cwd)
+        answer = probe.evaluate(overrides, cwd, timeout=check_timeout)
         if not answer.ok:
             raise ResquedError(answer.error)
         view = answer.view
@@ -210,10 +220,7 @@ def run_master(argv: list[str]) -> int:
 
     def serve() -> int:
         logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
-        boot = seconds(args.boot_timeout, "--boot-timeout") if args.boot_timeout else None
-        return master.serve(
-            overrides, view, cwd, level, argv, state, args.hot_swap, boot or master.BOOT_TIMEOUT
-        )
+        return master.serve(overrides, view, cwd, level, argv, state, args.hot_swap, deadline)
 
     if args.daemonize and not state:  # a re-exec is already detached
         return daemon.run_detached(serve, view.get("stdout_path"), view.get("stderr_path"))

@@ -73,12 +73,18 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
     started: list[Proc] = []
 
     def start(
-        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, redis: bool = True
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        redis: bool = True,
+        app_on_path: bool = True,
     ) -> Proc:
+        """``app_on_path=False``: the app is found only through the working directory."""
         log = tmp_path / f"resqued-{len(started)}.out"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "REDIS_URL": redis_url, **(env or {})}
+        app_path = str(cwd or tmp_path) if app_on_path else ""
         full_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(cwd or tmp_path), str(ROOT), full_env.get("PYTHONPATH", "")) if p
+            p for p in (app_path, str(ROOT), full_env.get("PYTHONPATH", "")) if p
         )
         cmd = [sys.executable, "-m", "resqued.cli", *args]
         if redis and "--redis" not in args:

@@ -33,6 +33,7 @@ def view_of(config: Config) -> dict[str, Any]:
         "stdout_path": config.stdout_path,
         "stderr_path": config.stderr_path,
         "shutdown_timeout": config.shutdown_timeout,
+        "boot_timeout": config.boot_timeout,
         "pool": pool_size(config),
         "workers": len(table),
         "sources": list(config.sources),

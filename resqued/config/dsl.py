@@ -14,6 +14,7 @@ def reconnect(worker):
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
 from collections.abc import Callable
@@ -51,11 +52,17 @@ class _Builder:
             "jobs_per_fork": lambda n: setattr(
                 c, "jobs_per_fork", values.count(n, "jobs_per_fork")
             ),
-            "threads": lambda n: setattr(c, "threads", max(1, values.count(n, "threads"))),
+            "threads": lambda n: setattr(c, "threads", values.count(n, "threads", minimum=1)),
             "term_child": lambda flag=True: setattr(c, "term_child", bool(flag)),
             "term_timeout": lambda s: setattr(c, "term_timeout", values.seconds(s, "term_timeout")),
             "shutdown_timeout": lambda s: setattr(
                 c, "shutdown_timeout", values.seconds(s, "shutdown_timeout")
+            ),
+            "boot_timeout": lambda s: setattr(
+                c, "boot_timeout", values.seconds(s, "boot_timeout", minimum=1)
+            ),
+            "prune_interval": lambda s: setattr(
+                c, "prune_interval", values.seconds(s, "prune_interval", minimum=1)
             ),
             "user": self.user,
             "worker_factory": self.worker_factory,
@@ -103,10 +110,30 @@ class _Builder:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             if not callable(fn):
                 raise ConfigError(f"{name} needs a function, not {fn!r}")
-            self.c.hooks[name].append(fn)
+            hook = fn
+            if name == "after_exit" and _positional_params(fn) == 2:
+                hook = _pid_and_status(fn)  # the older after_exit(pid, status) form
+            self.c.hooks[name].append(hook)
             return fn
 
         return register
+
+
+def _positional_params(fn: Callable[..., Any]) -> int | None:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in params)
+
+
+def _pid_and_status(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+    def call(summary: Any) -> Any:
+        return fn(summary.pid, summary.status)
+
+    call.__qualname__ = getattr(fn, "__qualname__", "after_exit")
+    return call
 
 
 def _where(path: str, exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from resqued.config import dsl, yaml_pool
+from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
 
@@ -33,5 +34,26 @@ def load(overrides: Overrides) -> Config:
 
 
 def validate(config: Config) -> None:
+    """Whole-config checks, after every file and flag was applied."""
     if config.worker_processes is not None and config.worker_processes > 10_000:
         raise ConfigError(f"worker_processes {config.worker_processes} is not plausible")
+    if config.threads < 1:
+        raise ConfigError(f"threads must be at least 1, not {config.threads}")
+    if not worker_table(config) and config.config_loader is None:
+        raise ConfigError(
+            "no workers configured: worker_processes is 0 and no worker(), workload(), "
+            "YAML entry or config_loader adds any"
+        )
+    if config.user:
+        import grp
+        import pwd
+
+        try:
+            pwd.getpwnam(config.user)
+        except KeyError:
+            raise ConfigError(f"user({config.user!r}): no such user") from None
+        if config.group:
+            try:
+                grp.getgrnam(config.group)
+            except KeyError:
+                raise ConfigError(f"user(..., {config.group!r}): no such group") from None

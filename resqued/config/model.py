@@ -57,6 +57,8 @@ class Config:
     term_child: bool = False
     term_timeout: float = 4.0
     shutdown_timeout: float = 30.0
+    boot_timeout: float = 300.0  # a listener not ready after this long is stopped
+    prune_interval: float = 30.0  # how often a listener prunes dead workers
     user: str | None = None
     group: str | None = None
     sources: list[str] = field(default_factory=list)
@@ -65,27 +67,6 @@ class Config:
     )
     worker_factory: Callable[..., Any] | None = None
     config_loader: Callable[..., Any] | None = None
-
-
-# Fields a command line (or a master handing over to a listener) may set.
-OVERRIDABLE = (
-    "worker_processes",
-    "queue_rules",
-    "workers",
-    "requires",
-    "redis_url",
-    "namespace",
-    "pidfile",
-    "stdout_path",
-    "stderr_path",
-    "interval",
-    "fork_per_job",
-    "jobs_per_fork",
-    "threads",
-    "term_child",
-    "term_timeout",
-    "shutdown_timeout",
-)
 
 
 @dataclass

@@ -52,15 +52,17 @@ def cli_queue(spec: str) -> QueueRule:
     return queue_rule(name, amount if sep else None)
 
 
-def count(value: object, what: str) -> int:
+def count(value: object, what: str, minimum: int = 0) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be a whole number, not {value!r}")
     try:
         result = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
         raise ConfigError(f"{what} must be a whole number, not {value!r}") from None
-    if result < 0:
-        raise ConfigError(f"{what} must not be negative, not {value!r}")
+    if result < minimum:
+        if minimum == 0:
+            raise ConfigError(f"{what} must not be negative, not {value!r}")
+        raise ConfigError(f"{what} must be at least {minimum}, not {value!r}")
     return result
 
 
@@ -69,11 +71,17 @@ def flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def seconds(value: object, what: str) -> float:
+def seconds(value: object, what: str, minimum: float = 0.0) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a number of seconds, not {value!r}")
     try:
         result = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigError(f"{what} must be a number of seconds, not {value!r}") from None
-    if result < 0:
-        raise ConfigError(f"{what} must not be negative, not {value!r}")
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ConfigError(f"{what} must be a number of seconds, not {value!r}")
+    if result < minimum:
+        if minimum == 0:
+            raise ConfigError(f"{what} must not be negative, not {value!r}")
+        raise ConfigError(f"{what} must be at least {minimum:g} seconds, not {value!r}")
     return result

@@ -34,9 +34,6 @@ log = logging.getLogger("resqued")
 
 SIGNALS = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT", "CHLD", "HUP")
 LOADER_INTERVAL = 1.0
-# Dead workers of this host (and expired ones anywhere) are pruned this often, so a
-# job never stays in a dead worker's ``worker:<id>`` for longer than about this.
-PRUNE_INTERVAL = 30.0
 
 
 @dataclass
@@ -68,7 +65,9 @@ class Listener:
         self.old: dict[int, str] = {}  # an older listener's workers, still running
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
-        self.next_prune = time.monotonic() + PRUNE_INTERVAL
+        # Dead workers of this host (and expired ones anywhere) are pruned every
+        # prune_interval, so a job never stays in a dead worker's worker:<id> longer.
+        self.next_prune = time.monotonic() + config.prune_interval
         self.wakeup = Wakeup()
 
     # -- signals: handlers only queue ------------------------------------------
@@ -137,6 +136,7 @@ class Listener:
             "workers": len(self.slots),
             "pool": c.worker_processes,
             "shutdown_timeout": c.shutdown_timeout,
+            "boot_timeout": c.boot_timeout,
             "stdout_path": c.stdout_path,
             "stderr_path": c.stderr_path,
             "sources": c.sources,
@@ -270,7 +270,7 @@ class Listener:
         now = time.monotonic()
         if now < self.next_prune:
             return
-        self.next_prune = now + PRUNE_INTERVAL * random.uniform(0.9, 1.1)
+        self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
         prune(self.store, self.number)
 
 

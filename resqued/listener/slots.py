@@ -92,19 +92,22 @@ def startable(slots: list[Slot], running: int, now: float) -> list[Slot]:
 def reconcile(slots: list[Slot], rows: list[WorkerSlot]) -> tuple[list[Slot], list[Slot]]:
     """Apply a new worker table: (the new slots, the slots whose running worker must retire).
 
-    A slot keeps its worker, backoff and history when its row is unchanged; a worker
-    whose row changed or went away retires (QUIT) and keeps counting against the
-    total until it exits, so a resize never runs more workers than configured.
+    Each new row keeps an old slot with the same queues (the one at its position,
+    else one with a running worker, else any), with its worker, backoff and
+    history.  A running worker whose row went away retires (QUIT) and keeps
+    counting against the total until it exits, so a resize never runs more
+    workers than configured.
     """
+    left = list(slots)
     new: list[Slot] = []
-    retire: list[Slot] = []
     for i, row in enumerate(rows):
-        old = slots[i] if i < len(slots) else None
-        if old is not None and old.row == row:
-            new.append(old)
+        same = [s for s in left if s.row == row]
+        keep = next((s for s in same if s.index == i), None)
+        keep = keep or next((s for s in same if s.busy), None) or (same[0] if same else None)
+        if keep is None:
+            new.append(Slot(i, row))
             continue
-        new.append(Slot(i, row))
-        if old is not None and old.busy:
-            retire.append(old)
-    retire += [s for s in slots[len(rows) :] if s.busy]
-    return new, retire
+        left.remove(keep)
+        keep.index = i
+        new.append(keep)
+    return new, [s for s in left if s.busy]

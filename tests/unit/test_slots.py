@@ -69,15 +69,25 @@ def test_exit_reasons():
     assert os.WIFSIGNALED(KILLED)
 
 
-def test_reconcile_keeps_unchanged_rows_and_retires_changed_or_removed_ones():
+def test_reconcile_keeps_unchanged_rows_and_retires_removed_ones():
     table = s.build([A, B, C])
     for i, slot in enumerate(table):
         slot.started(100 + i, 0.0)
     table[0].backoff.failed()
-    new, retire = s.reconcile(table, [A, C])
+    new, retire = s.reconcile(table, [A, C, WorkerSlot(("d",))])
     assert new[0] is table[0] and new[0].backoff.failures == 1  # kept whole
-    assert new[1].row == C and not new[1].busy  # row 2 changed: a fresh slot
-    assert [x.pid for x in retire] == [101, 102]  # b's worker (changed) and c's (removed)
+    assert new[1] is table[2] and new[1].index == 1 and new[1].pid == 102  # c moved up
+    assert new[2].row == WorkerSlot(("d",)) and not new[2].busy  # a new row: a fresh slot
+    assert [x.pid for x in retire] == [101]  # b's row went away
+
+
+def test_reconcile_keeps_workers_whose_row_moved():
+    table = s.build([A, A, B])  # a config_loader's rows: 2 on a, 1 on b
+    for i, slot in enumerate(table):
+        slot.started(100 + i, 0.0)
+    new, retire = s.reconcile(table, [B])  # a scaled down to 0
+    assert [x.pid for x in new] == [102] and new[0].index == 0  # b's worker stays
+    assert sorted(x.pid for x in retire) == [100, 101]
 
 
 def test_reconcile_growing_adds_free_slots():
