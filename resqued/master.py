@@ -17,10 +17,9 @@ import time
 from typing import Any
 
 from resqued import daemon, ipc, logs, pidfile, proctitle, reexec, systemd
-from resqued.backoff import Backoff
 from resqued.config.model import Overrides
+from resqued.listener_pool import ListenerPool
 from resqued.listener_proxy import ListenerProxy
-from resqued.proc import alive, reaped
 from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
@@ -47,16 +46,11 @@ class Master:
         self.cwd = cwd
         self.log_level = log_level
         self.boot_timeout_flag = boot_timeout  # --boot-timeout wins over the config's
-        self.generation = 0
-        self.current: ListenerProxy | None = None
-        self.listeners: list[ListenerProxy] = []  # every listener we still have to reap
-        self.orphans: dict[int, str] = {}  # workers of listeners that are gone
+        self.pool = ListenerPool()
         self.stopping: str | None = None  # "QUIT" or "TERM"
         self.kill_at = 0.0
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
-        self.listener_backoff = Backoff(1.0, 60.0)
-        self.next_listener_at = 0.0
         self.ever_ready = False  # a listener of ours got ready: later failures are retried
         self.failure = ""  # why the last listener could not start
         self.exit_code = 0
@@ -67,25 +61,19 @@ class Master:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take over the listeners a previous image of this master left running (USR2)."""
-        self.generation = state["generation"]
+        self.pool.restore(state)
         self.pool_delta = state["pool_delta"]
         self.workers_stopped = state["workers_stopped"]
-        self.listeners = [ListenerProxy.adopt(doc) for doc in state["listeners"]]
-        self.current = next((li for li in self.listeners if li.pid == state["current"]), None)
-        self.orphans = {int(pid): queues for pid, queues in state["orphans"].items()}
         self.view = state.get("view") or self.view
         self.ever_ready = True
-        log.info("re-exec: took over %d listener(s) and their workers", len(self.listeners))
+        log.info("re-exec: took over %d listener(s) and their workers", len(self.pool.listeners))
         systemd.ready(self.status_text())
 
     def saved_state(self) -> dict[str, Any]:
         return {
-            "generation": self.generation,
+            **self.pool.saved(),
             "pool_delta": self.pool_delta,
             "workers_stopped": self.workers_stopped,
-            "current": self.current.pid if self.current else None,
-            "listeners": [li.saved() for li in self.listeners],
-            "orphans": self.orphans,
             "view": self.view,
         }
 
@@ -100,11 +88,12 @@ class Master:
         logs.reopen()
         self.pool_delta = 0
         self.workers_stopped = False
-        if self.current and not self.current.ready:
-            log.info("reload: dropping %r, which is still booting", self.current)
-            self.current.kill(signal.SIGKILL)
-        self.current = None
-        self.next_listener_at = 0.0
+        booting = self.pool.current
+        if booting and not booting.ready:
+            log.info("reload: dropping %r, which is still booting", booting)
+            booting.kill(signal.SIGKILL)
+        self.pool.current = None
+        self.pool.next_start_at = 0.0
         self.last_reload = {"at": time.time(), "outcome": "pending", "error": None}
         log.info("reload: starting a new listener")
 
@@ -119,7 +108,7 @@ class Master:
             log.info("shutting down now")
             systemd.stopping()
         self._cancel_preflight()
-        self._signal_listeners(signal.SIGTERM)
+        self.pool.signal(signal.SIGTERM)
 
     def handle_quit(self) -> None:
         """Graceful: every worker finishes its current job; then everything exits."""
@@ -129,11 +118,11 @@ class Master:
         log.info("shutting down gracefully")
         systemd.stopping()
         self._cancel_preflight()
-        self._signal_listeners(signal.SIGQUIT)
+        self.pool.signal(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
         logs.reopen()
-        self._signal_listeners(signal.SIGUSR1)
+        self.pool.signal(signal.SIGUSR1)
         log.info("reopened log files")
 
     def handle_usr2(self) -> None:
@@ -153,8 +142,8 @@ class Master:
             return
         log.info("stopping all workers (HUP starts them again)")
         self.workers_stopped = True
-        self.current = None
-        self._signal_listeners(signal.SIGQUIT)
+        self.pool.current = None
+        self.pool.signal(signal.SIGQUIT)
 
     def handle_ttin(self) -> None:
         self._resize(+1)
@@ -171,12 +160,8 @@ class Master:
             return
         self.pool_delta += step
         log.info("pool workers: %d", size)
-        if self.current:
-            self.current.send(ipc.Count(size))
-
-    def _signal_listeners(self, sig: int) -> None:
-        for listener in self.listeners:
-            listener.kill(sig)
+        if self.pool.current:
+            self.pool.current.send(ipc.Count(size))
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -186,17 +171,21 @@ class Master:
         log.info("master %d running (%s)", self.pid, self.describe())
         while True:
             self.wakeup.dispatch(self)
-            self.reap()
-            self.read_listeners()
-            self.watch_orphans()
+            for listener, status in self.pool.reap():
+                self.listener_exited(listener, status)
+            for listener, message in self.pool.read():
+                if isinstance(message, ipc.Running) and listener is self.pool.current:
+                    self.listener_ready(listener)
+            self.pool.watch_orphans()
             self.check_boot()
             self.check_preflight()
             if self.stopping:
-                if not self.listeners and not self.orphans:
+                if self.pool.empty:
                     break
                 self.escalate()
-            elif not self.workers_stopped and self.current is None:
-                self.start_listener()
+            elif not self.workers_stopped and self.pool.current is None:
+                if time.monotonic() >= self.pool.next_start_at:
+                    self.pool.start(self.spec(), self.cwd)
             self.title()
             self.sleep()
         log.info("master %d exiting", self.pid)
@@ -206,15 +195,7 @@ class Master:
         """The config files, or the command line without any Redis URL (it may hold a password)."""
         if self.view.get("sources"):
             return " ".join(self.view["sources"])
-        shown, skip = [], False
-        for arg in self.argv:
-            if skip or arg.startswith("--redis="):
-                skip = False
-                continue
-            skip = arg == "--redis"
-            if not skip:
-                shown.append(arg)
-        return " ".join(shown) or "defaults"
+        return reexec.shown_command(self.argv)
 
     def spec(self) -> dict[str, Any]:
         overrides = self.overrides
@@ -230,57 +211,33 @@ class Master:
             "log_level": self.log_level,
         }
 
-    def start_listener(self) -> None:
-        if time.monotonic() < self.next_listener_at:
-            return
-        self.generation += 1
-        listener = ListenerProxy(self.generation, self.spec(), self.cwd)
-        self.current = listener
-        self.listeners.append(listener)
-        for old in self.listeners[:-1]:
-            for pid, queues in old.workers.items():
-                listener.send(ipc.WorkerStarted(pid, queues))
-        for pid, queues in self.orphans.items():
-            listener.send(ipc.WorkerStarted(pid, queues))
-        log.info("started %r", listener)
-
-    def reap(self) -> None:
-        for pid, status in reaped([li.pid for li in self.listeners]):
-            listener = next((li for li in self.listeners if li.pid == pid), None)
-            if listener is None:
-                continue
-            listener.reaped(status)
-            self.listeners.remove(listener)
-            self.orphans.update(listener.workers)
-            self.listener_exited(listener, status)
-
     def listener_exited(self, listener: ListenerProxy, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
-        if listener is not self.current:
+        if listener is not self.pool.current:
             log.info("%r exited (%s)", listener, code)
             return
-        self.current = None
+        self.pool.current = None
         if self.stopping or self.workers_stopped:
             return
         if not listener.ready:
             self.listener_failed(listener, listener.failure or f"it exited with status {code}")
             return
         if time.monotonic() - listener.started >= LISTENER_HEALTHY_AFTER:
-            self.listener_backoff.succeeded()
-        delay = self.listener_backoff.failed()
-        self.next_listener_at = time.monotonic() + delay
+            self.pool.backoff.succeeded()
+        delay = self.pool.backoff.failed()
+        self.pool.next_start_at = time.monotonic() + delay
         log.error("%r died (exit %s); starting another in %.1fs", listener, code, delay)
 
     def listener_failed(self, listener: ListenerProxy, reason: str) -> None:
         """A listener that never got ready: keep the previous one, or retry, or give up."""
         self.failure = reason
-        previous = next((li for li in reversed(self.listeners) if li.ready), None)
+        previous = self.pool.previous_ready()
         if self.last_reload and self.last_reload["outcome"] == "pending":
             self.last_reload.update(outcome="failed", error=reason)
         if previous:
             log.error("reload failed, keeping %r and its workers: %s", previous, reason)
             systemd.status(f"reload failed: {reason}")
-            self.current = previous
+            self.pool.current = previous
             return
         if not self.ever_ready:  # a fresh start that cannot work: say why and stop
             log.error("cannot start: %s", reason)
@@ -288,18 +245,9 @@ class Master:
             self.exit_code = 1
             self.stopping = "TERM"
             return
-        delay = self.listener_backoff.failed()
-        self.next_listener_at = time.monotonic() + delay
+        delay = self.pool.backoff.failed()
+        self.pool.next_start_at = time.monotonic() + delay
         log.error("%r cannot start: %s; trying again in %.1fs", listener, reason, delay)
-
-    def read_listeners(self) -> None:
-        for listener in list(self.listeners):
-            for message in listener.read():
-                if isinstance(message, ipc.Running) and listener is self.current:
-                    self.listener_ready(listener)
-                elif isinstance(message, ipc.WorkerExited) and listener is not self.current:
-                    if self.current:  # an old worker is gone: its slot is free
-                        self.current.send(ipc.WorkerExited(message.pid))
 
     def listener_ready(self, listener: ListenerProxy) -> None:
         log.info("%r is ready with %d workers", listener, listener.total)
@@ -307,10 +255,7 @@ class Master:
         self.failure = ""
         if self.last_reload and self.last_reload["outcome"] == "pending":
             self.last_reload.update(outcome="ok", error=None)
-        for old in self.listeners:
-            if old is not listener:
-                log.info("retiring %r", old)
-                old.kill(signal.SIGQUIT)
+        self.pool.retire_all_but(listener)
         if self.replace_pid:
             self.take_over()
         if not self.ever_ready:
@@ -342,9 +287,8 @@ class Master:
 
     def check_boot(self) -> None:
         """A listener still booting after ``boot_timeout`` (a config that hangs): stop it."""
-        li = self.current
         limit = self.boot_timeout
-        if li and not li.ready and not li.failure and time.monotonic() - li.started > limit:
+        if li := self.pool.booting_past(limit):
             log.error("%r not ready after %gs: stopping it", li, limit)
             li.failure = f"not ready after {limit:g}s"
             li.kill(signal.SIGKILL)
@@ -360,8 +304,8 @@ class Master:
             log.error("re-exec cancelled, keeping the running master: %s", problem)
             return
         systemd.reloading()
-        log.info("re-exec: handing over %d listener(s)", len(self.listeners))
-        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
+        log.info("re-exec: handing over %d listener(s)", len(self.pool.listeners))
+        fds = [li.channel.fileno() for li in self.pool.listeners if not li.channel.closed]
         reexec.exec_with_state(self.argv, self.saved_state(), fds, self.cwd)
         systemd.ready(self.status_text())  # only reached if the exec failed
 
@@ -371,41 +315,29 @@ class Master:
             self.preflight = None
 
     def status_text(self) -> str:
-        workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
-        return f"gen {self.generation}, {workers} workers"
-
-    def watch_orphans(self) -> None:
-        for pid in [p for p in self.orphans if not alive(p)]:
-            del self.orphans[pid]
-            if self.current:
-                self.current.send(ipc.WorkerExited(pid))
+        return f"gen {self.pool.generation}, {self.pool.workers} workers"
 
     def escalate(self) -> None:
         if self.stopping == "TERM" and time.monotonic() >= self.kill_at:
             log.warning("shutdown timeout: killing what is left")
-            for listener in self.listeners:
-                for pid in listener.workers:
-                    _kill(pid, signal.SIGKILL)
-                listener.kill(signal.SIGKILL)
-            for pid in self.orphans:
-                _kill(pid, signal.SIGKILL)
+            self.pool.kill_everything()
             self.kill_at = time.monotonic() + 5
 
     def title(self) -> None:
-        workers = sum(len(li.workers) for li in self.listeners) + len(self.orphans)
+        workers = self.pool.workers
         state = " stopping" if self.stopping else ""
         if self.failure and not self.stopping:
             state = " [listener failing]"  # the reason is in the log and in status
         proctitle.set_title(
-            f"{proctitle.MANAGER_PREFIX} master [gen {self.generation}] "
+            f"{proctitle.MANAGER_PREFIX} master [gen {self.pool.generation}] "
             f"[{workers} worker{'' if workers == 1 else 's'}]{state} {self.describe()}"
         )
 
     def sleep(self) -> None:
         timeout = 1.0
-        if self.current is None and not self.stopping and not self.workers_stopped:
-            timeout = max(0.0, min(timeout, self.next_listener_at - time.monotonic()))
-        fds = [li.channel.fileno() for li in self.listeners if not li.channel.closed]
+        if self.pool.current is None and not self.stopping and not self.workers_stopped:
+            timeout = max(0.0, min(timeout, self.pool.next_start_at - time.monotonic()))
+        fds = [li.channel.fileno() for li in self.pool.listeners if not li.channel.closed]
         if self.preflight and self.preflight.fileno() >= 0:
             fds.append(self.preflight.fileno())
         self.wakeup.wait(timeout, *fds)
@@ -416,35 +348,3 @@ def _kill(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
-
-
-def serve(
-    overrides: Overrides,
-    view: dict[str, Any],
-    cwd: str,
-    log_level: int,
-    argv: list[str],
-    state: dict[str, Any] | None = None,
-    hot_swap: bool = False,
-    boot_timeout: float | None = None,
-) -> int:
-    """Run a master until it is told to stop, holding the pidfile meanwhile.
-
-    After a USR2 re-exec this is the new image: it adopts the listeners the
-    old image left, under the same pid and pidfile.
-    """
-    master = Master(overrides, view, cwd, log_level, argv, boot_timeout)
-    path = view.get("pidfile")
-    if path:
-        holder = pidfile.read(path)
-        if hot_swap and holder and holder != os.getpid() and alive(holder):
-            master.replace_pid = holder
-        else:
-            pidfile.write(path)
-    if state:
-        master.restore(state)
-    try:
-        return master.run()
-    finally:
-        if path:
-            pidfile.remove(path)

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from resqued import daemon, logs, master, pidfile, reexec, workdir
+from resqued import daemon, logs, pidfile, reexec, startup, workdir
 from resqued.config import probe
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, flag, seconds
@@ -220,7 +220,7 @@ def run_master(argv: list[str]) -> int:
 
     def serve() -> int:
         logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
-        return master.serve(overrides, view, cwd, level, argv, state, args.hot_swap, deadline)
+        return startup.serve(overrides, view, cwd, level, argv, state, args.hot_swap, deadline)
 
     if args.daemonize and not state:  # a re-exec is already detached
         return daemon.run_detached(serve, view.get("stdout_path"), view.get("stderr_path"))

@@ -39,6 +39,19 @@ BLOCKED = {
 }
 
 
+def shown_command(argv: list[str]) -> str:
+    """The command line without any Redis URL (it may hold a password), for titles and logs."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--redis="):
+            skip = False
+            continue
+        skip = arg == "--redis"
+        if not skip:
+            shown.append(arg)
+    return " ".join(shown) or "defaults"
+
+
 def command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     """How to start the new image: same interpreter and arguments, without -D.
 

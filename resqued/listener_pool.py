@@ -1,0 +1,133 @@
+"""The master's listeners: the current one, older ones still retiring, and their workers.
+
+Mechanics only (start, reap, read, forward, count, signal); what the master
+does when a listener gets ready, fails or dies is in ``resqued.master``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from resqued import ipc
+from resqued.backoff import Backoff
+from resqued.listener_proxy import ListenerProxy
+from resqued.proc import alive, reaped
+
+log = logging.getLogger("resqued")
+
+
+class ListenerPool:
+    def __init__(self) -> None:
+        self.generation = 0
+        self.current: ListenerProxy | None = None
+        self.listeners: list[ListenerProxy] = []  # every listener still to be reaped
+        self.orphans: dict[int, str] = {}  # workers of listeners that are gone
+        self.backoff = Backoff(1.0, 60.0)
+        self.next_start_at = 0.0
+
+    def saved(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "current": self.current.pid if self.current else None,
+            "listeners": [li.saved() for li in self.listeners],
+            "orphans": self.orphans,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.generation = state["generation"]
+        self.listeners = [ListenerProxy.adopt(doc) for doc in state["listeners"]]
+        self.current = next((li for li in self.listeners if li.pid == state["current"]), None)
+        self.orphans = {int(pid): queues for pid, queues in state["orphans"].items()}
+
+    @property
+    def workers(self) -> int:
+        """Every worker alive under this master, whichever listener started it."""
+        return sum(len(li.workers) for li in self.listeners) + len(self.orphans)
+
+    def worker_pids(self) -> list[int]:
+        return [p for li in self.listeners for p in li.workers] + list(self.orphans)
+
+    @property
+    def empty(self) -> bool:
+        return not self.listeners and not self.orphans
+
+    def previous_ready(self) -> ListenerProxy | None:
+        """The newest listener that got ready and still runs (what a failed reload keeps)."""
+        return next((li for li in reversed(self.listeners) if li.ready), None)
+
+    def start(self, spec: dict[str, Any], cwd: str) -> ListenerProxy:
+        """A new current listener, told about every older worker still running."""
+        self.generation += 1
+        listener = ListenerProxy(self.generation, spec, cwd)
+        self.current = listener
+        self.listeners.append(listener)
+        for old in self.listeners[:-1]:
+            for pid, queues in old.workers.items():
+                listener.send(ipc.WorkerStarted(pid, queues))
+        for pid, queues in self.orphans.items():
+            listener.send(ipc.WorkerStarted(pid, queues))
+        log.info("started %r", listener)
+        return listener
+
+    def reap(self) -> list[tuple[ListenerProxy, int]]:
+        """Listeners that exited, with their wait status; their workers become orphans."""
+        gone = []
+        for pid, status in reaped([li.pid for li in self.listeners]):
+            listener = next(li for li in self.listeners if li.pid == pid)
+            listener.reaped(status)
+            self.listeners.remove(listener)
+            self.orphans.update(listener.workers)
+            gone.append((listener, status))
+        return gone
+
+    def read(self) -> list[tuple[ListenerProxy, ipc.Message]]:
+        """Every listener's reports; an older worker's exit frees a slot of the current one."""
+        out = []
+        for listener in list(self.listeners):
+            for message in listener.read():
+                out.append((listener, message))
+                if isinstance(message, ipc.WorkerExited) and listener is not self.current:
+                    if self.current:
+                        self.current.send(ipc.WorkerExited(message.pid))
+        return out
+
+    def watch_orphans(self) -> None:
+        """Orphans are nobody's children: poll them, and free their slots as they go."""
+        for pid in [p for p in self.orphans if not alive(p)]:
+            del self.orphans[pid]
+            if self.current:
+                self.current.send(ipc.WorkerExited(pid))
+
+    def booting_past(self, limit: float) -> ListenerProxy | None:
+        """The current listener if it has been booting for longer than ``limit`` seconds."""
+        li = self.current
+        if li and not li.ready and not li.failure and time.monotonic() - li.started > limit:
+            return li
+        return None
+
+    def retire_all_but(self, keep: ListenerProxy) -> None:
+        for old in self.listeners:
+            if old is not keep:
+                log.info("retiring %r", old)
+                old.kill(signal.SIGQUIT)
+
+    def signal(self, sig: int) -> None:
+        for listener in self.listeners:
+            listener.kill(sig)
+
+    def kill_everything(self) -> None:
+        """The end of a TERM's timeout: KILL every worker and listener left."""
+        for pid in self.worker_pids():
+            _kill(pid, signal.SIGKILL)
+        self.signal(signal.SIGKILL)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
