@@ -238,29 +238,17 @@ class Listener:
             os._exit(code)
 
     def _work(self, slot: WorkerSlot) -> int | None:
-        from resqued.worker import Worker, WorkerOptions
+        from resqued.worker.build import build_worker, options_for
 
         c = self.config
+        options = options_for(
+            c,
+            slot,
+            pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
+            parent_pid=os.getppid(),
+        )
         queues = QueueList.parse(list(slot.queues))
-        if c.worker_factory is not None:
-            worker = c.worker_factory(list(slot.queues))
-        else:
-            options = WorkerOptions(
-                fork_per_job=c.fork_per_job,
-                interval=slot.interval if slot.interval is not None else c.interval,
-                jobs_per_fork=c.jobs_per_fork,
-                term_child=c.term_child,
-                term_timeout=c.term_timeout,
-                prune=False,
-                pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
-                parent_pid=os.getppid(),
-            )
-            if c.threads > 1:
-                from resqued.threaded import ThreadedWorker
-
-                worker = ThreadedWorker(self.store, queues, options, c.threads)
-            else:
-                worker = Worker(self.store, queues, options)
+        worker = build_worker(self.store, queues, options, c.threads, c.worker_factory)
         for hook in c.hooks["after_fork"]:
             hook(worker)
         return worker.work()

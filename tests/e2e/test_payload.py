@@ -15,7 +15,7 @@ import resqued
 from resqued.resque import failure, payload, times
 from resqued.resque.queues import QueueList, expand_braces, glob_to_lua
 from resqued.resque.store import Store
-from resqued.worker import Worker
+from resqued.worker.loop import Reserver
 
 EPOCH = 1704110400  # 2024-01-01 12:00:00 UTC
 FAILURE_KEYS = ["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]
@@ -314,7 +314,7 @@ def test_the_reserve_script_expands_like_the_python_side(r, redis_url, names):
     store = Store.connect(redis_url)
     r.sadd("resque:queues", *KNOWN)
     queues = QueueList(tuple(names))
-    reply = Worker(store, queues, worker_id="h:1:test")._reserve()
+    reply = Reserver(store, queues, "h:1:test", pause_key="", handover=[]).call()
     assert reply[0] == b"empty"
     assert [q.decode() for q in reply[1:]] == queues.resolve(set(KNOWN))
 
