@@ -10,7 +10,7 @@ import sys
 import redis
 
 from resqued import logs, proctitle
-from resqued.config.values import count, flag, seconds
+from resqued.config.values import count, seconds
 from resqued.errors import ResquedError
 from resqued.resque.connection import redact
 
@@ -94,6 +94,7 @@ def run_work(argv: list[str]) -> int:
     from resqued.resque.queues import QueueList
     from resqued.resque.store import Store
     from resqued.worker.build import build_worker, options_for
+    from resqued.worker.options import switch
 
     args = work_parser().parse_args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO)
@@ -101,7 +102,7 @@ def run_work(argv: list[str]) -> int:
     names = [n for q in queues for n in q.split(",")]
     fork = args.fork
     if fork is None:
-        fork = os.environ.get("FORK_PER_JOB", "true").strip().lower() not in ("0", "false", "no")
+        fork = switch(os.environ.get("FORK_PER_JOB"), True, "FORK_PER_JOB")
     config = Config(
         fork_per_job=fork,
         interval=seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
@@ -109,7 +110,7 @@ def run_work(argv: list[str]) -> int:
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
         threads=count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads"),
-        term_child=flag(os.environ.get("TERM_CHILD")),
+        term_child=switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
     store = Store.connect(args.redis, args.namespace or "resque")

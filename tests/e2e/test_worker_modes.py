@@ -40,11 +40,30 @@ def test_processes_jobs(resqued, app_dir, r, mode):
     quit_(w)
 
 
-def test_fork_per_job_false_in_the_environment_works_in_process(resqued, app_dir, r):
+@pytest.mark.parametrize("value", ["false", "off", "0", "no", " OFF "])
+def test_fork_per_job_off_in_the_environment_works_in_process(resqued, app_dir, r, value):
     push(r, "default", "Record", "env")
-    w = work(resqued, app_dir, "-q", "default", env={"FORK_PER_JOB": "false"})
+    w = work(resqued, app_dir, "-q", "default", env={"FORK_PER_JOB": value})
     wait_for(lambda: r.llen("record") == 1, 15, "job")
     assert ran_in(r) == [w.pid]
+
+
+@pytest.mark.parametrize("value", ["true", "on", "1", "yes", ""])
+def test_fork_per_job_on_in_the_environment_forks(resqued, app_dir, r, value):
+    push(r, "default", "Record", "env")
+    w = work(resqued, app_dir, "-q", "default", env={"FORK_PER_JOB": value})
+    wait_for(lambda: r.llen("record") == 1, 15, "job")
+    [pid] = ran_in(r)
+    assert pid != w.pid
+
+
+@pytest.mark.parametrize("name", ["FORK_PER_JOB", "TERM_CHILD"])
+def test_a_switch_that_is_neither_on_nor_off_is_a_one_line_error(resqued, app_dir, r, name):
+    w = work(resqued, app_dir, "-q", "default", env={name: "maybe"})
+    assert w.wait(20) == 1
+    assert w.output().strip() == (
+        f"resqued: {name} must be one of 1, true, yes, on or 0, false, no, off, not 'maybe'"
+    )
 
 
 @pytest.mark.parametrize(
