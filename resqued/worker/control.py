@@ -1,9 +1,10 @@
 """One worker's control surface: stop, pause, resume, kill the current job, reopen logs.
 
 Every method is safe to call from a signal handler or another thread: it sets
-a flag the loop reads and wakes the loop.  The one exception is an in-process
-job running in the caller's own thread, which ``stop(graceful=False)`` and
-``kill_current_job()`` interrupt by raising inside it (see ``interrupt.py``).
+a flag the loop reads and wakes the loop.  An in-process job is interrupted by
+``stop(graceful=False)`` and ``kill_current_job()`` by raising inside it: at
+once when the caller runs in the job's own thread (a signal handler of a
+single in-process worker), else through ``interrupt.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from resqued.resque.payload import Job
 from resqued.wakeup import Wakeup
 from resqued.worker.interrupt import Interruptible
 from resqued.worker.signals import JobKilled, TermException
+
+JOB_KILLED = "job killed by USR1"
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +35,7 @@ class Control:
         self.stopping = False  # QUIT: finish the current job, then exit
         self.stopping_now = False  # TERM/INT: stop now
         self.paused = False  # USR2 until CONT
+        self.stop_reason = ""  # the signal that said stop now
         self.kill_requested: CurrentJob | None = None  # USR1 asked to kill this job
         self.interruptible = Interruptible()  # where an in-process job runs
         self._current: CurrentJob | None = None
@@ -47,9 +51,10 @@ class Control:
         self.stopping = True
         if not graceful:
             self.stopping_now = True
+            self.stop_reason = self.stop_reason or reason
         self.wakeup.poke()
         if not graceful:
-            self.interruptible.interrupt(TermException(reason))
+            self.interruptible.interrupt(TermException, reason)
 
     def pause(self) -> None:
         self.paused = True
@@ -66,7 +71,7 @@ class Control:
             return
         self.kill_requested = current
         self.wakeup.poke()
-        self.interruptible.interrupt(JobKilled())
+        self.interruptible.interrupt(JobKilled, JOB_KILLED)
 
     def reopen_logs(self) -> None:
         logs.reopen()
@@ -79,6 +84,15 @@ class Control:
 
     def job_ended(self) -> None:
         self._current = None
+
+    def interruption(self) -> BaseException | None:
+        """What a job about to start in process must raise at once: a stop or kill asked already."""
+        if self.stopping_now:
+            return TermException(self.stop_reason or "SIGTERM")
+        current = self._current
+        if current is not None and self.kill_requested is current:
+            return JobKilled(JOB_KILLED)
+        return None
 
     def sleep(self, seconds: float, *fds: int) -> list[int]:
         """Sleep until a control call or signal, one of ``fds`` is readable, or time is up."""

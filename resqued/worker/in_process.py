@@ -16,7 +16,10 @@ class InProcessJob:
 
     def run(self, job: Job, cls: type) -> Outcome:
         proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
-        error = self.control.interruptible.call(lambda: job_hooks.perform(cls, job.args))
+        control = self.control
+        error = control.interruptible.call(
+            lambda: job_hooks.perform(cls, job.args), control.interruption
+        )
         if error is None:
             return Outcome()
         hooks.on_failure(cls, error, job.args)

@@ -2,8 +2,9 @@
 
 A ``Worker`` that owns its process (the default) installs the signal
 handlers, runs the process-wide worker hooks and beats the heartbeat.  Inside
-a ``ThreadedWorker`` each thread's worker leaves those to the process and
-only registers, works and unregisters.
+a ``ThreadedWorker`` each thread's worker leaves those to the process, shares
+the process's ``jobs_per_fork`` budget, and only registers, works and
+unregisters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.wakeup import Wakeup
+from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
 from resqued.worker.heartbeat import Heartbeat
 from resqued.worker.idle_wait import IdleWait
@@ -39,6 +41,7 @@ class Worker(Control):
         worker_id: str | None = None,
         *,
         owns_process: bool = True,
+        budget: JobBudget | None = None,
     ) -> None:
         super().__init__(Wakeup())
         self.store = store
@@ -54,8 +57,10 @@ class Worker(Control):
             run_job = ForkedJob(self, self.options, worker_pid, self._record_orphaned).run
         else:
             run_job = InProcessJob(self).run
+        if budget is None and self.options.jobs_per_fork:
+            budget = JobBudget(self.options.jobs_per_fork)
         self.loop = JobLoop(
-            self, self, store, queues, self.id, self.options, self.retry, self.idle, run_job
+            self, self, store, queues, self.id, self.options, self.retry, self.idle, run_job, budget
         )
 
     def work(self) -> int:

@@ -18,6 +18,7 @@ from resqued.resque import failure, payload, registry, times
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
 from resqued.worker.idle_wait import MIN_POLL, IdleWait
 from resqued.worker.options import WorkerOptions
@@ -83,6 +84,7 @@ class JobLoop:
         retry: RedisRetry,
         idle: IdleWait,
         run_job: RunJob,
+        budget: JobBudget | None = None,
     ) -> None:
         self.owner = owner  # what before_pause/after_pause hooks are given: the worker
         self.control = control
@@ -94,7 +96,7 @@ class JobLoop:
         self.idle = idle
         self.run_job = run_job
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
-        self.jobs_done = 0
+        self.budget = budget  # jobs_per_fork, shared by every worker of the process
 
     def run(self) -> None:
         try:
@@ -116,17 +118,23 @@ class JobLoop:
             if control.paused:
                 self._pause()
                 continue
+            budget = self.budget
+            if budget is not None and not budget.take():
+                break
             result = self.retry.call(self.reserver.call, give_up_on_stop=True)
             if isinstance(result, GaveUp):
+                if budget is not None:
+                    budget.give_back()
                 break
             kind = result[0]
             if kind in (b"job", b"resume"):
+                if budget is not None:
+                    budget.used_one()
                 self._process(_job_from(result))
-                self.jobs_done += 1
-                if opts.jobs_per_fork and self.jobs_done >= opts.jobs_per_fork:
-                    log.info("worker %s: %d jobs done, making way", self.id, self.jobs_done)
-                    break
-            elif kind == b"paused":
+                continue
+            if budget is not None:
+                budget.give_back()
+            if kind == b"paused":
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
             else:
