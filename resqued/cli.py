@@ -10,7 +10,7 @@ import sys
 import redis
 
 from resqued import logs, proctitle
-from resqued.config.values import count, flag, seconds
+from resqued.config.values import count, seconds
 from resqued.errors import ResquedError
 from resqued.resque.connection import redact
 
@@ -90,9 +90,11 @@ def work_parser() -> argparse.ArgumentParser:
 
 def run_work(argv: list[str]) -> int:
     from resqued.app import require_all
+    from resqued.config.model import Config
     from resqued.resque.queues import QueueList
     from resqued.resque.store import Store
-    from resqued.worker import Worker, WorkerOptions
+    from resqued.worker.build import build_worker, options_for
+    from resqued.worker.options import switch
 
     args = work_parser().parse_args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO)
@@ -100,24 +102,23 @@ def run_work(argv: list[str]) -> int:
     names = [n for q in queues for n in q.split(",")]
     fork = args.fork
     if fork is None:
-        fork = os.environ.get("FORK_PER_JOB", "true").strip().lower() not in ("0", "false", "no")
-    opts = WorkerOptions(
+        fork = switch(os.environ.get("FORK_PER_JOB"), True, "FORK_PER_JOB")
+    config = Config(
         fork_per_job=fork,
         interval=seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
         jobs_per_fork=count(
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
-        term_child=flag(os.environ.get("TERM_CHILD")),
+        threads=count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads"),
+        term_child=switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
     store = Store.connect(args.redis, args.namespace or "resque")
     require_all(args.require)
-    threads = count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
-    if threads > 1:
-        from resqued.threaded import ThreadedWorker
-
-        return ThreadedWorker(store, QueueList.parse(names), opts, threads).work()
-    return Worker(store, QueueList.parse(names), opts).work()
+    worker = build_worker(
+        store, QueueList.parse(names), options_for(config, prune=True), config.threads
+    )
+    return worker.work()
 
 
 def main(argv: list[str] | None = None) -> int:

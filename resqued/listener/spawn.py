@@ -21,6 +21,7 @@ from resqued.config.model import WorkerSlot
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.worker.build import build_worker, options_for
 
 log = logging.getLogger("resqued")
 
@@ -59,32 +60,12 @@ def fork_worker(
 
 
 def work(config: Config, row: WorkerSlot, store: Store, master_pid: int) -> int:
-    from resqued.worker import Worker, WorkerOptions
-
-    c = config
-    worker: object
-    if c.worker_factory is not None:
-        worker = hooks.call("config.worker_factory", c.worker_factory, list(row.queues))
-    else:
-        options = WorkerOptions(
-            fork_per_job=c.fork_per_job,
-            interval=row.interval if row.interval is not None else c.interval,
-            jobs_per_fork=c.jobs_per_fork,
-            term_child=c.term_child,
-            term_timeout=c.term_timeout,
-            prune=False,
-            pause_key=store.keys.master_pause(f"{registry.hostname()}:{master_pid}"),
-            parent_pid=os.getppid(),
-        )
-        queues = QueueList.parse(list(row.queues))
-        if c.threads > 1:
-            from resqued.threaded import ThreadedWorker
-
-            worker = ThreadedWorker(store, queues, options, c.threads)
-        else:
-            worker = Worker(store, queues, options)
+    pause_key = store.keys.master_pause(f"{registry.hostname()}:{master_pid}")
+    options = options_for(config, row, pause_key=pause_key, parent_pid=os.getppid())
+    queues = QueueList.parse(list(row.queues))
+    worker = build_worker(store, queues, options, config.threads, config.worker_factory)
     hooks.run("config.after_fork", config.hooks["after_fork"], worker)
-    return int(worker.work() or 0)  # type: ignore[attr-defined]
+    return int(worker.work() or 0)
 
 
 def drop_privileges(user: str | None, group: str | None) -> None:

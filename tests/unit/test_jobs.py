@@ -1,20 +1,18 @@
-"""Job class resolution (a security boundary) and Resque's job and worker hooks."""
+"""Job classes (resolution is a security boundary), Resque's job hooks, and the producer API."""
 
 from __future__ import annotations
 
-import signal
+import logging
 import sys
 import types
 
 import pytest
-from support.jobs import failures, push, strings, work, worker_id
-from support.procs import wait_for
 
 import resqued
 from resqued import hooks, job_hooks, jobs
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def clean_jobs(monkeypatch):
     monkeypatch.setattr(jobs, "_registry", {})
     monkeypatch.setattr(jobs, "_allowed", set())
@@ -46,7 +44,7 @@ def fake_module():
     del sys.modules["fakeapp"], sys.modules["fakeapp.jobs"]
 
 
-# -- resolution --------------------------------------------------------------------------------
+# -- resolution -------------------------------------------------------------------------------------
 
 
 def test_registered_ruby_style_names_resolve(clean_jobs):
@@ -70,6 +68,11 @@ def test_registered_ruby_style_names_resolve(clean_jobs):
         jobs.resolve("Mailers::Goodbye")
     with pytest.raises(jobs.UnknownJobClass):
         jobs.resolve("Welcome")  # only the registered name, not the bare class name
+
+
+def test_a_class_without_perform_cannot_be_registered():
+    with pytest.raises(TypeError, match="perform"):
+        resqued.job("X")(type("X", (), {}))
 
 
 def test_dotted_paths_only_inside_allowed_modules(clean_jobs, fake_module):
@@ -103,12 +106,14 @@ def test_allowing_a_package_covers_its_submodules(clean_jobs, fake_module):
 def test_resolution_never_imports(clean_jobs):
     resqued.allow_module("email")
     resqued.allow_module("xml")
+    resqued.allow_module("json")
     before = set(sys.modules)
     for name in (
         "email.mime.audio.MIMEAudio",
         "xml.dom.minidom.Document",
         "antigravity.Fly",
         "this.Zen",
+        "json.tool.Whatever",  # json is imported, json.tool is not: it stays so
     ):
         with pytest.raises(jobs.UnknownJobClass, match="not registered"):
             jobs.resolve(name)
@@ -122,156 +127,117 @@ def test_unknown_class_error_says_what_to_do(clean_jobs):
     assert "@resqued.job" in str(err.value) and "-r" in str(err.value)
 
 
-def test_unknown_and_unimported_classes_fail_and_the_worker_goes_on(resqued, app_dir, r):
-    push(r, "default", "Nope::Missing", 1)
-    push(r, "default", "evil_import.Boom", 2)  # a real module next to the app: never imported
-    push(r, "default", "os.system", "touch /tmp/pwned")
-    push(r, "default", "demo_jobs.Record", "by-path")  # -r demo_jobs allows its dotted paths
-    push(r, "default", "Record", "by-name")
-    w = work(resqued, app_dir, "-q", "default")
-    wid = worker_id(r)
-    wait_for(lambda: r.llen("record") == 2, 15, "the good jobs after the bad ones")
-    assert [x.split(":")[0] for x in strings(r, "record")] == ["by-path", "by-name"]
-    recs = failures(r)
-    assert [f["payload"]["class"] for f in recs] == [
-        "Nope::Missing",
-        "evil_import.Boom",
-        "os.system",
-    ]
-    for rec in recs:
-        assert rec["exception"] == "resqued.UnknownJobClass"
-        assert repr(rec["payload"]["class"]) in rec["error"]
-        assert "not registered" in rec["error"]
-        assert rec["worker"] == wid and rec["queue"] == "default"
-    assert not r.exists("evil-imported")
-    wait_for(lambda: r.get("resque:stat:processed") == b"5", 10, "all five counted")
-    assert r.get("resque:stat:failed") == b"3"
-    assert w.popen.poll() is None
+# -- job hooks -------------------------------------------------------------------------------------
 
 
-# -- job hooks, in a real worker ----------------------------------------------------------------
+class Recorder:
+    calls: list = []
+
+    @classmethod
+    def before_perform_b(cls, *args):
+        cls.calls.append(("before_b", args))
+
+    @classmethod
+    def before_perform_a(cls, *args):
+        cls.calls.append(("before_a", args))
+
+    @classmethod
+    def around_perform_2(cls, *args):
+        cls.calls.append("around2 in")
+        yield
+        cls.calls.append("around2 out")
+
+    @classmethod
+    def around_perform_1(cls, *args):
+        cls.calls.append("around1 in")
+        yield
+        cls.calls.append("around1 out")
+
+    @classmethod
+    def perform(cls, *args):
+        cls.calls.append(("perform", args))
+        if args and args[0] == "fail":
+            raise RuntimeError("boom")
+
+    @classmethod
+    def after_perform_x(cls, *args):
+        cls.calls.append("after")
+
+    @classmethod
+    def on_failure_log(cls, exc, *args):
+        cls.calls.append(("failure", str(exc), args))
 
 
-@pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
-def test_hooks_around_a_successful_job(resqued, app_dir, r, mode):
-    w = work(resqued, app_dir, "-q", "default", mode, lib="hook_jobs")
-    push(r, "default", "Hooks::Full", "ok")
-    wait_for(lambda: "after" in strings(r, "events"), 15, "job done")
-    events = [e for e in strings(r, "events") if not e.startswith("w:")]
-    assert events[:4] == ["before_a", "before_b", "around_a in", "around_b in"]
-    assert events[4].startswith("perform:")
-    assert events[5:] == ["around_b out", "around_a out", "after"]
-    performed_in = int(events[4].split(":")[1])
-    assert (performed_in != w.pid) == (mode == "--fork")
-    assert r.llen("resque:failed") == 0
-
-
-def test_after_perform_only_on_success_and_on_failure_exactly_once(resqued, app_dir, r):
-    work(resqued, app_dir, "-q", "default", lib="hook_jobs")
-    push(r, "default", "Hooks::Full", "fail")
-    wait_for(lambda: r.llen("resque:failed") == 1, 15, "failure recorded")
-    events = [e for e in strings(r, "events") if not e.startswith("w:")]
-    assert events[:4] == ["before_a", "before_b", "around_a in", "around_b in"]
-    assert events[5:] == ["on_failure:ValueError:job said no:fail"]  # no "out", no "after"
-    rec = failures(r)[0]
-    assert rec["exception"] == "ValueError" and rec["error"] == "job said no"
-
-
-def test_dont_perform_skips_the_job_quietly(resqued, app_dir, r):
-    work(resqued, app_dir, "-q", "default", "--no-fork", lib="hook_jobs")
-    push(r, "default", "Hooks::Full", "skip")
-    push(r, "default", "Hooks::Full", "ok")
-    wait_for(lambda: "after" in strings(r, "events"), 15, "the next job")
-    events = [e for e in strings(r, "events") if not e.startswith("w:")]
-    assert events[0] == "before_a"  # DontPerform: not even the next before hook
-    assert events[1] == "before_a" and events.count("after") == 1
-    assert sum(e.startswith("perform:") for e in events) == 1
-    assert r.llen("resque:failed") == 0
-    wait_for(lambda: r.get("resque:stat:processed") == b"2", 10, "both counted as processed")
-
-
-def test_on_failure_runs_once_for_a_dirty_exit(resqued, app_dir, r):
-    w = work(resqued, app_dir, "-q", "default", lib="hook_jobs")
-    push(r, "default", "Hooks::SelfKill", "k")
-    push(r, "default", "Hooks::Full", "ok")
-    wait_for(lambda: "after" in strings(r, "events"), 15, "the next job")
-    [rec] = failures(r)
-    assert rec["exception"] == "Resque::DirtyExit"
-    assert "SIGKILL (signal 9)" in rec["error"]
-    hooked = [e for e in strings(r, "events") if e.startswith("on_failure")]
-    assert len(hooked) == 1 and hooked[0].startswith("on_failure:") and hooked[0].endswith(":k")
-    assert "SIGKILL" in hooked[0]
-    w.signal(signal.SIGQUIT)
-    assert w.wait(20) == 0
-    assert len([e for e in strings(r, "events") if e.startswith("on_failure")]) == 1
-
-
-def test_on_failure_runs_once_when_a_dead_worker_is_pruned(resqued, app_dir, r):
-    w = work(resqued, app_dir, "-q", "default", "--no-fork", lib="hook_jobs")
-    push(r, "default", "Hooks::Slow", "lost", 30)
-    wait_for(
-        lambda: any(e.startswith("started:lost") for e in strings(r, "events")), 15, "job started"
-    )
-    w.signal(signal.SIGKILL)
-    w.wait(10)
-    pruner = work(resqued, app_dir, "-q", "other", "--no-fork", lib="hook_jobs")
-    wait_for(lambda: r.llen("resque:failed") == 1, 15, "job failed by prune")
-    assert failures(r)[0]["exception"] == "Resque::DirtyExit"
-    wait_for(
-        lambda: [e for e in strings(r, "events") if e.startswith("on_failure")],
-        10,
-        "on_failure hook",
-    )
-    pruner.signal(signal.SIGQUIT)
-    assert pruner.wait(20) == 0
-    assert [e for e in strings(r, "events") if e.startswith("on_failure")] == [
-        "on_failure:RuntimeError:lost"
+def test_hooks_run_in_resque_order():
+    Recorder.calls = []
+    assert job_hooks.perform(Recorder, [1]) is True
+    assert Recorder.calls == [
+        ("before_a", (1,)),
+        ("before_b", (1,)),
+        "around1 in",
+        "around2 in",
+        ("perform", (1,)),
+        "around2 out",
+        "around1 out",
+        "after",
     ]
 
 
-def test_worker_hooks_run_where_resque_runs_them(resqued, app_dir, r):
-    r.set("note_queue_empty", 1)
-    w = work(resqued, app_dir, "-q", "default", lib="hook_jobs")
-    wait_for(
-        lambda: any(e.startswith("w:queue_empty") for e in strings(r, "events")), 15, "queue_empty"
-    )
-    push(r, "default", "Hooks::Full", "ok")
-    wait_for(lambda: "after" in strings(r, "events"), 15, "job done")
-    w.signal(signal.SIGUSR2)
-    wait_for(
-        lambda: any(e.startswith("w:before_pause") for e in strings(r, "events")), 10, "paused"
-    )
-    w.signal(signal.SIGCONT)
-    wait_for(
-        lambda: any(e.startswith("w:after_pause") for e in strings(r, "events")), 10, "resumed"
-    )
-    w.signal(signal.SIGQUIT)
-    assert w.wait(20) == 0
-    events = [e for e in strings(r, "events") if e.startswith("w:")]
-    kinds = [e.split(":")[1] for e in events]
-    assert kinds == [
-        "before_first_fork",
-        "queue_empty",
-        "before_fork",
-        "after_fork",
-        "before_pause",
-        "after_pause",
-        "shutdown",
-        "worker_exit",
-    ]
-    pids = {e.split(":")[1]: int(e.split(":")[2]) for e in events}
-    child = int(next(e for e in strings(r, "events") if e.startswith("perform:")).split(":")[1])
-    assert pids["after_fork"] == child != w.pid
-    assert all(pid == w.pid for kind, pid in pids.items() if kind != "after_fork")
-    assert events[2].endswith(":Hooks::Full") and events[3].endswith(":Hooks::Full")
+def test_dont_perform_skips_quietly():
+    class Skip:
+        ran = False
+
+        @staticmethod
+        def before_perform_check(*args):
+            raise resqued.DontPerform()
+
+        @classmethod
+        def perform(cls):
+            cls.ran = True
+
+    assert job_hooks.perform(Skip, []) is False
+    assert not Skip.ran
 
 
-def test_worker_hook_kinds_are_checked():
-    with pytest.raises(ValueError, match="unknown worker hook"):
-        resqued.worker_hook("before_forking")
+def test_an_around_hook_that_does_not_yield_skips_the_job():
+    class Gate:
+        ran = False
+
+        @staticmethod
+        def around_perform_gate(*args):
+            return
+            yield  # unreachable, but makes this a generator
+
+        @classmethod
+        def perform(cls):
+            cls.ran = True
+
+    assert job_hooks.perform(Gate, []) is False
+    assert not Gate.ran
 
 
-# -- job hooks, in this process -------------------------------------------------------------------
+def test_a_failing_on_failure_hook_is_logged_and_the_others_still_run(caplog):
+    seen = []
+
+    class Bad:
+        @staticmethod
+        def on_failure_a_explode(exc, *args):
+            raise ValueError("hook broke")
+
+        @staticmethod
+        def on_failure_b_note(exc, *args):
+            seen.append((str(exc), args))
+
+    logger = logging.getLogger("resqued")
+    logger.addHandler(caplog.handler)
+    try:
+        hooks.on_failure(Bad, RuntimeError("x"), [1])  # logged, not raised
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert seen == [("x", (1,))]
+    [line] = {rec.getMessage() for rec in caplog.records}  # one line, however it reached caplog
+    assert "on_failure hook" in line and "on_failure_a_explode" in line
+    assert "ValueError: hook broke" in line
 
 
 class Trace:
@@ -342,7 +308,19 @@ def test_an_exception_goes_through_the_around_hooks_and_skips_after():
     assert Trace.calls[-1] == ("on_failure", "ValueError", ("valueerror",))
 
 
-# -- enqueue and dequeue hooks, against Redis -----------------------------------------------------
+def test_worker_hooks_register_by_name():
+    with pytest.raises(ValueError, match="unknown worker hook"):
+        resqued.worker_hook("before_lunch")
+    seen = []
+    fn = resqued.worker_hook("queue_empty")(lambda: seen.append(1))
+    try:
+        hooks.run_worker_hooks("queue_empty")
+        assert seen == [1]
+    finally:
+        hooks._worker_hooks["queue_empty"].remove(fn)
+
+
+# -- enqueue and dequeue, against Redis -------------------------------------------------------------
 
 
 class Mail:
@@ -443,3 +421,15 @@ def test_dequeue_by_name_finds_what_ruby_enqueued(producer):
     r.rpush("resque:queue:mail", b'{"class":"Mail::Send","args":["r\xc3\xbcby"]}')
     assert resqued.dequeue("Mail::Send", "rüby", queue="mail") == 1
     assert r.llen("resque:queue:mail") == 0
+
+
+def test_enqueue_without_a_queue_says_so(r, redis_url):
+    resqued.connect(redis_url)
+
+    class NoQueue:
+        @staticmethod
+        def perform():
+            pass
+
+    with pytest.raises(ValueError, match="no 'queue' attribute"):
+        resqued.enqueue(NoQueue)

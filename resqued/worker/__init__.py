@@ -1,0 +1,37 @@
+"""The Resque worker: reserve, perform (in a forked child, in process, or in threads), report.
+
+Modules, each one job:
+
+- ``options``: what a worker is told (``WorkerOptions``)
+- ``signals``: the signal table; handlers forward to the control surface
+- ``control``: the control surface (``stop``, ``pause``, ``resume``,
+  ``kill_current_job``, ``reopen_logs``, ``current_job``)
+- ``interrupt``: raising inside an in-process job (TERM, USR1)
+- ``retry``: calling Redis until it answers
+- ``loop``: the reserve loop and the pending outcome (one round trip per job)
+- ``idle_wait``: the BLMOVE hand-over waits of an idle worker
+- ``job_child``: fork per job, the child's side, supervision with a pidfd
+- ``in_process``: performing a job in the worker itself
+- ``heartbeat``: the heartbeat thread
+- ``lifecycle``: ``Worker``, one worker from register to unregister
+- ``threads``: ``ThreadedWorker``, several workers in one process
+- ``build``: the one place a worker is built from a config row
+"""
+
+from resqued.worker.build import build_worker, options_for
+from resqued.worker.control import CurrentJob
+from resqued.worker.lifecycle import Worker
+from resqued.worker.options import WorkerOptions
+from resqued.worker.signals import JobKilled, TermException
+from resqued.worker.threads import ThreadedWorker
+
+__all__ = [
+    "CurrentJob",
+    "JobKilled",
+    "TermException",
+    "ThreadedWorker",
+    "Worker",
+    "WorkerOptions",
+    "build_worker",
+    "options_for",
+]

@@ -1,0 +1,171 @@
+"""Fork per job: the worker forks a child for each job and supervises it to the end.
+
+The child performs the job and writes one JSON report to a pipe.  The worker
+watches the child's exit through a pidfd (polled where there is none), not
+through the pipe alone: a grandchild the job left running may hold the pipe
+open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
+from the supervision loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import NoReturn
+
+from resqued import hooks, job_hooks, proctitle
+from resqued.resque import failure, payload
+from resqued.resque.payload import Job
+from resqued.worker.control import Control
+from resqued.worker.options import WorkerOptions
+from resqued.worker.outcome import Outcome
+from resqued.worker.signals import reset_in_job_child
+
+log = logging.getLogger("resqued")
+
+MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
+
+# Records a job's outcome from the child itself, when its worker died meanwhile.
+OrphanRecorder = Callable[[Job, Outcome], None]
+
+
+class ForkedJob:
+    def __init__(
+        self, control: Control, options: WorkerOptions, worker_pid: int, orphaned: OrphanRecorder
+    ) -> None:
+        self.control = control
+        self.options = options
+        self.worker_pid = worker_pid
+        self.orphaned = orphaned
+
+    def run(self, job: Job, cls: type) -> Outcome:
+        hooks.run_worker_hooks("before_fork", job)
+        current = self.control.current_job
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            self._child(job, cls, write_fd)
+        os.close(write_fd)
+        proctitle.worker(f"Forked {pid} at {int(time.time())}")
+        try:
+            status, data = self._supervise(pid, read_fd, current)
+        finally:
+            os.close(read_fd)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
+            return Outcome.from_report(json.loads(data))
+        message = failure.signal_exit_message(pid, status)
+        hooks.on_failure(cls, RuntimeError(message), job.args)
+        return Outcome(failure.DIRTY_EXIT, message, [])
+
+    # -- the worker's side -------------------------------------------------------
+
+    def _supervise(self, pid: int, read_fd: int, current: object) -> tuple[int, bytes]:
+        """Collect the child's report and exit status, relaying TERM and USR1 to it."""
+        control, opts = self.control, self.options
+        chunks: list[bytes] = []
+        kill_at = 0.0
+        killed_for: object = None
+        exited = _pidfd_open(pid)  # readable once the child has exited
+        reading = True
+        status: int | None = None
+        try:
+            while status is None:
+                if control.stopping_now and not kill_at:
+                    kill_at = time.monotonic() + (opts.term_timeout if opts.term_child else 0)
+                    if opts.term_child:
+                        _signal(pid, signal.SIGTERM)
+                if kill_at and time.monotonic() >= kill_at:
+                    _signal(pid, signal.SIGKILL)
+                if control.kill_requested is current and killed_for is not current:
+                    killed_for = current
+                    _signal(pid, signal.SIGKILL)
+                timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
+                if exited is None:
+                    timeout = min(timeout, 0.2)
+                fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
+                if read_fd in control.sleep(timeout, *fds):
+                    chunk = os.read(read_fd, 65536)
+                    chunks.append(chunk)
+                    reading = bool(chunk)  # EOF: the child closed its end, or exited
+                status = _reap(pid)
+        finally:
+            if exited is not None:
+                os.close(exited)
+        if reading:  # what the child wrote before it exited (never block on a grandchild)
+            os.set_blocking(read_fd, False)
+            try:
+                while chunk := os.read(read_fd, 65536):
+                    chunks.append(chunk)
+            except BlockingIOError:
+                pass
+        return status, b"".join(chunks)
+
+    # -- the child's side ----------------------------------------------------------
+
+    def _child(self, job: Job, cls: type, write_fd: int) -> NoReturn:
+        """Perform one job, write one report, leave with _exit (never returns)."""
+        code = 0
+        try:
+            self.control.wakeup.close()
+            reset_in_job_child()
+            proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
+            hooks.run_worker_hooks("after_fork", job)
+            try:
+                job_hooks.perform(cls, job.args)
+                outcome = Outcome()
+            except BaseException as exc:  # a job may raise anything, sys.exit too
+                hooks.on_failure(cls, exc, job.args)
+                outcome = Outcome.of(exc)
+            _write_report(write_fd, outcome)
+            if os.getppid() != self.worker_pid:  # the worker died while we worked
+                self.orphaned(job, outcome)
+        except BaseException:  # the report could not be made: the worker records a DirtyExit
+            log.exception("worker child %d crashed", os.getpid())
+            code = 1
+        finally:
+            os._exit(code)
+
+
+def _write_report(fd: int, outcome: Outcome) -> None:
+    report = outcome.report()
+    data = payload.dumps(report)
+    if len(data) > MAX_RESULT_BYTES:
+        report["backtrace"] = report.get("backtrace", [])[:20]
+        report["error"] = report.get("error", "")[:10_000]
+        data = payload.dumps(report)
+    try:
+        os.write(fd, data)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _pidfd_open(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: the wait loop polls instead
+        return None
+
+
+def _reap(pid: int) -> int | None:
+    """The child's wait status once it has exited, without blocking; None while it runs."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return status if done else None

@@ -1,0 +1,101 @@
+"""One Resque worker from start to exit: register, hooks, heartbeat, the job loop, unregister.
+
+A ``Worker`` that owns its process (the default) installs the signal
+handlers, runs the process-wide worker hooks and beats the heartbeat.  Inside
+a ``ThreadedWorker`` each thread's worker leaves those to the process, shares
+the process's ``jobs_per_fork`` budget, and only registers, works and
+unregisters.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from resqued import hooks, jobs, proctitle
+from resqued.resque import registry
+from resqued.resque.payload import Job
+from resqued.resque.queues import QueueList
+from resqued.resque.store import Store
+from resqued.wakeup import Wakeup
+from resqued.worker.budget import JobBudget
+from resqued.worker.control import Control
+from resqued.worker.heartbeat import Heartbeat
+from resqued.worker.idle_wait import IdleWait
+from resqued.worker.in_process import InProcessJob
+from resqued.worker.job_child import ForkedJob
+from resqued.worker.loop import JobLoop, RunJob
+from resqued.worker.options import WorkerOptions
+from resqued.worker.outcome import Outcome
+from resqued.worker.retry import GaveUp, RedisRetry
+from resqued.worker.signals import install as install_signals
+
+log = logging.getLogger("resqued")
+
+
+class Worker(Control):
+    def __init__(
+        self,
+        store: Store,
+        queues: QueueList,
+        options: WorkerOptions | None = None,
+        worker_id: str | None = None,
+        *,
+        owns_process: bool = True,
+        budget: JobBudget | None = None,
+    ) -> None:
+        super().__init__(Wakeup())
+        self.store = store
+        self.queues = queues
+        self.options = options or WorkerOptions()
+        self.id = worker_id or registry.worker_id(str(queues))
+        self.owns_process = owns_process
+        self.retry = RedisRetry(store, self)
+        self.idle = IdleWait(store, self.id, self, self.retry, self.options.interval)
+        run_job: RunJob
+        if self.options.fork_per_job:
+            worker_pid = int(self.id.split(":")[1])
+            run_job = ForkedJob(self, self.options, worker_pid, self._record_orphaned).run
+        else:
+            run_job = InProcessJob(self).run
+        if budget is None and self.options.jobs_per_fork:
+            budget = JobBudget(self.options.jobs_per_fork)
+        self.loop = JobLoop(
+            self, self, store, queues, self.id, self.options, self.retry, self.idle, run_job, budget
+        )
+
+    def work(self) -> int:
+        """Run until told to stop. Returns the process exit status."""
+        if self.owns_process:
+            install_signals(self, self.wakeup, self.options.parent_pid)
+            proctitle.worker("Starting")
+        heartbeat: Heartbeat | None = None
+        try:
+            if isinstance(self.retry.call(self._register, give_up_on_stop=True), GaveUp):
+                return 0
+            if self.owns_process:
+                hooks.run_worker_hooks("before_first_fork")
+                heartbeat = Heartbeat(self.store, [self.id]).start()
+            log.info("worker %s started", self.id)
+            self.loop.run()
+            if self.owns_process and self.stopping:
+                hooks.run_worker_hooks("shutdown")
+        finally:
+            if heartbeat is not None:
+                heartbeat.stop()
+            self.idle.close()
+            self.retry.call(self._unregister, give_up_on_stop=True)
+            if self.owns_process:
+                hooks.run_worker_hooks("worker_exit")
+            log.info("worker %s exiting", self.id)
+        return 0
+
+    def _register(self) -> None:
+        registry.register(self.store, self.id, jobs.run_failure_hooks)
+        if self.options.prune:
+            registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
+
+    def _unregister(self) -> None:
+        registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)
+
+    def _record_orphaned(self, job: Job, outcome: Outcome) -> None:
+        self.loop.record_orphaned(job, outcome)

@@ -1,0 +1,212 @@
+"""The reserve loop: one Redis round trip per job, outcomes recorded by the next reserve.
+
+The RESERVE script (``resqued/resque/scripts.py``) records the previous job's
+outcome, checks the pause flags, expands queue patterns and pops the next job
+into ``worker:<id>`` in one atomic step.  A job's outcome therefore stays
+*pending* until the next call; ``flush`` records it on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+
+from resqued import hooks, jobs, proctitle
+from resqued.resque import failure, payload, registry, times
+from resqued.resque.payload import Job, MalformedPayload
+from resqued.resque.queues import QueueList
+from resqued.resque.store import Store
+from resqued.worker.budget import JobBudget
+from resqued.worker.control import Control
+from resqued.worker.idle_wait import MIN_POLL, IdleWait
+from resqued.worker.options import WorkerOptions
+from resqued.worker.outcome import Outcome
+from resqued.worker.retry import GaveUp, RedisRetry
+
+log = logging.getLogger("resqued")
+
+RunJob = Callable[[Job, type], Outcome]
+
+
+class Reserver:
+    """Builds the RESERVE call and keeps the outcome it has yet to record."""
+
+    def __init__(
+        self, store: Store, queues: QueueList, worker_id: str, pause_key: str, handover: list[str]
+    ) -> None:
+        self.store = store
+        self.handover = handover  # the idle wait's hand-over queues, claimed first
+        self.finished = 0  # jobs whose outcome is recorded: mirrors stat:processed:<id>
+        self.pending: bytes | None = None  # the last job's outcome, recorded by the next call
+        self._args: list[str | bytes] = [
+            store.keys.prefix,
+            store.keys.worker(worker_id),
+            "",  # run_at
+            pause_key,
+            "",  # jobs finished so far, when an outcome is pending
+            "",  # failure record of the pending outcome
+            "1",  # reserve (or "0": finish only)
+            worker_id,
+        ]
+        self._queue_args = queues.script_args()
+
+    def call(self, reserve: bool = True) -> list[bytes]:
+        """One round trip: record the pending outcome (if any), then reserve the next job."""
+        args = self._args
+        args[2] = times.run_at()
+        if self.pending is not None:
+            args[4], args[5] = str(self.finished), self.pending
+        else:
+            args[4] = args[5] = ""
+        args[6] = "1" if reserve else "0"
+        claims = [str(len(self.handover)), *self.handover]
+        result: list[bytes] = self.store.reserve_script(args=[*args, *claims, *self._queue_args])
+        if self.pending is not None:
+            self.pending = None
+            self.finished += 1
+        return result
+
+    def finish_only(self) -> list[bytes]:
+        return self.call(reserve=False)
+
+
+class JobLoop:
+    def __init__(
+        self,
+        owner: object,
+        control: Control,
+        store: Store,
+        queues: QueueList,
+        worker_id: str,
+        options: WorkerOptions,
+        retry: RedisRetry,
+        idle: IdleWait,
+        run_job: RunJob,
+        budget: JobBudget | None = None,
+    ) -> None:
+        self.owner = owner  # what before_pause/after_pause hooks are given: the worker
+        self.control = control
+        self.store = store
+        self.queues = queues
+        self.id = worker_id
+        self.options = options
+        self.retry = retry
+        self.idle = idle
+        self.run_job = run_job
+        self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
+        self.budget = budget  # jobs_per_fork, shared by every worker of the process
+
+    def run(self) -> None:
+        try:
+            self._jobs()
+        finally:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record a pending outcome without reserving (on the way out)."""
+        if self.reserver.pending is not None:
+            self.retry.call(self.reserver.finish_only)
+
+    def _jobs(self) -> None:
+        control, opts = self.control, self.options
+        while not control.stopping:
+            if self.parent_gone():
+                log.warning("worker %s: parent %d is gone, exiting", self.id, opts.parent_pid)
+                break
+            if control.paused:
+                self._pause()
+                continue
+            budget = self.budget
+            if budget is not None and not budget.take():
+                break
+            result = self.retry.call(self.reserver.call, give_up_on_stop=True)
+            if isinstance(result, GaveUp):
+                if budget is not None:
+                    budget.give_back()
+                break
+            kind = result[0]
+            if kind in (b"job", b"resume"):
+                if budget is not None:
+                    budget.used_one()
+                self._process(_job_from(result))
+                continue
+            if budget is not None:
+                budget.give_back()
+            if kind == b"paused":
+                proctitle.worker("Paused")
+                control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
+            else:
+                hooks.run_worker_hooks("queue_empty")
+                proctitle.worker(f"Waiting for {self.queues}")
+                self.idle.wait([q.decode(errors="replace") for q in result[1:]])
+
+    def parent_gone(self) -> bool:
+        parent = self.options.parent_pid
+        return bool(parent) and os.getppid() != parent
+
+    def _pause(self) -> None:
+        # Record the last job's outcome and give back any job a wait took, before idling.
+        control = self.control
+        self.flush()
+        self.retry.call(lambda: registry.requeue_handed_over(self.store, self.id))
+        hooks.run_worker_hooks("before_pause", self.owner)
+        proctitle.worker("Paused")
+        log.info("worker %s paused", self.id)
+        while control.paused and not control.stopping and not self.parent_gone():
+            control.sleep(max(self.options.interval, MIN_POLL))
+        hooks.run_worker_hooks("after_pause", self.owner)
+        log.info("worker %s resumed", self.id)
+
+    def _process(self, job: Job) -> None:
+        try:
+            job = payload.decode(job.queue, job.raw) if not job.payload else job
+            cls = jobs.resolve(job.class_name)
+        except MalformedPayload as exc:
+            log.error("worker %s: malformed payload on %s: %s", self.id, job.queue, exc)
+            self.finish(
+                job,
+                Outcome("resqued.MalformedPayload", str(exc), []),
+                payload.malformed_stand_in(job.raw),
+            )
+            return
+        except jobs.UnknownJobClass as exc:
+            log.error("worker %s: %s", self.id, exc)
+            self.finish(job, Outcome("resqued.UnknownJobClass", str(exc), []))
+            return
+        log.debug("worker %s: got %s", self.id, job)
+        self.control.job_started(job)
+        try:
+            outcome = self.run_job(job, cls)
+        finally:
+            self.control.job_ended()
+        self.finish(job, outcome)
+
+    def finish(
+        self, job: Job, outcome: Outcome, shown_payload: dict[str, object] | None = None
+    ) -> None:
+        """Make the outcome pending: the next reserve records it in the same round trip."""
+        self.reserver.pending = b""
+        if outcome.exception:
+            self.reserver.pending = failure.record(
+                shown_payload or job.payload,
+                outcome.exception,
+                outcome.error,
+                outcome.backtrace or [],
+                self.id,
+                job.queue,
+            )
+            log.info("worker %s: %s failed: %s: %s", self.id, job, outcome.exception, outcome.error)
+
+    def record_orphaned(self, job: Job, outcome: Outcome) -> None:
+        """In a job child whose worker died: record the outcome from here."""
+        self.finish(job, outcome)
+        self.reserver.finish_only()
+
+
+def _job_from(result: list[bytes]) -> Job:
+    if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
+        doc = json.loads(result[1])
+        return Job(doc.get("queue", ""), payload.dumps(doc.get("payload")), doc.get("payload"))
+    return Job(result[1].decode(errors="replace"), result[2])

@@ -1,0 +1,80 @@
+"""A worker process's signals: each handler forwards to the control surface, nothing more.
+
+The whole signal table is ``HANDLERS``.  The control methods only set flags
+and wake the loop; the single exception is an in-process job running in the
+thread the handler runs in, which TERM/INT and USR1 interrupt by raising
+``TermException``/``JobKilled`` inside it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from resqued.proc import set_parent_death_signal, signal_name
+from resqued.wakeup import Wakeup
+
+SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
+
+
+class TermException(Exception):
+    """Raised inside a job that TERM (or INT) interrupted."""
+
+    def __init__(self, message: str = "SIGTERM") -> None:
+        super().__init__(message)
+
+
+class JobKilled(Exception):
+    """Raised inside an in-process job that USR1 killed."""
+
+    def __init__(self, message: str = "job killed by USR1") -> None:
+        super().__init__(message)
+
+
+# Failure records name these ``resqued.worker.TermException`` and ``resqued.worker.JobKilled``.
+TermException.__module__ = JobKilled.__module__ = "resqued.worker"
+
+
+class Controllable(Protocol):
+    """The control surface signal handlers, threads and time limits use."""
+
+    def stop(self, graceful: bool, reason: str = "SIGTERM") -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def kill_current_job(self) -> None: ...
+    def reopen_logs(self) -> None: ...
+
+
+HANDLERS: dict[str, Callable[[Controllable], None]] = {
+    "TERM": lambda w: w.stop(graceful=False, reason="SIGTERM"),  # stop now
+    "INT": lambda w: w.stop(graceful=False, reason="SIGINT"),
+    "QUIT": lambda w: w.stop(graceful=True),  # finish the current job, then exit
+    "USR1": lambda w: w.kill_current_job(),
+    "USR2": lambda w: w.pause(),
+    "CONT": lambda w: w.resume(),
+    "HUP": lambda w: w.reopen_logs(),  # the listener relays the master's USR1 as HUP
+}
+
+
+def install(target: Controllable, wakeup: Wakeup, parent_pid: int = 0) -> None:
+    """Route the worker signals to ``target``; ask for QUIT when ``parent_pid`` dies."""
+
+    def handle(signum: int, frame: Any) -> None:
+        HANDLERS[signal_name(signum)[3:]](target)
+
+    wakeup.catch(SIGNALS, handle)
+    if parent_pid:
+        set_parent_death_signal(signal.SIGQUIT)
+
+
+def reset_in_job_child() -> None:
+    """A job child: default dispositions, except TERM, which raises TermException in the job."""
+    for name in SIGNALS:
+        signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _child_term)
+
+
+def _child_term(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TermException("SIGTERM")
