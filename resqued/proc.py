@@ -1,12 +1,14 @@
-"""Small process utilities: parent-death signals and signal names."""
+"""Small process utilities: parent-death signals, signal names, liveness, waiting for exit."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
+import select
 import signal
 import sys
+import time
 from collections.abc import Iterable, Iterator
 
 PR_SET_PDEATHSIG = 1
@@ -58,3 +60,25 @@ def alive(pid: int) -> bool:
             return f.read().rpartition(b")")[2].split()[0] != b"Z"
     except (OSError, IndexError):
         return True
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Sleep (never spin) until ``pid`` is gone or ``timeout`` passes. True if it is gone."""
+    deadline = time.monotonic() + timeout
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = -1
+    try:
+        while alive(pid):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if fd >= 0:
+                select.select([fd], [], [], left)  # readable when the process exits
+            else:
+                time.sleep(min(0.2, left))
+        return True
+    finally:
+        if fd >= 0:
+            os.close(fd)

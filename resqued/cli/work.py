@@ -1,41 +1,18 @@
-"""Command line: ``resqued [options]`` runs a master; subcommands do the rest."""
+"""``resqued work``: one Resque worker in the foreground, no master, no listener."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import sys
 
-import redis
-
-from resqued import logs, proctitle
+from resqued import logs
+from resqued.cli.common import add_redis_args, parser, store
 from resqued.config.values import count, seconds
-from resqued.errors import ResquedError
-from resqued.resque.connection import redact
-
-
-def add_redis_args(p: argparse.ArgumentParser) -> None:
-    """``--redis URL`` and ``--namespace NS``, the same for every command."""
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
-    p.add_argument(
-        "--namespace",
-        metavar="NS",
-        default=os.environ.get("RESQUE_NAMESPACE"),
-        help="Redis key namespace (default: $RESQUE_NAMESPACE or resque)",
-    )
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other error
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def work_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="resqued work",
-        description="Run one Resque worker in the foreground (no master, no listener).",
-    )
+    p = parser("work", "Run one Resque worker in the foreground (no master, no listener).")
     p.add_argument(
         "-q",
         "--queue",
@@ -88,11 +65,10 @@ def work_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_work(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     from resqued.app import require_all
     from resqued.config.model import Config
     from resqued.resque.queues import QueueList
-    from resqued.resque.store import Store
     from resqued.worker.build import build_worker, options_for
     from resqued.worker.options import switch
 
@@ -113,43 +89,9 @@ def run_work(argv: list[str]) -> int:
         term_child=switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
-    store = Store.connect(args.redis, args.namespace or "resque")
+    st = store(args)
     require_all(args.require)
     worker = build_worker(
-        store, QueueList.parse(names), options_for(config, prune=True), config.threads
+        st, QueueList.parse(names), options_for(config, prune=True), config.threads
     )
     return worker.work()
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    # Replace the command line in ps at once: it may hold a Redis password.
-    if argv and argv[0] == "work":
-        proctitle.worker("Starting")
-    else:
-        proctitle.set_title(f"{proctitle.MANAGER_PREFIX} starting")
-    try:
-        if argv and argv[0] == "work":
-            return run_work(argv[1:])
-        from resqued.control import COMMANDS
-
-        if argv and argv[0] in COMMANDS:
-            return COMMANDS[argv[0]](argv[1:])
-        from resqued.master_cli import run_master
-
-        return run_master(argv)
-    except ResquedError as exc:
-        print(f"resqued: {exc}", file=sys.stderr)
-        return 1
-    except redis.RedisError as exc:
-        print(f"resqued: redis: {redact(str(exc))}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # `resqued status | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

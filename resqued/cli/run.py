@@ -1,13 +1,13 @@
-"""``resqued [options]``: parse the master's flags, load the config, then run or --test."""
+"""``resqued [options]``: the master command. Parse its flags, load the config, run or --test."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import sys
 
 from resqued import daemon, logs, pidfile, reexec, startup, workdir
+from resqued.cli.common import Parser, add_redis_args
 from resqued.config import probe
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, flag, seconds
@@ -24,9 +24,7 @@ USAGE = (
 
 
 def master_parser() -> argparse.ArgumentParser:
-    from resqued.cli import _Parser, add_redis_args
-
-    p = _Parser(
+    p = Parser(
         prog="resqued",
         usage=USAGE,
         description="Start the resque process manager: a master, a listener that loads the "
@@ -225,7 +223,3 @@ def run_master(argv: list[str]) -> int:
     if args.daemonize and not state:  # a re-exec is already detached
         return daemon.run_detached(serve, view.get("stdout_path"), view.get("stderr_path"))
     return serve()
-
-
-if __name__ == "__main__":
-    sys.exit(run_master(sys.argv[1:]))
