@@ -26,10 +26,11 @@ def render(fleet: Fleet) -> str:
     width = max((len(q.name) for q in fleet.queues), default=0)
     out += [f"  {q.name:<{width}}  {q.depth:>7}" for q in fleet.queues]
     out += ["", _failures_title(fleet)]
+    iw = max((len(str(f.index)) for f in fleet.failures), default=1)
     for f in fleet.failures:
         retried = f", retried {fmt.utc(f.retried_at)}" if f.retried_at else ""
         out.append(
-            f"  #{f.index:<5} {f.failed_at_text or '?'}  {f.queue or '?'}  "
+            f"  #{f.index:<{iw}}  {f.failed_at_text or '?'}  {f.queue or '?'}  "
             f"{f.class_name or '?'}  {f.exception}: {_line(f.error)}{retried}"
         )
     return "\n".join(out) + "\n"
@@ -39,7 +40,7 @@ def _failures_title(fleet: Fleet) -> str:
     n, total = len(fleet.failures), fleet.stats.failed_list
     if not total:
         return "failures (none)"
-    return f"failures (newest {n} of {total}; resqued failed list)"
+    return f"failures (newest {n} of {total}; more: resqued failed list)"
 
 
 def _line(text: str, limit: int = 100) -> str:

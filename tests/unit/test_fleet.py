@@ -186,7 +186,7 @@ def test_text_groups_masters_by_host_then_queues_then_failures(r, store):
         "  master 100  resqued 0.1.0  gen 3  running  up 1h00m  PAUSED",
         "host web-2",
         "queues (3)",
-        "failures (newest 2 of 2; resqued failed list)",
+        "failures (newest 2 of 2; more: resqued failed list)",
     ]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(o)) for o in order]
     assert positions == sorted(positions), text
