@@ -1,0 +1,144 @@
+"""Take one snapshot of the fleet from Redis: a few pipelined round trips, no writes
+(other than forgetting masters whose registration expired)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resqued.fleet.masters import read_masters
+from resqued.fleet.model import (
+    CurrentJob,
+    Failure,
+    Fleet,
+    Master,
+    Queue,
+    Stats,
+    Worker,
+    WorkerState,
+)
+from resqued.fleet.parse import integer, job_document, parse_time, split_worker_id, text
+from resqued.resque.failed import FailedJob, FailedList
+from resqued.resque.queue_admin import depths
+from resqued.resque.store import Store
+
+RECENT_FAILURES = 10
+
+
+def read_fleet(
+    store: Store, recent_failures: int = RECENT_FAILURES, forget_dead: bool = True
+) -> Fleet:
+    r, k = store.redis, store.keys
+    now = store.server_time()
+    masters = read_masters(store, forget_dead)
+    queues = [Queue(q.name, q.depth) for q in depths(store)]
+    ids = sorted(text(w) for w in r.smembers(k.workers))
+    pipe = r.pipeline(transaction=False)
+    for wid in ids:
+        pipe.get(k.worker(wid))
+        pipe.get(k.started(wid))
+        pipe.get(k.processed_by(wid))
+        pipe.get(k.failed_by(wid))
+    pipe.hgetall(k.heartbeat)
+    pipe.get(k.processed)
+    pipe.get(k.failed_count)
+    pipe.llen(k.failed)
+    *per_worker, beats_raw, processed, failed, failed_list = pipe.execute()
+    beats = {text(w): parse_time(text(t)) for w, t in beats_raw.items()}
+    paused_all = store.paused()
+    owners = {(m.host, pid): m for m in masters for pid in m.workers.pids}
+    workers = []
+    for i, wid in enumerate(ids):
+        doc, started, done, fails = per_worker[4 * i : 4 * i + 4]
+        workers.append(
+            _worker(wid, job_document(doc), started, done, fails, beats, owners, paused_all, now)
+        )
+    for m in masters:
+        m.worker_ids.extend(w.id for w in workers if w.master == m.id)
+    failures = [_failure(job) for job in FailedList(store).recent(recent_failures)]
+    stats = Stats(
+        processed=integer(processed),
+        failed=integer(failed),
+        failed_list=int(failed_list),
+        pending=sum(q.depth for q in queues),
+        workers=len(workers),
+        working=sum(1 for w in workers if w.job is not None),
+    )
+    return Fleet(
+        taken_at=now,
+        redis=store.safe_url,
+        namespace=k.namespace,
+        paused_all=paused_all,
+        stats=stats,
+        masters=masters,
+        workers=workers,
+        queues=queues,
+        failures=failures,
+    )
+
+
+def _worker(
+    wid: str,
+    doc: dict[str, Any] | None,
+    started: bytes | None,
+    done: bytes | None,
+    fails: bytes | None,
+    beats: dict[str, float | None],
+    owners: dict[tuple[str, int], Master],
+    paused_all: bool,
+    now: float,
+) -> Worker:
+    host, pid, queues, thread = split_worker_id(wid)
+    owner = owners.get((host, pid)) if pid is not None else None
+    job = _current_job(doc, now) if doc is not None else None
+    state: WorkerState
+    if owner is not None and owner.state != "running":
+        state = "stopping"
+    elif job is not None:
+        state = "working"
+    elif paused_all or (owner is not None and owner.paused):
+        state = "paused"
+    else:
+        state = "waiting"
+    return Worker(
+        id=wid,
+        host=host,
+        pid=pid,
+        thread=thread,
+        queues=queues,
+        state=state,
+        job=job,
+        processed=integer(done),
+        failed=integer(fails),
+        started_at=parse_time(started),
+        heartbeat_at=beats.get(wid),
+        master=owner.id if owner else None,
+    )
+
+
+def _current_job(doc: dict[str, Any], now: float) -> CurrentJob:
+    payload = doc.get("payload")
+    payload = payload if isinstance(payload, dict) else {}
+    args = payload.get("args")
+    run_at = parse_time(doc.get("run_at"))
+    return CurrentJob(
+        queue=text(doc.get("queue")),
+        class_name=text(payload.get("class")),
+        args=args if isinstance(args, list) else ([] if args is None else [args]),
+        run_at=run_at,
+        seconds=max(0.0, now - run_at) if run_at is not None else None,
+        payload=payload,
+    )
+
+
+def _failure(job: FailedJob) -> Failure:
+    return Failure(
+        index=job.index,
+        failed_at=parse_time(job.failed_at),
+        failed_at_text=job.failed_at,
+        queue=job.queue,
+        class_name=job.class_name,
+        exception=job.exception,
+        error=job.error,
+        worker=job.worker,
+        retried_at=parse_time(job.retried_at),
+    )

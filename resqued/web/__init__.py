@@ -1,0 +1,91 @@
+"""The dashboard (``pip install 'resqued[web]'``): ``serve()`` for the command line,
+``create_app()`` for tests and for mounting in another ASGI server.
+
+Starlette, uvicorn and Jinja2 are imported only here, on first use, so the base
+package never needs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from resqued.errors import ResquedError
+from resqued.resque.store import Store
+from resqued.web.options import check_exposure, load_token, parse_bind, url
+
+__all__ = ["create_app", "load_token", "serve"]
+
+log = logging.getLogger("resqued")
+EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "multipart", "python_multipart")
+
+
+def _import_error(exc: ImportError) -> ResquedError:
+    return ResquedError(
+        f"the dashboard needs the web extra ({exc.name} is missing): pip install 'resqued[web]'"
+    )
+
+
+def create_app(store: Store, token: str | None = None, sample_interval: float = 2.0) -> Any:
+    """The dashboard as an ASGI application (a Starlette app)."""
+    try:
+        from resqued.web.app import create_app as build
+    except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] in EXTRA_MODULES:
+            raise _import_error(exc) from None
+        raise
+    return build(store, token, sample_interval)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so a busy port is a one-line error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ResquedError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(infos[0][0], socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(infos[0][4])
+    except OSError as exc:
+        sock.close()
+        raise ResquedError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    bind: str,
+    token: str | None,
+    store: Store,
+    log_level: str = "warning",
+    sample_interval: float = 2.0,
+) -> None:
+    """Run the dashboard in the foreground until SIGINT or SIGTERM.
+
+    Refuses (ResquedError) a bind address beyond loopback without a token, a token
+    shorter than 12 characters, a busy port, or a missing web extra.
+    """
+    host, port = parse_bind(bind)
+    check_exposure(host, token)
+    app = create_app(store, token, sample_interval)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise _import_error(exc) from None
+    sock = listen(host, port)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+        access_log=log_level in ("info", "debug", "trace"),
+    )
+    required = "token required" if token else "no token: loopback only"
+    print(f"resqued web: {url(host, port)} ({required}; Redis {store.safe_url})", flush=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,67 @@
+// resqued dashboard: live refresh of <main> without a page reload, and confirmations.
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  var live = document.getElementById("live");
+  var stamp = document.getElementById("stamp");
+  var every = (parseInt(document.body.getAttribute("data-refresh"), 10) || 2) * 1000;
+  var busy = false;
+
+  if (live) {
+    live.checked = window.localStorage.getItem("resqued-live") !== "off";
+    live.addEventListener("change", function () {
+      window.localStorage.setItem("resqued-live", live.checked ? "on" : "off");
+    });
+  }
+
+  function typing() {
+    var el = document.activeElement;
+    return el && main.contains(el) && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName);
+  }
+
+  function openDetails() {
+    return Array.prototype.map.call(main.querySelectorAll("details[open][id]"), function (d) {
+      return d.id;
+    });
+  }
+
+  function show(html) {
+    var open = openDetails();
+    main.innerHTML = html;
+    open.forEach(function (id) {
+      var d = document.getElementById(id);
+      if (d) { d.open = true; }
+    });
+    if (stamp) { stamp.textContent = "updated " + new Date().toLocaleTimeString(); }
+  }
+
+  function refresh() {
+    if (!main || !live || busy || document.hidden || !live.checked || typing()) { return; }
+    busy = true;
+    window.fetch(window.location.pathname + window.location.search, {
+      headers: { "X-Partial": "1", "Accept": "text/html" },
+      credentials: "same-origin",
+      cache: "no-store",
+      redirect: "manual"
+    }).then(function (response) {
+      if (response.type === "opaqueredirect" || response.status === 401) {
+        window.location.reload();  // the session ended: show the login page
+        return null;
+      }
+      return response.text();
+    }).then(function (html) {
+      if (html !== null) { show(html); }
+    }).catch(function () {
+      if (stamp) { stamp.textContent = "update failed; retrying"; }
+    }).then(function () {
+      busy = false;
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+
+  window.setInterval(refresh, every);
+}());
