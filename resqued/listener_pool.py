@@ -12,8 +12,9 @@ import signal
 import time
 from typing import Any
 
-from resqued import ipc
+from resqued import ipc, logs
 from resqued.backoff import Backoff
+from resqued.config.model import Overrides
 from resqued.listener_proxy import ListenerProxy
 from resqued.proc import alive, reaped
 
@@ -124,6 +125,20 @@ class ListenerPool:
         for pid in self.worker_pids():
             _kill(pid, signal.SIGKILL)
         self.signal(signal.SIGKILL)
+
+
+def listener_spec(overrides: Overrides, pool: int | None, log_level: int) -> dict[str, Any]:
+    """What a new listener is started with ($RESQUED_LISTENER); ``pool`` after TTIN/TTOU."""
+    if pool is not None:
+        values = {**overrides.values, "worker_processes": pool}
+        overrides = Overrides(values, overrides.config_files, overrides.environment)
+    return {
+        "overrides": overrides.to_json(),
+        "master_pid": os.getpid(),
+        "stdout_path": logs.paths()[0],
+        "stderr_path": logs.paths()[1],
+        "log_level": log_level,
+    }
 
 
 def _kill(pid: int, sig: int) -> None:

@@ -10,16 +10,20 @@ the config check process at start-up, then from each listener's ``RUNNING``.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import signal
 import time
 from typing import Any
 
-from resqued import daemon, ipc, logs, pidfile, proctitle, reexec, systemd
+from resqued import daemon, hot_swap, ipc, logs, master_status, proctitle, reexec, systemd
 from resqued.config.model import Overrides
-from resqued.listener_pool import ListenerPool
+from resqued.listener_pool import ListenerPool, listener_spec
 from resqued.listener_proxy import ListenerProxy
+from resqued.master_registry import Registration
+from resqued.resque import registry
+from resqued.upgrade import Upgrade
 from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
@@ -55,27 +59,12 @@ class Master:
         self.failure = ""  # why the last listener could not start
         self.exit_code = 0
         self.last_reload: dict[str, Any] | None = None
-        self.preflight: reexec.Preflight | None = None
+        self.upgrade: Upgrade | None = None  # a USR2 under way
+        self.replacements: collections.Counter[str] = collections.Counter()  # why workers went
+        self.registration: Registration | None = None
         self.pid = os.getpid()
+        self.started_at = time.time()
         self.wakeup = Wakeup()
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Take over the listeners a previous image of this master left running (USR2)."""
-        self.pool.restore(state)
-        self.pool_delta = state["pool_delta"]
-        self.workers_stopped = state["workers_stopped"]
-        self.view = state.get("view") or self.view
-        self.ever_ready = True
-        log.info("re-exec: took over %d listener(s) and their workers", len(self.pool.listeners))
-        systemd.ready(self.status_text())
-
-    def saved_state(self) -> dict[str, Any]:
-        return {
-            **self.pool.saved(),
-            "pool_delta": self.pool_delta,
-            "workers_stopped": self.workers_stopped,
-            "view": self.view,
-        }
 
     # -- signals: handlers only queue ------------------------------------------------
 
@@ -107,7 +96,7 @@ class Master:
             self.kill_at = time.monotonic() + float(self.view.get("shutdown_timeout") or 30.0)
             log.info("shutting down now")
             systemd.stopping()
-        self._cancel_preflight()
+        self._cancel_upgrade()
         self.pool.signal(signal.SIGTERM)
 
     def handle_quit(self) -> None:
@@ -117,7 +106,7 @@ class Master:
         self.stopping = "QUIT"
         log.info("shutting down gracefully")
         systemd.stopping()
-        self._cancel_preflight()
+        self._cancel_upgrade()
         self.pool.signal(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
@@ -130,11 +119,10 @@ class Master:
         if self.stopping:
             log.warning("ignoring USR2 while shutting down")
             return
-        if self.preflight:
+        if self.upgrade:
             log.info("re-exec: a preflight is already running")
             return
-        log.info("re-exec: checking that the new release starts")
-        self.preflight = reexec.Preflight(self.argv, self.cwd)
+        self.upgrade = Upgrade(self)
 
     def handle_winch(self) -> None:
         if os.isatty(0):
@@ -169,6 +157,14 @@ class Master:
         self.wakeup.catch(SIGNALS)
         reexec.unblock_signals()
         log.info("master %d running (%s)", self.pid, self.describe())
+        self.registration = master_status.register(self)
+        try:
+            return self.loop()
+        finally:
+            if self.registration:
+                self.registration.stop()
+
+    def loop(self) -> int:
         while True:
             self.wakeup.dispatch(self)
             for listener, status in self.pool.reap():
@@ -176,40 +172,37 @@ class Master:
             for listener, message in self.pool.read():
                 if isinstance(message, ipc.Running) and listener is self.pool.current:
                     self.listener_ready(listener)
+                elif isinstance(message, ipc.WorkerExited) and message.reason:
+                    if not self.stopping and not self.workers_stopped:
+                        self.replacements[message.reason] += 1
             self.pool.watch_orphans()
             self.check_boot()
-            self.check_preflight()
+            if self.upgrade and self.upgrade.poll(self):
+                self.upgrade = None
             if self.stopping:
                 if self.pool.empty:
                     break
                 self.escalate()
             elif not self.workers_stopped and self.pool.current is None:
                 if time.monotonic() >= self.pool.next_start_at:
-                    self.pool.start(self.spec(), self.cwd)
-            self.title()
+                    self.start_listener()
+            proctitle.set_title(master_status.title(self))
+            if self.registration:
+                self.registration.publish(master_status.document(self, self.host))
             self.sleep()
         log.info("master %d exiting", self.pid)
         return self.exit_code
+
+    def start_listener(self) -> None:
+        pool = int(self.view.get("pool") or 0) + self.pool_delta
+        spec = listener_spec(self.overrides, pool if self.pool_delta else None, self.log_level)
+        self.pool.start(spec, self.cwd)
 
     def describe(self) -> str:
         """The config files, or the command line without any Redis URL (it may hold a password)."""
         if self.view.get("sources"):
             return " ".join(self.view["sources"])
         return reexec.shown_command(self.argv)
-
-    def spec(self) -> dict[str, Any]:
-        overrides = self.overrides
-        if self.pool_delta:
-            values = dict(overrides.values)
-            values["worker_processes"] = int(self.view.get("pool") or 0) + self.pool_delta
-            overrides = Overrides(values, overrides.config_files, overrides.environment)
-        return {
-            "overrides": overrides.to_json(),
-            "master_pid": self.pid,
-            "stdout_path": logs.paths()[0],
-            "stderr_path": logs.paths()[1],
-            "log_level": self.log_level,
-        }
 
     def listener_exited(self, listener: ListenerProxy, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
@@ -257,20 +250,12 @@ class Master:
             self.last_reload.update(outcome="ok", error=None)
         self.pool.retire_all_but(listener)
         if self.replace_pid:
-            self.take_over()
+            hot_swap.take_over(self.replace_pid, self.view.get("pidfile"))
+            self.replace_pid = 0
         if not self.ever_ready:
             self.ever_ready = True
             daemon.notify_ready()
         systemd.ready(self.status_text())
-
-    def take_over(self) -> None:
-        """--hot-swap: our workers run; retire the master we started beside, take its pidfile."""
-        log.info("hot swap: taking over from master %d", self.replace_pid)
-        _kill(self.replace_pid, signal.SIGQUIT)
-        path = self.view.get("pidfile")
-        if path:
-            pidfile.write(path, force=True)
-        self.replace_pid = 0
 
     def apply_summary(self, summary: dict[str, Any]) -> None:
         """A new listener's config: what the master keeps of it (log paths, timeouts, sizes)."""
@@ -293,26 +278,14 @@ class Master:
             li.failure = f"not ready after {limit:g}s"
             li.kill(signal.SIGKILL)
 
-    def check_preflight(self) -> None:
-        if self.preflight is None:
-            return
-        problem = self.preflight.poll()
-        if problem is None:
-            return
-        self.preflight = None
-        if problem:
-            log.error("re-exec cancelled, keeping the running master: %s", problem)
-            return
-        systemd.reloading()
-        log.info("re-exec: handing over %d listener(s)", len(self.pool.listeners))
-        fds = [li.channel.fileno() for li in self.pool.listeners if not li.channel.closed]
-        reexec.exec_with_state(self.argv, self.saved_state(), fds, self.cwd)
-        systemd.ready(self.status_text())  # only reached if the exec failed
+    def _cancel_upgrade(self) -> None:
+        if self.upgrade:
+            self.upgrade.cancel()
+            self.upgrade = None
 
-    def _cancel_preflight(self) -> None:
-        if self.preflight:
-            self.preflight.kill()
-            self.preflight = None
+    @property
+    def host(self) -> str:
+        return registry.hostname()
 
     def status_text(self) -> str:
         return f"gen {self.pool.generation}, {self.pool.workers} workers"
@@ -323,28 +296,11 @@ class Master:
             self.pool.kill_everything()
             self.kill_at = time.monotonic() + 5
 
-    def title(self) -> None:
-        workers = self.pool.workers
-        state = " stopping" if self.stopping else ""
-        if self.failure and not self.stopping:
-            state = " [listener failing]"  # the reason is in the log and in status
-        proctitle.set_title(
-            f"{proctitle.MANAGER_PREFIX} master [gen {self.pool.generation}] "
-            f"[{workers} worker{'' if workers == 1 else 's'}]{state} {self.describe()}"
-        )
-
     def sleep(self) -> None:
         timeout = 1.0
         if self.pool.current is None and not self.stopping and not self.workers_stopped:
             timeout = max(0.0, min(timeout, self.pool.next_start_at - time.monotonic()))
         fds = [li.channel.fileno() for li in self.pool.listeners if not li.channel.closed]
-        if self.preflight and self.preflight.fileno() >= 0:
-            fds.append(self.preflight.fileno())
+        if self.upgrade and self.upgrade.fileno() >= 0:
+            fds.append(self.upgrade.fileno())
         self.wakeup.wait(timeout, *fds)
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

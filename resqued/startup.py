@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from resqued import pidfile
+from resqued import pidfile, upgrade
 from resqued.config.model import Overrides
 from resqued.master import Master
 from resqued.proc import alive
@@ -35,7 +35,7 @@ def serve(
         else:
             pidfile.write(path)
     if state:
-        master.restore(state)
+        upgrade.restore(master, state)
     try:
         return master.run()
     finally:
