@@ -1,0 +1,221 @@
+"""A worker process's scoreboard: shared memory the worker writes and its listener reads.
+
+The listener maps one anonymous shared region per worker before it forks it;
+the worker writes into it with plain memory stores (no system call, no Redis),
+and the listener reads it whenever it wants.  It carries:
+
+- one record per job thread (one for a worker without threads): a heartbeat,
+  the state (starting, waiting, working, paused, stopping), the current job's
+  queue, class, start time, hard time limit and job-child pid, and the counts
+  of jobs done and failed;
+- the worker's cumulative job statistics (per queue and class: jobs, failures,
+  durations in histogram buckets), published at most once a second as JSON
+  under a sequence lock, so the listener's metrics add nothing to the hot path
+  and survive the worker's exit (the listener reads the page after reaping it).
+
+Times are ``time.monotonic()`` values: CLOCK_MONOTONIC is the same clock in
+every process of the machine.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import mmap
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+STATES = ("starting", "waiting", "working", "paused", "stopping")
+MAX_THREADS = 64
+NAME = 64  # bytes kept of a queue or class name
+# heartbeat, job start, hard limit (0: none), state, child pid, done, failed, queue, class
+_RECORD = struct.Struct(f"<dddBxxxiQQ{NAME}s{NAME}s")
+# Partial writes at fixed offsets in a record (the hot path writes only what changed).
+_BEAT = struct.Struct("<d")  # @0
+_JOB = struct.Struct("<dddBxxxi")  # @0: heartbeat, job start, hard limit, state, child pid
+_CHILD = struct.Struct("<i")  # @28
+_COUNTS = struct.Struct("<QQ")  # @32
+_NAMES = struct.Struct(f"<{NAME}s{NAME}s")  # @48
+_HEADER = struct.Struct("<II")  # threads, stats sequence (odd while being written)
+_STATS_LEN = struct.Struct("<I")
+STATS_BYTES = 16 * 1024
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+MAX_SERIES = 200  # (queue, class) pairs kept per worker; the rest count under class "other"
+PUBLISH_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class Record:
+    """One job thread, as the listener reads it."""
+
+    heartbeat: float
+    state: str
+    job_started: float  # 0.0 when no job runs
+    hard_limit: float  # seconds, 0.0 for none
+    child_pid: int
+    done: int
+    failed: int
+    queue: str
+    class_name: str
+
+
+def _name(text: str) -> bytes:
+    return text.encode("utf-8", "replace")[:NAME]
+
+
+class Scoreboard:
+    def __init__(self, threads: int = 1) -> None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"a scoreboard holds 1 to {MAX_THREADS} threads, not {threads}")
+        self.threads = threads
+        self._stats_at = _HEADER.size + threads * _RECORD.size
+        size = self._stats_at + _STATS_LEN.size + STATS_BYTES
+        self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+        _HEADER.pack_into(self.map, 0, threads, 0)
+        self._seen_seq = 0
+        self._lock = threading.Lock()
+        self._stats: dict[tuple[str, str], list[float]] = {}
+        self._names: dict[int, tuple[str, str]] = {}  # the names last written per thread
+        self._started: dict[int, float] = {}
+        self._counts: dict[int, list[int]] = {}
+        self._published = 0.0
+        self._dirty = False
+
+    def close(self) -> None:
+        self.map.close()
+
+    # -- the worker's side ------------------------------------------------------------
+
+    def _offset(self, thread: int) -> int:
+        return _HEADER.size + thread * _RECORD.size
+
+    def beat(self, thread: int = 0, state: str | None = None) -> None:
+        """The worker is alive (and, optionally, now in ``state``)."""
+        off = self._offset(thread)
+        _BEAT.pack_into(self.map, off, time.monotonic())
+        if state is not None:
+            self.map[off + 24] = STATES.index(state)
+
+    def job_started(
+        self, queue: str, class_name: str, hard_limit: float = 0.0, thread: int = 0
+    ) -> float:
+        now = time.monotonic()
+        off = self._offset(thread)
+        _JOB.pack_into(self.map, off, now, now, hard_limit, 2, 0)
+        names = (queue, class_name)
+        if self._names.get(thread) != names:
+            _NAMES.pack_into(self.map, off + 48, _name(queue), _name(class_name))
+            self._names[thread] = names
+        self._started[thread] = now
+        return now
+
+    def job_child(self, pid: int, thread: int = 0) -> None:
+        _CHILD.pack_into(self.map, self._offset(thread) + 28, pid)
+
+    def job_finished(self, ok: bool, thread: int = 0) -> None:
+        """Count the job, record its duration, and go back to waiting."""
+        now = time.monotonic()
+        off = self._offset(thread)
+        counts = self._counts.setdefault(thread, [0, 0])
+        counts[0] += 1
+        if not ok:
+            counts[1] += 1
+        _JOB.pack_into(self.map, off, now, 0.0, 0.0, 1, 0)
+        _COUNTS.pack_into(self.map, off + 32, counts[0], counts[1])
+        queue, class_name = self._names.get(thread, ("", ""))
+        started = self._started.pop(thread, now)
+        self.count(queue, class_name, ok, now - started)
+        if now - self._published >= PUBLISH_EVERY:
+            self.publish()
+
+    def count(self, queue: str, class_name: str, ok: bool, duration: float) -> None:
+        """Add one job to the statistics (``job_finished`` does it for the job that ran)."""
+        with self._lock:
+            key = (queue, class_name)
+            row = self._stats.get(key)
+            if row is None:
+                if len(self._stats) >= MAX_SERIES:
+                    key = (queue, "other")
+                row = self._stats.get(key)
+                if row is None:
+                    row = self._stats[key] = [0.0] * (3 + len(BUCKETS))
+            row[0] += 1
+            if not ok:
+                row[1] += 1
+            row[2] += duration
+            i = bisect.bisect_left(BUCKETS, duration)
+            if i < len(BUCKETS):
+                row[3 + i] += 1  # per bucket here; cumulative when published
+            self._dirty = True
+
+    def publish(self) -> None:
+        """Write the cumulative statistics for the listener (also on the way out)."""
+        with self._lock:
+            if not self._dirty:
+                return
+            rows = []
+            for (q, c), row in self._stats.items():
+                cumulative, total = [], 0.0
+                for n in row[3:]:
+                    total += n
+                    cumulative.append(total)
+                rows.append([q, c, *row[:3], *cumulative])
+            data = json.dumps(rows, separators=(",", ":")).encode()
+            if len(data) > STATS_BYTES:
+                return  # cannot happen with MAX_SERIES short names; never write past the page
+            _, seq = _HEADER.unpack_from(self.map, 0)
+            _HEADER.pack_into(self.map, 0, self.threads, seq + 1)  # odd: being written
+            _STATS_LEN.pack_into(self.map, self._stats_at, len(data))
+            start = self._stats_at + _STATS_LEN.size
+            self.map[start : start + len(data)] = data
+            _HEADER.pack_into(self.map, 0, self.threads, seq + 2)
+            self._published = time.monotonic()
+            self._dirty = False
+
+    # -- the listener's side ------------------------------------------------------------
+
+    def read(self, thread: int = 0) -> Record:
+        beat, started, limit, state, child, done, failed, queue, cls = _RECORD.unpack_from(
+            self.map, self._offset(thread)
+        )
+        return Record(
+            beat,
+            STATES[state] if state < len(STATES) else "starting",
+            started,
+            limit,
+            child,
+            done,
+            failed,
+            queue.rstrip(b"\0").decode("utf-8", "replace"),
+            cls.rstrip(b"\0").decode("utf-8", "replace"),
+        )
+
+    def records(self) -> list[Record]:
+        return [self.read(n) for n in range(self.threads)]
+
+    def read_stats(self) -> list[list[Any]] | None:
+        """The worker's cumulative statistics if they changed since the last read, else None.
+
+        Each row: queue, class, jobs, failed, seconds, then one cumulative count per bucket.
+        """
+        for _ in range(3):
+            _, seq = _HEADER.unpack_from(self.map, 0)
+            if seq == self._seen_seq or seq % 2:
+                if seq % 2:
+                    continue  # being written: try again
+                return None
+            (length,) = _STATS_LEN.unpack_from(self.map, self._stats_at)
+            start = self._stats_at + _STATS_LEN.size
+            data = bytes(self.map[start : start + min(length, STATS_BYTES)])
+            if _HEADER.unpack_from(self.map, 0)[1] != seq:
+                continue  # changed while we read
+            self._seen_seq = seq
+            try:
+                rows: list[list[Any]] = json.loads(data)
+            except ValueError:
+                return None
+            return rows
+        return None
