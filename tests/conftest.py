@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import APPS, ROOT  # noqa: E402
 from support.procs import Proc  # noqa: E402
-from support.redis_server import RedisServer, pings  # noqa: E402
+from support.redis_server import RedisServer, pings, server_executable  # noqa: E402
+
+from resqued.errors import ResquedError  # noqa: E402
+from resqued.resque.server import check_server  # noqa: E402
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 
@@ -32,10 +35,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which server binary the run uses (``RESQUED_TEST_SERVER``, see support.redis_server)."""
+    choice = os.environ.get("RESQUED_TEST_SERVER") or "auto"
+    return f"server ({choice}): {server_executable()}"
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The session's server, chosen by ``RESQUED_TEST_SERVER`` (default: auto)."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
+    try:
+        check_server(server.client())
+    except ResquedError as exc:
+        server.stop()
+        pytest.exit(f"{server.command()[0]}: {exc}", 2)
     yield server
     server.stop()
 
