@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import APPS, ROOT  # noqa: E402
 from support.procs import Proc  # noqa: E402
-from support.redis_server import RedisServer, pings, server_executable  # noqa: E402
+from support.redis_server import RedisServer, pings  # noqa: E402
 
 from resqued.errors import ResquedError  # noqa: E402
 from resqued.resque.server import check_server  # noqa: E402
@@ -33,12 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if E2E_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    """Which server binary the run uses (``RESQUED_TEST_SERVER``, see support.redis_server)."""
-    choice = os.environ.get("RESQUED_TEST_SERVER") or "auto"
-    return f"server ({choice}): {server_executable()}"
 
 
 @pytest.fixture(scope="session")
