@@ -53,7 +53,7 @@ def test_a_failing_loader_keeps_the_current_workers(resqued, app_dir, r):
     r.set("want:alpha", 2)
     (app_dir / "loader.py").write_text(CONFIG)
     m = resqued("-c", str(app_dir / "loader.py"), "--interval", "1", cwd=app_dir)
-    wait_for(lambda: len(worker_titles(m.pid)) == 2, 15, "two workers")
+    wait_for(lambda: titles_are(m.pid, "Waiting for alpha", "Waiting for alpha"), 15, "two workers")
     before = worker_titles(m.pid)
     r.set("want:alpha", "not a number")
     wait_for(lambda: "config_loader failed" in m.output(), 10, "loader error logged")
