@@ -23,6 +23,9 @@ from support import APPS, ROOT  # noqa: E402
 from support.procs import Proc  # noqa: E402
 from support.redis_server import RedisServer, pings  # noqa: E402
 
+from resqued.errors import ResquedError  # noqa: E402
+from resqued.resque.server import check_server  # noqa: E402
+
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 
 
@@ -34,8 +37,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The session's server, chosen by ``RESQUED_TEST_SERVER`` (default: auto)."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
+    try:
+        check_server(server.client())
+    except ResquedError as exc:
+        server.stop()
+        pytest.exit(f"{server.command()[0]}: {exc}", 2)
     yield server
     server.stop()
 

