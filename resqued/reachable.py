@@ -11,14 +11,20 @@ from __future__ import annotations
 import redis
 
 from resqued.errors import ResquedError
+from resqued.resque.server import check_server
 from resqued.resque.store import Store
 
 
 def check(store: Store) -> str:
-    """``redis <version> at <url>``; ResquedError with the cause when it does not answer."""
+    """``redis <version> at <url>``; ResquedError with the cause when it does not answer.
+
+    A server older than Redis 6.2 is refused here too (see resqued/resque/server.py).
+    """
     where = store.safe_url
     try:
-        info = store.redis.info("server")
+        described = check_server(store.redis)
+    except ResquedError as exc:
+        raise ResquedError(f"redis at {where}: {exc}") from None
     except redis.AuthenticationError as exc:
         raise ResquedError(f"redis at {where} refused the credentials: {exc}") from None
     except redis.ResponseError as exc:
@@ -27,5 +33,4 @@ def check(store: Store) -> str:
         raise ResquedError(f"redis at {where}: {exc}") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise ResquedError(f"redis at {where} does not answer: {exc}") from None
-    version = str(info.get("redis_version", "unknown"))
-    return f"redis {version} at {where}"
+    return f"{described} at {where}"
