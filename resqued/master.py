@@ -292,7 +292,7 @@ class Master:
                 old.kill(signal.SIGQUIT)
         if self.replace_pid:
             log.info("hot swap: taking over from master %d", self.replace_pid)
-            _kill(self.replace_pid, signal.SIGQUIT)
+            pidfile.signal_master(self.replace_pid, signal.SIGQUIT, self.pid_path)
             if self.pid_path:
                 pidfile.write(self.pid_path, force=True)
             self.replace_pid = 0
@@ -359,7 +359,7 @@ def run(
     master = Master(overrides, config, log_level, argv)
     path = config.pidfile
     if path:
-        holder = pidfile.read(path)
+        holder = pidfile.running_master(path)
         if hot_swap and holder and holder != os.getpid() and alive(holder):
             master.replace_pid = holder
         else:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 from resqued import daemon, logs, master, pidfile
-from resqued.cli.common import Parser, add_redis_args
+from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import load
 from resqued.config.allocation import format_table, worker_table
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, flag, seconds
 from resqued.errors import ResquedError
-from resqued.proc import alive
 from resqued.reexec import STATE_ENV
 from resqued.version import __version__
 
 USAGE = (
     "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%%]]]... [--redis <url>]\n"
     "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
+    "               [--redis-url-file <file>] [--log-format text|json] [CONFIG]...\n"
     "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
 )
 
@@ -102,24 +103,24 @@ def master_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the worker/queue table and exit without starting anything",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
 
 
 def overrides_from(args: argparse.Namespace) -> Overrides:
-    values: dict = {}
+    values: dict[str, Any] = {}
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
     if args.queue:
         values["queue_rules"] = [cli_queue(q) for q in args.queue]
     if args.require:
         values["requires"] = list(args.require)
-    if args.redis:
+    url = redis_url(args)
+    if url:
         from resqued.resque.connection import validate
 
-        values["redis_url"] = validate(args.redis)
+        values["redis_url"] = validate(url)
     if args.namespace:
         values["namespace"] = args.namespace
     if args.pidfile:
@@ -131,7 +132,9 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
     if args.jobs_per_fork is not None:
         values["jobs_per_fork"] = count(args.jobs_per_fork, "--jobs-per-fork")
     if args.threads is not None:
-        values["threads"] = max(1, count(args.threads, "--threads"))
+        values["threads"] = count(args.threads, "--threads")
+        if values["threads"] < 1:
+            raise ResquedError("--threads must be at least 1")
     if args.interval is not None:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:
@@ -146,14 +149,12 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 def run_master(argv: list[str]) -> int:
     args = master_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
-    logs.setup(level)
+    level = setup_logging(args)
     overrides = overrides_from(args)
     config = load(overrides)
-    if config.redis_url:
-        from resqued.resque.connection import validate
+    from resqued.resque.connection import default_url, validate
 
-        validate(config.redis_url)
+    validate(config.redis_url or default_url())  # $REDIS_URL too: listeners use it
     if args.test:
         print(format_table(worker_table(config)))
         return 0
@@ -165,17 +166,27 @@ def run_master(argv: list[str]) -> int:
                 raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
     if args.hot_swap and not config.pidfile:
         raise ResquedError("--hot-swap needs -p/--pidfile: it names the master to take over from")
-    if config.pidfile and not args.hot_swap:
-        holder = pidfile.read(config.pidfile)
-        if holder and holder != os.getpid() and alive(holder):
-            raise ResquedError(
-                f"pidfile {config.pidfile} names pid {holder}, which is still running"
-            )
+    if config.pidfile:
+        check_pidfile(config.pidfile, args.hot_swap)
 
     def serve() -> int:
         logs.redirect(config.stdout_path, config.stderr_path)
         return master.run(overrides, config, level, argv, args.hot_swap)
 
     if args.daemonize and STATE_ENV not in os.environ:  # a re-exec is already detached
-        return daemon.run_detached(serve, config.stdout_path, config.stderr_path)
+        return daemon.run_detached(serve)
     return serve()
+
+
+def check_pidfile(path: str, hot_swap: bool) -> None:
+    """Refuse a live master's pidfile (unless --hot-swap) and one holding garbage.
+
+    A pidfile naming a process that is not a resqued master (stale, the pid reused) is
+    taken over with a warning; that process is never signalled.
+    """
+    found = pidfile.holder(path)
+    if found.state == "master" and found.pid != os.getpid() and not hot_swap:
+        raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
+    if found.state == "foreign":
+        then = "nothing to take over from; starting" if hot_swap else "taking it over"
+        logging.getLogger("resqued").warning("%s; %s", found.describe(), then)

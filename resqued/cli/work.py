@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from resqued import logs
-from resqued.cli.common import add_redis_args, parser, store
+from resqued.cli.common import add_log_args, add_redis_args, parser, setup_logging, store
 from resqued.config.values import count, flag, seconds
+from resqued.errors import ResquedError
+
+if TYPE_CHECKING:
+    from resqued.resque.queues import QueueList
+    from resqued.resque.store import Store
+    from resqued.worker import WorkerOptions
 
 
 def work_parser() -> argparse.ArgumentParser:
@@ -61,19 +67,20 @@ def work_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_log_args(p, short_quiet=False)  # -q is --queue here, as in Resque
     return p
 
 
 def main(argv: list[str]) -> int:
     from resqued.app import require_all
+    from resqued.resque.connection import RedisUnreachable
     from resqued.resque.queues import QueueList
-    from resqued.worker import Worker, WorkerOptions
+    from resqued.worker import WorkerOptions
 
     args = work_parser().parse_args(argv)
-    logs.setup(logging.DEBUG if args.verbose else logging.INFO)
+    setup_logging(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
-    names = [n for q in queues for n in q.split(",")]
+    names = QueueList.parse([n for q in queues for n in q.split(",")])
     fork = args.fork
     if fork is None:
         fork = os.environ.get("FORK_PER_JOB", "true").strip().lower() not in ("0", "false", "no")
@@ -86,11 +93,24 @@ def main(argv: list[str]) -> int:
         term_child=flag(os.environ.get("TERM_CHILD")),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
-    st = store(args)
-    require_all(args.require)
     threads = count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
+    if threads < 1:
+        raise ResquedError("--threads (or $THREAD_COUNT) must be at least 1")
+    st = store(args, probe=False)
+    try:
+        st.probe()  # a wrong password fails now; an outage is waited out by the worker
+    except RedisUnreachable as exc:
+        logging.getLogger("resqued").warning("%s; the worker will keep trying", exc)
+    require_all(args.require)
+    return run_work(st, names, opts, threads)
+
+
+def run_work(st: Store, queues: QueueList, opts: WorkerOptions, threads: int) -> int:
+    """Build the worker (threaded when ``threads`` > 1) and run it until it is told to stop."""
     if threads > 1:
         from resqued.threaded import ThreadedWorker
 
-        return ThreadedWorker(st, QueueList.parse(names), opts, threads).work()
-    return Worker(st, QueueList.parse(names), opts).work()
+        return ThreadedWorker(st, queues, opts, threads).work()
+    from resqued.worker import Worker
+
+    return Worker(st, queues, opts).work()
