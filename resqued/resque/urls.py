@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from redis import connection as rc
+from redis import sentinel as rs
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
+
 from resqued.errors import ResquedError
 from resqued.resque.redact import redact_url, remember
 
@@ -69,10 +73,6 @@ class Target:
     sentinel_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def safe_url(self) -> str:
-        return redact_url(self.url)
-
-    @property
     def sentinel(self) -> bool:
         return bool(self.sentinels)
 
@@ -110,8 +110,6 @@ def parse(url: str) -> Target:
 
 
 def _parse_direct(url: str, scheme: str) -> Target:
-    from redis.connection import parse_url
-
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -173,8 +171,6 @@ def _parse_sentinel(url: str, scheme: str) -> Target:
 
 
 def _query(url: str, query: str) -> dict[str, Any]:
-    from redis.connection import URL_QUERY_ARGUMENT_PARSERS
-
     options: dict[str, Any] = {}
     for name, values in parse_qs(query).items():
         convert = cast("Callable[[str], Any] | None", URL_QUERY_ARGUMENT_PARSERS.get(name))
@@ -189,9 +185,6 @@ def _query(url: str, query: str) -> dict[str, Any]:
 
 def _checked(url: str, scheme: str, options: dict[str, Any]) -> dict[str, Any]:
     """The options, if every one is known and fits the scheme; else a one-line error."""
-    from redis import connection as rc
-    from redis import sentinel as rs
-
     tls, unix = scheme.startswith("rediss"), scheme == "unix"
     if scheme.endswith("+sentinel"):
         cls: type = rs.SentinelManagedSSLConnection if tls else rs.SentinelManagedConnection
