@@ -13,13 +13,36 @@ Producers::
             ...
 
     resqued.enqueue(Archive, 35, "tar")
+
+The names below are imported on first use, so that ``import resqued`` (which
+every ``resqued`` command does first) costs nothing: the command line sets its
+process title before redis-py or anything else is loaded.
 """
 
-from resqued.hooks import worker_hook
-from resqued.job_hooks import DontPerform
-from resqued.jobs import UnknownJobClass, allow_module, job
-from resqued.producer import connect, dequeue, enqueue, enqueue_to
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from resqued.version import __version__
+
+if TYPE_CHECKING:
+    from resqued.hooks import worker_hook
+    from resqued.job_hooks import DontPerform
+    from resqued.jobs import UnknownJobClass, allow_module, job
+    from resqued.producer import connect, dequeue, enqueue, enqueue_to
+
+_PUBLIC = {
+    "DontPerform": "resqued.job_hooks",
+    "UnknownJobClass": "resqued.jobs",
+    "allow_module": "resqued.jobs",
+    "connect": "resqued.producer",
+    "dequeue": "resqued.producer",
+    "enqueue": "resqued.producer",
+    "enqueue_to": "resqued.producer",
+    "job": "resqued.jobs",
+    "worker_hook": "resqued.hooks",
+}
 
 __all__ = [
     "DontPerform",
@@ -33,3 +56,16 @@ __all__ = [
     "job",
     "worker_hook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'resqued' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Callable
 
-import daemon as python_daemon
+import daemon as python_daemon  # type: ignore[import-untyped]
 
 from resqued.errors import ResquedError
+from resqued.resque.redact import redact
 
 _ready_fd = -1
 
@@ -35,14 +36,15 @@ def report_failure(message: str) -> None:
     global _ready_fd
     if _ready_fd >= 0:
         try:
-            os.write(_ready_fd, message.encode(errors="replace") + b"\n")
+            os.write(_ready_fd, redact(message).encode(errors="replace") + b"\n")
         except OSError:
             pass
         os.close(_ready_fd)
         _ready_fd = -1
 
 
-def run_detached(serve: Callable[[], int], stdout_path: str | None, stderr_path: str | None) -> int:
+def run_detached(serve: Callable[[], int]) -> int:
+    """Run ``serve`` in a daemon; return 0 once it reported ready, else 1 with its reason."""
     global _ready_fd
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()

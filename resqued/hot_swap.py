@@ -8,7 +8,6 @@ the pidfile names and takes the pidfile over.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 
 from resqued import pidfile
@@ -17,11 +16,12 @@ log = logging.getLogger("resqued")
 
 
 def take_over(old_master: int, path: str | None) -> None:
-    """Our workers run: retire the master we started beside, take its pidfile."""
+    """Our workers run: retire the master we started beside, take its pidfile.
+
+    The old master is signalled only if it is still verifiably the master the
+    pidfile named (see resqued/pidfile.py).
+    """
     log.info("hot swap: taking over from master %d", old_master)
-    try:
-        os.kill(old_master, signal.SIGQUIT)
-    except ProcessLookupError:
-        pass
+    pidfile.signal_master(old_master, signal.SIGQUIT, path)
     if path:
         pidfile.write(path, force=True)

@@ -16,7 +16,7 @@ from resqued import ipc, logs
 from resqued.backoff import Backoff
 from resqued.config.model import Overrides
 from resqued.listener_proxy import ListenerProxy
-from resqued.proc import alive, reaped
+from resqued.proc import alive
 
 log = logging.getLogger("resqued")
 
@@ -74,16 +74,16 @@ class ListenerPool:
         log.info("started %r", listener)
         return listener
 
-    def reap(self) -> list[tuple[ListenerProxy, int]]:
-        """Listeners that exited, with their wait status; their workers become orphans."""
-        gone = []
-        for pid, status in reaped([li.pid for li in self.listeners]):
-            listener = next(li for li in self.listeners if li.pid == pid)
-            listener.reaped(status)
-            self.listeners.remove(listener)
-            self.orphans.update(listener.workers)
-            gone.append((listener, status))
-        return gone
+    def reaped(self, pid: int, status: int) -> ListenerProxy | None:
+        """The listener ``pid`` exited: its workers become orphans. None if not a listener."""
+        listener = next((li for li in self.listeners if li.pid == pid), None)
+        if listener is None:
+            self.orphans.pop(pid, None)  # an orphan reparented to us (the master is PID 1)
+            return None
+        listener.reaped(status)
+        self.listeners.remove(listener)
+        self.orphans.update(listener.workers)
+        return listener
 
     def read(self) -> list[tuple[ListenerProxy, ipc.Message]]:
         """Every listener's reports; an older worker's exit frees a slot of the current one."""

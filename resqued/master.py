@@ -22,6 +22,7 @@ from resqued.config.model import Overrides
 from resqued.listener_pool import ListenerPool, listener_spec
 from resqued.listener_proxy import ListenerProxy
 from resqued.master_registry import Registration
+from resqued.proc import reaped_any
 from resqued.resque import registry
 from resqued.upgrade import Upgrade
 from resqued.wakeup import Wakeup
@@ -167,8 +168,7 @@ class Master:
     def loop(self) -> int:
         while True:
             self.wakeup.dispatch(self)
-            for listener, status in self.pool.reap():
-                self.listener_exited(listener, status)
+            self.reap()
             for listener, message in self.pool.read():
                 if isinstance(message, ipc.Running) and listener is self.pool.current:
                     self.listener_ready(listener)
@@ -192,6 +192,14 @@ class Master:
             self.sleep()
         log.info("master %d exiting", self.pid)
         return self.exit_code
+
+    def reap(self) -> None:
+        """Every child that exited: listeners, the USR2 preflight, adopted orphans."""
+        for pid, status in reaped_any():
+            if self.upgrade and self.upgrade.owns(pid):
+                self.upgrade.exited(status)
+            elif listener := self.pool.reaped(pid, status):
+                self.listener_exited(listener, status)
 
     def start_listener(self) -> None:
         pool = int(self.view.get("pool") or 0) + self.pool_delta

@@ -20,7 +20,7 @@ def set_parent_death_signal(sig: int) -> bool:
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0)
     except OSError:
         return False
 
@@ -38,6 +38,23 @@ def reaped(pids: Iterable[int]) -> Iterator[tuple[int, int]]:
             continue
         if done:
             yield pid, status
+
+
+def reaped_any() -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of every child that has exited, without blocking.
+
+    For the master, which may be PID 1 in a container: orphans and anything
+    else reparented to it are reaped too.  It routes each status to whoever
+    waits for that pid (listeners, the USR2 preflight).
+    """
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
 
 
 def signal_name(sig: int) -> str:
@@ -64,21 +81,101 @@ def alive(pid: int) -> bool:
 
 def wait_for_exit(pid: int, timeout: float) -> bool:
     """Sleep (never spin) until ``pid`` is gone or ``timeout`` passes. True if it is gone."""
-    deadline = time.monotonic() + timeout
+    handle = ProcessHandle.open(pid)
+    if handle is None:
+        return True
+    with handle:
+        return handle.wait(timeout)
+
+
+def cmdline(pid: int) -> list[str]:
+    """The command line (or title) ``ps`` shows for ``pid``; [] if gone or a zombie."""
     try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = -1
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks after boot (/proc/PID/stat field 22)."""
     try:
-        while alive(pid):
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
+class ProcessHandle:
+    """A process held by a pidfd: a signal or a wait through it never reaches a reused pid.
+
+    Where pidfds are missing (not Linux >= 5.3) it falls back to the pid.
+    """
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self.fd = fd
+
+    @classmethod
+    def open(cls, pid: int) -> ProcessHandle | None:
+        """A handle on ``pid`` (> 1), or None if no such process runs."""
+        if pid <= 1:
+            raise ValueError(f"refusing to handle pid {pid}")
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return None
+        except (AttributeError, OSError):
+            fd = -1
+        handle = cls(pid, fd)
+        if not handle.alive():
+            handle.close()
+            return None
+        return handle
+
+    def alive(self) -> bool:
+        return alive(self.pid) if self.fd < 0 else not select.select([self.fd], [], [], 0)[0]
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig``; False if the process has exited meanwhile."""
+        try:
+            if self.fd >= 0:
+                signal.pidfd_send_signal(self.fd, sig)
+            else:
+                os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until the process exits or ``timeout`` passes. True if it is gone."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if fd >= 0:
-                select.select([fd], [], [], left)  # readable when the process exits
+            if self.fd >= 0:
+                select.select([self.fd], [], [], left)  # readable when the process exits
             else:
                 time.sleep(min(0.2, left))
         return True
-    finally:
-        if fd >= 0:
-            os.close(fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> ProcessHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -109,6 +109,11 @@ class Preflight:
         """Readable once the preflight process has exited (a pidfd)."""
         return self.exited
 
+    def reaped(self, status: int) -> None:
+        """Its exit status, when someone else's ``waitpid`` got it (the master reaps all)."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.returncode = os.waitstatus_to_exitcode(status)
+
     def poll(self) -> str | None:
         """None while it runs; "" when it passed; otherwise why the new release cannot start."""
         if self.process is None:

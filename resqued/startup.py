@@ -29,7 +29,7 @@ def serve(
     master = Master(overrides, view, cwd, log_level, argv, boot_timeout)
     path = view.get("pidfile")
     if path:
-        holder = pidfile.read(path)
+        holder = pidfile.running_master(path)
         if hot_swap and holder and holder != os.getpid() and alive(holder):
             master.replace_pid = holder
         else:

@@ -50,6 +50,13 @@ class Upgrade:
         """Readable when the preflight has exited; -1 when there is nothing to watch."""
         return self.preflight.fileno()
 
+    def owns(self, pid: int) -> bool:
+        return self.preflight.process is not None and self.preflight.process.pid == pid
+
+    def exited(self, status: int) -> None:
+        """The master's reaping found the preflight's exit status."""
+        self.preflight.reaped(status)
+
     def poll(self, m: Master) -> bool:
         """True once this upgrade is over: cancelled (logged), or the exec failed."""
         problem = self.preflight.poll()

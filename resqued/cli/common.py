@@ -1,24 +1,30 @@
-"""What every command shares: the parser class, ``--redis``/``--namespace``, one-line errors."""
+"""What every command shares: the parser class, Redis and logging flags, one-line errors."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 import redis
 
+from resqued import logs
 from resqued.errors import ResquedError
-from resqued.resque.connection import redact
+from resqued.resque.redact import redact
 from resqued.resque.store import Store
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, exit status 2."""
+    """An argument parser without prefix matching whose errors are one line, exit status 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {redact(message)} (see --help)\n")
 
 
 def parser(command: str, description: str) -> Parser:
@@ -27,8 +33,20 @@ def parser(command: str, description: str) -> Parser:
 
 
 def add_redis_args(p: argparse.ArgumentParser) -> None:
-    """``--redis URL`` and ``--namespace NS``, the same for every command."""
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default: $REDIS_URL or localhost)")
+    """``--redis URL`` or ``--redis-url-file FILE``, and ``--namespace NS``, for every command."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--redis",
+        metavar="URL",
+        help="Redis URL (default: $REDIS_URL or localhost); a password here shows in ps "
+        "until the process starts: prefer $REDIS_URL or --redis-url-file",
+    )
+    where.add_argument(
+        "--redis-url-file",
+        metavar="FILE",
+        help="read the Redis URL from the first line of FILE (keeps a password off "
+        "the command line)",
+    )
     p.add_argument(
         "--namespace",
         metavar="NS",
@@ -37,20 +55,65 @@ def add_redis_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def store(args: argparse.Namespace) -> Store:
-    """The Redis store named by ``--redis`` and ``--namespace``."""
-    return Store.connect(args.redis, args.namespace or "resque")
+def redis_url(args: argparse.Namespace) -> str | None:
+    """The URL from ``--redis`` or ``--redis-url-file``; None means $REDIS_URL or localhost."""
+    if args.redis_url_file:
+        try:
+            with open(args.redis_url_file) as f:
+                url = f.readline().strip()
+        except OSError as exc:
+            raise ResquedError(
+                f"cannot read Redis URL file {args.redis_url_file}: {exc.strerror}"
+            ) from None
+        if not url:
+            raise ResquedError(f"Redis URL file {args.redis_url_file} is empty")
+        return url
+    given: str | None = args.redis
+    return given
+
+
+def store(args: argparse.Namespace, probe: bool = True) -> Store:
+    """The Redis store the flags name; with ``probe``, fail now (one line) if Redis says no."""
+    st = Store.connect(redis_url(args), args.namespace or "resque")
+    if probe:
+        st.probe()
+    return st
+
+
+def add_log_args(p: argparse.ArgumentParser, short_quiet: bool = True) -> None:
+    """``-v``/``--verbose``, ``-q``/``--quiet`` (long form only where -q is taken), --log-format."""
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    quiet = ("-q", "--quiet") if short_quiet else ("--quiet",)
+    p.add_argument(*quiet, dest="quiet", action="store_true", help="errors only")
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=None,
+        help="text (default, or $RESQUED_LOG_FORMAT) or json: one JSON object per line "
+        "with time, level, process, pid and message",
+    )
+
+
+def setup_logging(args: argparse.Namespace) -> int:
+    """Configure this process's logging from the flags; children inherit the format."""
+    fmt = args.log_format or os.environ.get(logs.FORMAT_ENV) or "text"
+    if fmt not in logs.FORMATS:
+        raise ResquedError(f"${logs.FORMAT_ENV} must be text or json, not {fmt!r}")
+    os.environ[logs.FORMAT_ENV] = fmt  # listeners and workers log the same way
+    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
+    logs.setup(level, fmt)
+    return level
 
 
 def guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
-    """Run a command; errors the user can act on become one line on stderr."""
+    """Run a command; errors the user can act on become one line on stderr, secrets redacted."""
     try:
         return command(argv)
     except ResquedError as exc:
-        print(f"resqued: {exc}", file=sys.stderr)
+        print(f"resqued: {redact(str(exc))}", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
-        print(f"resqued: redis: {redact(str(exc))}", file=sys.stderr)
+        print(f"resqued: redis: {redact(' '.join(str(exc).split()))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

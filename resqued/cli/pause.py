@@ -9,23 +9,17 @@ from resqued.cli.common import add_redis_args, parser, store
 from resqued.errors import ResquedError
 from resqued.resque import registry
 
+DESCRIPTIONS = {
+    "pause": "Stop taking new jobs: every worker on the Redis server (--all, Resque's "
+    "pause-all-workers), or one master's workers (-p PIDFILE or --master HOST:PID). "
+    "Running jobs finish; the setting survives HUP and USR2.",
+    "resume": "Take new jobs again after 'resqued pause': every worker (--all) or one "
+    "master's workers (-p PIDFILE or --master HOST:PID).",
+}
 
-def _master_id(args: argparse.Namespace) -> str | None:
-    if args.pidfile:
-        pid = pidfile.read(args.pidfile)
-        if not pid:
-            raise ResquedError(f"pidfile {args.pidfile} names no pid")
-        return f"{registry.hostname()}:{pid}"
-    return args.master
 
-
-def _pause_parser(verb: str) -> argparse.ArgumentParser:
-    p = parser(
-        verb,
-        f"{verb.capitalize()} taking new jobs: every worker on the Redis server "
-        "(--all, Resque's pause-all-workers), or one master's workers (-p PIDFILE). "
-        "Running jobs finish; the setting survives HUP and USR2.",
-    )
+def _parser(verb: str) -> argparse.ArgumentParser:
+    p = parser(verb, DESCRIPTIONS[verb])
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--all", action="store_true", help="every Resque worker (Ruby too)")
     target.add_argument("-p", "--pidfile", help="the workers of the master in this pidfile")
@@ -34,19 +28,34 @@ def _pause_parser(verb: str) -> argparse.ArgumentParser:
     return p
 
 
-def pause(argv: list[str]) -> int:
-    args = _pause_parser("pause").parse_args(argv)
+def _master_id(args: argparse.Namespace, verb: str) -> str:
+    """HOST:PID of the master named by --master, or by a checked -p pidfile."""
+    if not args.pidfile:
+        return str(args.master)
+    found = pidfile.holder(args.pidfile)
+    if found.state == "none":
+        raise ResquedError(f"pidfile {args.pidfile} names no pid")
+    if found.state == "foreign" or (found.state == "gone" and verb == "pause"):
+        raise ResquedError(f"{found.describe()}: no master to {verb}")
+    return f"{registry.hostname()}:{found.pid}"
+
+
+def _set(argv: list[str], verb: str) -> int:
+    args = _parser(verb).parse_args(argv)
+    master = None if args.all else _master_id(args, verb)  # checked before Redis is asked
     st = store(args)
-    key = st.keys.pause if args.all else st.keys.master_pause(_master_id(args) or "")
-    st.redis.set(key, "true")
-    print(f"resqued: paused ({'all workers' if args.all else key})")
+    key = st.keys.pause if master is None else st.keys.master_pause(master)
+    if verb == "pause":
+        st.redis.set(key, "true")
+    else:
+        st.redis.delete(key)
+    print(f"resqued: {verb}d ({'all workers' if args.all else key})")
     return 0
+
+
+def pause(argv: list[str]) -> int:
+    return _set(argv, "pause")
 
 
 def resume(argv: list[str]) -> int:
-    args = _pause_parser("resume").parse_args(argv)
-    st = store(args)
-    key = st.keys.pause if args.all else st.keys.master_pause(_master_id(args) or "")
-    st.redis.delete(key)
-    print(f"resqued: resumed ({'all workers' if args.all else key})")
-    return 0
+    return _set(argv, "resume")

@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 from resqued import daemon, logs, pidfile, reexec, startup, workdir
-from resqued.cli.common import Parser, add_redis_args
+from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import probe
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, flag, seconds
 from resqued.errors import ResquedError
-from resqued.proc import alive
 from resqued.reexec import PREFLIGHT_ENV
 from resqued.version import __version__
 
 USAGE = (
     "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%%]]]... [--redis <url>]\n"
     "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
+    "               [--redis-url-file <file>] [--log-format text|json] [CONFIG]...\n"
     "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
 )
 
@@ -111,10 +112,9 @@ def master_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--test",
         action="store_true",
-        help="print the worker/queue table and exit without starting anything",
+        help="check the config, import the app, ask Redis, print the worker table, and exit",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
 
@@ -123,17 +123,18 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     def here(path: str) -> str:  # relative to the operator's directory, symlinks kept
         return os.path.normpath(os.path.join(cwd, path))
 
-    values: dict = {}
+    values: dict[str, Any] = {}
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
     if args.queue:
         values["queue_rules"] = [cli_queue(q) for q in args.queue]
     if args.require:
         values["requires"] = list(args.require)
-    if args.redis:
+    url = redis_url(args)
+    if url:
         from resqued.resque.connection import validate
 
-        values["redis_url"] = validate(args.redis)
+        values["redis_url"] = validate(url)
     if args.namespace:
         values["namespace"] = args.namespace
     if args.pidfile:
@@ -169,13 +170,15 @@ def print_test(answer: probe.Answer) -> None:
 
 def run_master(argv: list[str]) -> int:
     args = master_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
-    logs.setup(level)
+    level = setup_logging(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
-    deadline = (
-        seconds(args.boot_timeout, "--boot-timeout", minimum=1) if args.boot_timeout else None
-    )
+    from resqued.resque.connection import default_url, validate
+
+    validate(overrides.values.get("redis_url") or default_url())  # $REDIS_URL too
+    deadline = None
+    if args.boot_timeout:
+        deadline = seconds(args.boot_timeout, "--boot-timeout", minimum=1)
     check_timeout = deadline or probe.DEFAULT_TIMEOUT
     if args.test:
         preflight = bool(os.environ.get(PREFLIGHT_ENV))
@@ -195,7 +198,7 @@ def run_master(argv: list[str]) -> int:
         os.chdir(cwd)
     state = reexec.inherited_state()
     if state:  # a USR2 re-exec: the old image's view of the config comes with its state
-        view: dict = state.get("view") or {}
+        view: dict[str, Any] = state.get("view") or {}
     else:
         answer = probe.evaluate(overrides, cwd, timeout=check_timeout)
         if not answer.ok:
@@ -209,17 +212,27 @@ def run_master(argv: list[str]) -> int:
                 raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
     if args.hot_swap and not view.get("pidfile") and not state:
         raise ResquedError("--hot-swap needs -p/--pidfile: it names the master to take over from")
-    if view.get("pidfile") and not args.hot_swap and not state:
-        holder = pidfile.read(view["pidfile"])
-        if holder and holder != os.getpid() and alive(holder):
-            raise ResquedError(
-                f"pidfile {view['pidfile']} names pid {holder}, which is still running"
-            )
+    if view.get("pidfile") and not state:
+        check_pidfile(view["pidfile"], args.hot_swap)
 
     def serve() -> int:
         logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
         return startup.serve(overrides, view, cwd, level, argv, state, args.hot_swap, deadline)
 
     if args.daemonize and not state:  # a re-exec is already detached
-        return daemon.run_detached(serve, view.get("stdout_path"), view.get("stderr_path"))
+        return daemon.run_detached(serve)
     return serve()
+
+
+def check_pidfile(path: str, hot_swap: bool) -> None:
+    """Refuse a live master's pidfile (unless --hot-swap) and one holding garbage.
+
+    A pidfile naming a process that is not a resqued master (stale, the pid reused) is
+    taken over with a warning; that process is never signalled.
+    """
+    found = pidfile.holder(path)
+    if found.state == "master" and found.pid != os.getpid() and not hot_swap:
+        raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
+    if found.state == "foreign":
+        then = "nothing to take over from; starting" if hot_swap else "taking it over"
+        logging.getLogger("resqued").warning("%s; %s", found.describe(), then)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from resqued.cli.common import add_redis_args, parser, store
+from resqued.resque.store import text
 
 
 def main(argv: list[str]) -> int:
     p = parser("status", "Show queues, workers, failures and pauses as Redis sees them.")
     add_redis_args(p)
     args = p.parse_args(argv)
-    st = store(args)
+    st = store(args)  # one line and exit 1 if Redis cannot be reached or refuses us
     k = st.keys
     r = st.redis
     queues = st.queue_names()
@@ -19,7 +20,7 @@ def main(argv: list[str]) -> int:
     for q in queues:
         pipe.llen(k.queue(q))
     sizes = pipe.execute()
-    worker_ids = sorted(w.decode(errors="replace") for w in r.smembers(k.workers))
+    worker_ids = sorted(text(w) for w in r.smembers(k.workers))
     pipe = r.pipeline(transaction=False)
     for w in worker_ids:
         pipe.get(k.worker(w))

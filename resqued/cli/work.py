@@ -6,9 +6,9 @@ import argparse
 import logging
 import os
 
-from resqued import logs
-from resqued.cli.common import add_redis_args, parser, store
+from resqued.cli.common import add_log_args, add_redis_args, parser, setup_logging, store
 from resqued.config.values import count, seconds
+from resqued.errors import ResquedError
 
 
 def work_parser() -> argparse.ArgumentParser:
@@ -61,37 +61,45 @@ def work_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_log_args(p, short_quiet=False)  # -q is --queue here, as in Resque
     return p
 
 
 def main(argv: list[str]) -> int:
     from resqued.app import require_all
     from resqued.config.model import Config
+    from resqued.resque.connection import RedisUnreachable
     from resqued.resque.queues import QueueList
+    from resqued.resque.server import check_server
     from resqued.worker.build import build_worker, options_for
     from resqued.worker.options import switch
 
     args = work_parser().parse_args(argv)
-    logs.setup(logging.DEBUG if args.verbose else logging.INFO)
+    setup_logging(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
-    names = [n for q in queues for n in q.split(",")]
+    names = QueueList.parse([n for q in queues for n in q.split(",")])
     fork = args.fork
     if fork is None:
         fork = switch(os.environ.get("FORK_PER_JOB"), True, "FORK_PER_JOB")
+    threads = count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
+    if threads < 1:
+        raise ResquedError("--threads (or $THREAD_COUNT) must be at least 1")
     config = Config(
         fork_per_job=fork,
         interval=seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
         jobs_per_fork=count(
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
-        threads=count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads"),
+        threads=threads,
         term_child=switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
     )
-    st = store(args)
+    st = store(args, probe=False)
+    try:
+        st.probe()  # a wrong password fails now; an outage is waited out by the worker
+        check_server(st.redis)  # below Redis 6.2: one line, exit 1
+    except RedisUnreachable as exc:
+        logging.getLogger("resqued").warning("%s; the worker will keep trying", exc)
     require_all(args.require)
-    worker = build_worker(
-        st, QueueList.parse(names), options_for(config, prune=True), config.threads
-    )
+    worker = build_worker(st, names, options_for(config, prune=True), config.threads)
     return worker.work()

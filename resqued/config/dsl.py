@@ -22,7 +22,8 @@ from typing import Any
 
 from resqued.config import values
 from resqued.config.model import HOOKS, Config, WorkerSlot
-from resqued.errors import ConfigError
+from resqued.errors import ConfigError, ResquedError
+from resqued.resque.connection import validate as validate_url
 
 
 class _Builder:
@@ -40,7 +41,7 @@ class _Builder:
             "workload": self.workload,
             "preload_app": lambda flag=True: setattr(c, "preload_app", bool(flag)),
             "require": lambda *mods: c.requires.extend(str(m) for m in mods),
-            "redis": lambda url: setattr(c, "redis_url", str(url)),
+            "redis": lambda url: setattr(c, "redis_url", validate_url(str(url))),
             "namespace": lambda ns: setattr(c, "namespace", str(ns)),
             "pid_file": lambda path: setattr(c, "pidfile", str(path)),
             "pidfile": lambda path: setattr(c, "pidfile", str(path)),
@@ -159,7 +160,7 @@ def evaluate(path: str, config: Config) -> None:
     namespace = {"__file__": path, "__name__": "__resqued_config__", **_Builder(config).names()}
     try:
         exec(code, namespace)  # noqa: S102  (the operator's own config file)
-    except ConfigError as exc:
+    except ResquedError as exc:  # ConfigError, or an invalid Redis URL (already redacted)
         raise ConfigError(f"{_where(path, exc)}: {exc}") from None
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"{_where(path, exc)}: {type(exc).__name__}: {exc}") from None

@@ -1,61 +1,100 @@
-"""Redis URLs: validate, connect, and print without the password."""
+"""Redis clients: the one place they are made, for every URL form, and a start-up probe."""
 
 from __future__ import annotations
 
 import os
-import re
-from urllib.parse import urlsplit
+from typing import Any
 
 import redis
+from redis.sentinel import Sentinel
 
 from resqued.errors import ResquedError
+from resqued.resque.redact import redact
+from resqued.resque.urls import SCHEMES, TLS_OPTIONS, Target, parameters_of, parse
+
+__all__ = [
+    "DEFAULT_URL",
+    "SCHEMES",
+    "RedisRefused",
+    "RedisUnreachable",
+    "connect",
+    "default_url",
+    "probe",
+    "redact",
+    "validate",
+]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-SCHEMES = ("redis", "rediss", "unix")
+# Our defaults; options in the URL win.  Each applies where the connection type takes it.
+DEFAULTS: dict[str, Any] = {
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 30,
+}
+SENTINEL_DEFAULTS: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 5}
+
+
+class RedisRefused(ResquedError):
+    """Redis answered but refused us: wrong password or user, no permission, no such db."""
+
+
+class RedisUnreachable(ResquedError):
+    """No answer from Redis (or from any Sentinel): worth retrying, unlike RedisRefused."""
 
 
 def default_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_URL
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for logs and proctitles)."""
-    url = re.sub(r"(://[^:@/]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
-
-
 def validate(url: str) -> str:
     """Return the URL, or raise ResquedError naming what is wrong with it."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError as exc:
-        raise ResquedError(f"invalid Redis URL {redact(url)!r}: {exc}") from None
-    if parts.scheme not in SCHEMES:
-        raise ResquedError(
-            f"invalid Redis URL {redact(url)!r}: scheme must be one of "
-            + ", ".join(s + "://" for s in SCHEMES)
-        )
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ResquedError(f"invalid Redis URL {redact(url)!r}: no socket path")
-    elif not parts.hostname:
-        raise ResquedError(f"invalid Redis URL {redact(url)!r}: no host")
-    db = parts.path.lstrip("/")
-    if parts.scheme != "unix" and db and not db.isdigit():
-        raise ResquedError(f"invalid Redis URL {redact(url)!r}: database {db!r} is not a number")
+    parse(url)
     return url
 
 
 def connect(url: str | None = None) -> redis.Redis:
-    """A client for ``url`` (default ``$REDIS_URL``); connects lazily."""
-    url = validate(url or default_url())
+    """A client for ``url`` (default ``$REDIS_URL``); connects lazily, on first use."""
+    target = parse(url or default_url())
+    if target.sentinel:
+        return _sentinel_client(target)
+    options = dict(target.options)
+    cls = options.pop("connection_class", redis.Connection)
+    defaults = {k: v for k, v in DEFAULTS.items() if k in parameters_of(cls)}
+    pool = redis.ConnectionPool(connection_class=cls, **{**defaults, **options})
+    return redis.Redis(connection_pool=pool)
+
+
+def _sentinel_client(target: Target) -> redis.Redis:
+    extra = target.sentinel_options
+    sentinel_kwargs = dict(SENTINEL_DEFAULTS)
+    if "sentinel_username" in extra:
+        sentinel_kwargs["username"] = extra["sentinel_username"]
+    if "sentinel_password" in extra:
+        sentinel_kwargs["password"] = extra["sentinel_password"]
+    if extra.get("sentinel_ssl"):
+        sentinel_kwargs["ssl"] = True
+        sentinel_kwargs.update({k: v for k, v in target.options.items() if k in TLS_OPTIONS})
+    manager = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels), sentinel_kwargs=sentinel_kwargs
+    )
+    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+        target.service, **{**DEFAULTS, **target.options}
+    )
+    return client
+
+
+def probe(client: redis.Redis, url: str | None = None) -> None:
+    """PING once: RedisRefused when Redis says no, RedisUnreachable when nothing answers."""
+    where = f"Redis at {redact(url or default_url())}"
     try:
-        return redis.Redis.from_url(
-            url,
-            socket_connect_timeout=5,
-            socket_keepalive=True,
-            health_check_interval=30,
-        )
-    except ValueError as exc:
-        raise ResquedError(f"invalid Redis URL {redact(url)!r}: {exc}") from None
+        client.ping()
+    except redis.AuthenticationError as exc:
+        raise RedisRefused(f"{where} refused the user name or password: {_reason(exc)}") from None
+    except redis.ResponseError as exc:
+        raise RedisRefused(f"{where} refused the connection: {_reason(exc)}") from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise RedisUnreachable(f"cannot reach {where}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(" ".join(str(exc).split())) or type(exc).__name__

@@ -12,6 +12,11 @@ from resqued.resque.keys import Keys
 from resqued.resque.scripts import REQUEUE, RESERVE
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients here return bytes; bad UTF-8 is replaced)."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 @dataclass
 class Store:
     redis: redis.Redis
@@ -31,6 +36,10 @@ class Store:
     def safe_url(self) -> str:
         return connection.redact(self.url)
 
+    def probe(self) -> None:
+        """PING once: RedisRefused (wrong password, ...) or RedisUnreachable, one line each."""
+        connection.probe(self.redis, self.url)
+
     def dedicated_connection(self) -> Any:
         """A connection of its own, outside the pool (for blocking waits).
 
@@ -38,7 +47,11 @@ class Store:
         for every URL form, Sentinel included.  The caller disconnects it.
         """
         pool = self.redis.connection_pool
-        return pool.connection_class(**pool.connection_kwargs)
+        conn = pool.connection_class(**pool.connection_kwargs)
+        # Connect here, as the pool does: a Sentinel-managed connection finds the
+        # primary in connect(); left to send_command it would dial localhost:6379.
+        conn.connect()
+        return conn
 
     def server_time(self) -> float:
         sec, usec = self.redis.time()
@@ -52,8 +65,8 @@ class Store:
         pipe.execute()
 
     def queue_names(self) -> list[str]:
-        return sorted(q.decode() for q in self.redis.smembers(self.keys.queues))
+        return sorted(text(q) for q in self.redis.smembers(self.keys.queues))
 
     def paused(self) -> bool:
         value = self.redis.get(self.keys.pause)
-        return value is not None and value.decode(errors="replace").strip().lower() == "true"
+        return value is not None and text(value).strip().lower() == "true"

@@ -12,9 +12,10 @@ from support import ROOT
 from resqued.version import __version__
 
 
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("REDIS_URL", None)
+def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    if "REDIS_URL" not in (env or {}):
+        env.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "resqued.cli", *args],
         capture_output=True,
@@ -99,3 +100,73 @@ def test_unreachable_redis_for_status_is_one_line():
     out = run("status", "--redis", "redis://127.0.0.1:1/0")
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and "redis" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["--daemon", "--test"], "unrecognized arguments: --daemon"),
+        (["--hot", "--test"], "unrecognized arguments: --hot"),
+        (["--work", "2", "--test"], "unrecognized arguments: --work"),
+        (["work", "--inter", "1", "--jobs-per-fork", "x"], "unrecognized arguments: --inter"),
+        (["status", "--name", "x"], "unrecognized arguments: --name"),
+        (["quit-and-wait", "p", "--grace", "1"], "unrecognized arguments: --grace"),
+        (["pause", "--al"], "one of the arguments --all -p/--pidfile --master is required"),
+    ],
+)
+def test_no_abbreviations(args, cause):
+    """``--daemon`` is not ``--daemonize``: an unknown flag is an error, never a guess."""
+    out = run(*args)
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert cause in line
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"),
+    [
+        ("stauts", "(did you mean 'status'?)"),
+        ("wrok", "(did you mean 'work'?)"),
+        ("pasue", "(did you mean 'pause'?)"),
+        ("frobnicate", "(commands: work, status, quit-and-wait, pause, resume;"),
+    ],
+)
+def test_unknown_command(word, hint):
+    out = run(word)
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"resqued: unknown command {word!r} ") and hint in line
+
+
+def test_a_word_naming_an_existing_file_is_a_config_file(tmp_path, redis_url):
+    (tmp_path / "workers").write_text("worker_processes(3)\n")
+    out = run("workers", "--redis", redis_url, "--test", cwd=tmp_path)
+    assert out.returncode == 0 and "3 workers" in out.stdout.splitlines()
+    missing = run("missing.py", "--test", cwd=tmp_path)
+    assert missing.returncode == 1 and "cannot read config file" in missing.stderr
+    assert "missing.py" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "cause"),
+    [
+        (["--threads", "0", "--test"], {}, "--threads must be at least 1"),
+        (["work", "--threads", "0"], {}, "--threads (or $THREAD_COUNT) must be at least 1"),
+        (["work"], {"THREAD_COUNT": "0"}, "--threads (or $THREAD_COUNT) must be at least 1"),
+        (["--log-format", "xml", "--test"], {}, "invalid choice: 'xml'"),
+        (["--test"], {"RESQUED_LOG_FORMAT": "xml"}, "$RESQUED_LOG_FORMAT must be text or json"),
+        (["status", "--redis", "redis://h", "--redis-url-file", "f"], {}, "not allowed with"),
+        (["status", "--redis-url-file", "/no/such/file"], {}, "cannot read Redis URL file"),
+    ],
+)
+def test_more_bad_input_is_one_line(args, env, cause):
+    out = run(*args, env=env)
+    assert out.returncode in (1, 2)
+    [line] = out.stderr.strip().splitlines()
+    assert cause in line
+
+
+def test_pause_and_resume_describe_themselves():
+    pause, resume = run("pause", "--help").stdout, run("resume", "--help").stdout
+    assert "Stop taking new jobs" in pause and "Stop taking" not in resume
+    assert "Take new jobs again" in resume
