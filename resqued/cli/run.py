@@ -98,6 +98,11 @@ def master_parser() -> argparse.ArgumentParser:
         help="start beside the master named by -p and take it over (QUIT) once our workers run",
     )
     p.add_argument(
+        "--metrics",
+        metavar="ADDR:PORT",
+        help="serve Prometheus metrics there (the metrics extra; off by default)",
+    )
+    p.add_argument(
         "--chdir",
         metavar="DIR",
         help="work in DIR, followed afresh (symlinks included) by every new listener "
@@ -151,6 +156,8 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:
         values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
+    if args.metrics:
+        values["metrics"] = args.metrics
     if flag(os.environ.get("TERM_CHILD")):
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):

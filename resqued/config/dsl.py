@@ -65,6 +65,7 @@ class _Builder:
             "prune_interval": lambda s: setattr(
                 c, "prune_interval", values.seconds(s, "prune_interval", minimum=1)
             ),
+            "metrics": lambda bind: setattr(c, "metrics", str(bind)),
             "user": self.user,
             "worker_factory": self.worker_factory,
             "config_loader": self.config_loader,
