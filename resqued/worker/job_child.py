@@ -45,7 +45,11 @@ class ForkedJob:
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
-        hooks.run_worker_hooks("before_fork", job)
+        try:
+            hooks.run_worker_hooks("before_fork", job)
+        except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
+            hooks.on_failure(cls, exc, job.args)
+            return Outcome.of(exc)
         current = self.control.current_job
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
@@ -117,8 +121,8 @@ class ForkedJob:
             self.control.wakeup.close()
             reset_in_job_child()
             proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
-            hooks.run_worker_hooks("after_fork", job)
             try:
+                hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                 job_hooks.perform(cls, job.args)
                 outcome = Outcome()
             except BaseException as exc:  # a job may raise anything, sys.exit too

@@ -32,6 +32,21 @@ from resqued.worker.signals import install as install_signals
 log = logging.getLogger("resqued")
 
 
+def first_fork_hooks(worker_id: str) -> bool:
+    """``before_first_fork`` hooks; False (logged) when one raised: the worker stops."""
+    try:
+        hooks.run_worker_hooks("before_first_fork")
+    except Exception as exc:
+        log.error(
+            "worker %s: a before_first_fork hook raised %s: %s; the worker stops",
+            worker_id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
+
+
 class Worker(Control):
     def __init__(
         self,
@@ -73,7 +88,8 @@ class Worker(Control):
             if isinstance(self.retry.call(self._register, give_up_on_stop=True), GaveUp):
                 return 0
             if self.owns_process:
-                hooks.run_worker_hooks("before_first_fork")
+                if not first_fork_hooks(self.id):
+                    return 1
                 heartbeat = Heartbeat(self.store, [self.id]).start()
             log.info("worker %s started", self.id)
             self.loop.run()

@@ -32,7 +32,7 @@ from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import JOB_KILLED, CurrentJob
 from resqued.worker.heartbeat import Heartbeat
-from resqued.worker.lifecycle import Worker
+from resqued.worker.lifecycle import Worker, first_fork_hooks
 from resqued.worker.options import WorkerOptions
 from resqued.worker.signals import install as install_signals
 
@@ -111,7 +111,8 @@ class ThreadedWorker:
     def work(self) -> int:
         install_signals(self, self.wakeup, self.options.parent_pid)
         proctitle.worker("Starting")
-        hooks.run_worker_hooks("before_first_fork")
+        if not first_fork_hooks(self.id):
+            return 1
         heartbeat = Heartbeat(self.store, [w.id for w in self.workers]).start()
         threads = {
             w: threading.Thread(target=w.work, name=f"job-{i + 1}", daemon=True)
