@@ -42,7 +42,8 @@ class Job:
 
     @property
     def class_name(self) -> str:
-        return self.payload.get("class", "")
+        name = self.payload.get("class", "")
+        return name if isinstance(name, str) else ""
 
     @property
     def args(self) -> list[Any]:

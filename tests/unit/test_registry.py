@@ -125,3 +125,31 @@ def test_passwords_are_redacted():
     assert (
         redact("unix:///tmp/r.sock?password=s3cret&db=1") == "unix:///tmp/r.sock?password=***&db=1"
     )
+
+
+def fake_proc(root, pid: str, state: str, cmdline: bytes, comm: str = "python3") -> None:
+    d = root / pid
+    d.mkdir()
+    (d / "stat").write_text(f"{pid} ({comm}) {state} 1 1 1 0 -1 4194560 0 0 0 0")
+    (d / "cmdline").write_bytes(cmdline)
+
+
+def test_live_workers_are_read_from_proc_and_zombies_are_dead(tmp_path):
+    fake_proc(tmp_path, "10", "S", b"resque-0.1.0: Waiting for high\0\0\0")
+    fake_proc(tmp_path, "11", "R", b"resque-2.6.0: Processing high since 1700000000 [X]\0")
+    fake_proc(tmp_path, "12", "S", b"ruby\0/app/bin/rake\0resque:work\0")  # Ruby's rake task
+    fake_proc(tmp_path, "13", "Z", b"", comm="resque-0.1.0: W")  # what ps shows as <defunct>
+    fake_proc(tmp_path, "14", "S", b"python3\0-m\0resqued.cli\0")  # not a worker (yet)
+    fake_proc(tmp_path, "15", "S", b"resqued-0.1.0 listener #1 2/2/2 running\0")
+    fake_proc(tmp_path, "16", "S", b"resque-0.1.0: Paused\0", comm="x) Z (y")  # odd comm
+    (tmp_path / "self").mkdir()
+    (tmp_path / "17").mkdir()  # vanished between listing and reading
+    assert registry.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
+
+
+def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "live_resque_pids", lambda: None)
+    gone = registry.worker_id("q", 999_999)
+    r.sadd("resque:workers", gone)
+    assert registry.prune_dead_workers(store, "me") == []
+    assert r.sismember("resque:workers", gone)
