@@ -37,8 +37,10 @@ def worker_id(queues: str, pid: int | None = None) -> str:
     return f"{hostname()}:{pid or os.getpid()}:{queues}"
 
 
-def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> None:
+def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> str:
     """Heartbeat (from Redis TIME), SADD workers, SET :started, zero stats -- one pipeline.
+
+    Returns the ``:started`` stamp, for ``reregister``.
 
     A job left in ``worker:<id>`` by an earlier process with the same id (a
     container restarted with the same hostname and pid) is failed first.
@@ -46,13 +48,32 @@ def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -
     k = store.keys
     fail_in_flight(store, wid, failure.DIRTY_EXIT, "Job still being processed", dead_job_hook)
     now = store.server_time()
+    started = times.started()
     pipe = store.redis.pipeline(transaction=False)
     pipe.hdel(k.heartbeat, wid)
     pipe.hset(k.heartbeat, wid, times.heartbeat(now))
     pipe.sadd(k.workers, wid)
-    pipe.set(k.started(wid), times.started())
+    pipe.set(k.started(wid), started)
     pipe.delete(k.processed_by(wid), k.failed_by(wid))  # this worker counts from zero
     pipe.execute()
+    return started
+
+
+def reregister(store: Store, wid: str, started: str) -> None:
+    """A live worker Redis forgot (restarted empty): SADD workers, its ``:started``, a heartbeat.
+
+    Nothing else changes: no job is failed and the worker's counts stay.
+    """
+    k = store.keys
+    now = store.server_time()
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.hset(k.heartbeat, wid, times.heartbeat(now))
+    pipe.sadd(k.workers, wid)
+    pipe.set(k.started(wid), started)
+    pipe.execute()
+    log.warning(
+        "worker %s was missing from %s (Redis restarted empty?); registered again", wid, k.workers
+    )
 
 
 def heartbeat(store: Store, wids: list[str]) -> None:

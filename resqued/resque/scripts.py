@@ -3,7 +3,8 @@
 RESERVE pops the first job from the worker's queues *and* records it in
 ``worker:<id>`` in one atomic step: a worker killed at any instant leaves the
 job either on its queue or in ``worker:<id>``, where unregister/prune fail it
-as a DirtyExit.  It also checks the pause flags and expands queue patterns,
+as a DirtyExit.  It also checks the pause flags and that the worker is still registered,
+expands queue patterns,
 and first finishes the previous job (failure record, DEL ``worker:<id>``,
 stats), so the steady state is one round trip per job.
 
@@ -45,6 +46,9 @@ end
 if ARGV[7] ~= '1' then return {'finished'} end
 local current = redis.call('GET', wkey)
 if current then return {'resume', current} end
+-- A worker missing from the registry (Redis restarted empty, or a prune elsewhere
+-- took it for dead) is told so, and registers again before it takes a job.
+if redis.call('SISMEMBER', ns .. 'workers', ARGV[8]) == 0 then return {'unregistered'} end
 local function take(q, job)
   local ok, doc = pcall(cjson.decode, job)
   local body = job

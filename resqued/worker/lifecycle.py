@@ -75,8 +75,19 @@ class Worker(Control):
         if budget is None and self.options.jobs_per_fork:
             budget = JobBudget(self.options.jobs_per_fork)
         self.loop = JobLoop(
-            self, self, store, queues, self.id, self.options, self.retry, self.idle, run_job, budget
+            self,
+            self,
+            store,
+            queues,
+            self.id,
+            self.options,
+            self.retry,
+            self.idle,
+            run_job,
+            self._reregister,
+            budget,
         )
+        self.started = ""  # the :started stamp of this worker's registration
 
     def work(self) -> int:
         """Run until told to stop. Returns the process exit status."""
@@ -106,9 +117,12 @@ class Worker(Control):
         return 0
 
     def _register(self) -> None:
-        registry.register(self.store, self.id, jobs.run_failure_hooks)
+        self.started = registry.register(self.store, self.id, jobs.run_failure_hooks)
         if self.options.prune:
             registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
+
+    def _reregister(self) -> None:
+        registry.reregister(self.store, self.id, self.started)
 
     def _unregister(self) -> None:
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)

@@ -84,6 +84,7 @@ class JobLoop:
         retry: RedisRetry,
         idle: IdleWait,
         run_job: RunJob,
+        reregister: Callable[[], None],
         budget: JobBudget | None = None,
     ) -> None:
         self.owner = owner  # what before_pause/after_pause hooks are given: the worker
@@ -97,6 +98,7 @@ class JobLoop:
         self.run_job = run_job
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
         self.budget = budget  # jobs_per_fork, shared by every worker of the process
+        self.reregister = reregister  # the reserve found this worker missing from the registry
 
     def run(self) -> None:
         try:
@@ -134,7 +136,9 @@ class JobLoop:
                 continue
             if budget is not None:
                 budget.give_back()
-            if kind == b"paused":
+            if kind == b"unregistered":
+                self.retry.call(self.reregister)
+            elif kind == b"paused":
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
             else:

@@ -10,7 +10,9 @@ import pytest
 import resqued
 from resqued.resque import registry, times
 from resqued.resque.connection import redact
+from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.worker.loop import Reserver
 
 
 @pytest.fixture
@@ -153,3 +155,22 @@ def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
     r.sadd("resque:workers", gone)
     assert registry.prune_dead_workers(store, "me") == []
     assert r.sismember("resque:workers", gone)
+
+
+def test_a_worker_missing_from_the_registry_is_told_and_registers_again(store, r):
+    wid = registry.worker_id("q", 4242)
+    started = registry.register(store, wid)
+    r.set(f"resque:stat:processed:{wid}", 7)
+    r.rpush("resque:queue:q", b'{"class":"A","args":[]}')
+    r.srem("resque:workers", wid)
+    r.delete(f"resque:worker:{wid}:started")
+    r.hdel("resque:workers:heartbeat", wid)
+    reserver = Reserver(store, QueueList.parse("q"), wid, pause_key="", handover=[])
+    assert reserver.call() == [b"unregistered"]
+    assert r.llen("resque:queue:q") == 1  # nothing taken
+    registry.reregister(store, wid, started)
+    assert r.smembers("resque:workers") == {wid.encode()}
+    assert r.get(f"resque:worker:{wid}:started") == started.encode()
+    assert r.hget("resque:workers:heartbeat", wid)
+    assert r.get(f"resque:stat:processed:{wid}") == b"7"  # its counts stay
+    assert reserver.call() == [b"job", b"q", b'{"class":"A","args":[]}']
