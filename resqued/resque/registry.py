@@ -95,17 +95,18 @@ def fail_in_flight(
     raw = store.redis.getdel(store.keys.worker(wid))
     if raw is None:
         return False
+    raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
     try:
-        doc = json.loads(raw)
-    except ValueError:
+        doc = json.loads(raw_bytes)
+    except (ValueError, RecursionError):
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("payload"), dict):
         payload, queue = doc["payload"], str(doc.get("queue") or "")
     else:  # not what Resque or pyres write: keep the raw text for whoever looks
-        payload, queue = malformed_stand_in(raw if isinstance(raw, bytes) else raw.encode()), ""
+        payload, queue = malformed_stand_in(raw_bytes), ""
     k = store.keys
     pipe = store.redis.pipeline(transaction=False)
-    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue))
+    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue, raw=raw_bytes))
     pipe.incr(k.failed_count)
     pipe.incr(k.failed_by(wid))
     pipe.execute()

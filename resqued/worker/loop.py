@@ -179,7 +179,7 @@ class JobLoop:
             log.error("worker %s: %s", self.id, exc)
             self.finish(job, Outcome("resqued.UnknownJobClass", str(exc), []))
             return
-        log.debug("worker %s: got %s", self.id, job)
+        log.debug("worker %s: got %s on %s", self.id, job.class_name, job.queue)
         self.control.job_started(job)
         try:
             outcome = self.run_job(job, cls)
@@ -200,8 +200,16 @@ class JobLoop:
                 outcome.backtrace or [],
                 self.id,
                 job.queue,
+                raw=job.raw,
             )
-            log.info("worker %s: %s failed: %s: %s", self.id, job, outcome.exception, outcome.error)
+            log.info(
+                "worker %s: %s on %s failed: %s: %s",
+                self.id,
+                job.class_name,
+                job.queue,
+                outcome.exception,
+                outcome.error,
+            )
 
     def record_orphaned(self, job: Job, outcome: Outcome) -> None:
         """In a job child whose worker died: record the outcome from here."""
@@ -211,6 +219,10 @@ class JobLoop:
 
 def _job_from(result: list[bytes]) -> Job:
     if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
-        doc = json.loads(result[1])
-        return Job(doc.get("queue", ""), payload.dumps(doc.get("payload")), doc.get("payload"))
+        try:
+            doc = json.loads(result[1])
+            queue, body = str(doc.get("queue") or ""), doc.get("payload")
+            return Job(queue, payload.dumps(body), body if isinstance(body, dict) else {})
+        except (ValueError, RecursionError, AttributeError):  # fails as MalformedPayload
+            return Job("", result[1])
     return Job(result[1].decode(errors="replace"), result[2])
