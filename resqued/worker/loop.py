@@ -114,6 +114,8 @@ class JobLoop:
     def _jobs(self) -> None:
         control, opts = self.control, self.options
         while not control.stopping:
+            if control.logs_to_reopen:
+                control.reopen_logs_now()
             if self.parent_gone():
                 log.warning("worker %s: parent %d is gone, exiting", self.id, opts.parent_pid)
                 break

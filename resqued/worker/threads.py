@@ -24,13 +24,13 @@ import time
 
 import redis
 
-from resqued import hooks, jobs, logs, proctitle
+from resqued import hooks, jobs, proctitle
 from resqued.resque import failure, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
-from resqued.worker.control import JOB_KILLED, CurrentJob
+from resqued.worker.control import JOB_KILLED, CurrentJob, reopen_log_files
 from resqued.worker.heartbeat import Heartbeat
 from resqued.worker.lifecycle import Worker, first_fork_hooks
 from resqued.worker.options import WorkerOptions
@@ -68,6 +68,7 @@ class ThreadedWorker:
         self.wakeup = Wakeup()
         self.stopping = False
         self.stopping_now = False
+        self.logs_to_reopen = False
         self._kills: list[tuple[Worker, CurrentJob]] = []  # USR1's targets, checked at the bound
         self._kill_check_at = 0.0
         self._stuck: list[Worker] = []
@@ -104,7 +105,8 @@ class ThreadedWorker:
             self.wakeup.poke()
 
     def reopen_logs(self) -> None:
-        logs.reopen()
+        self.logs_to_reopen = True
+        self.wakeup.poke()
 
     # -- the process ---------------------------------------------------------------------
 
@@ -139,6 +141,9 @@ class ThreadedWorker:
         kill_at = 0.0
         while any(t.is_alive() for w, t in threads.items() if w not in self._stuck):
             now = time.monotonic()
+            if self.logs_to_reopen:
+                self.logs_to_reopen = False
+                reopen_log_files()
             if self.stopping_now and not kill_at:
                 kill_at = now + self.options.term_timeout
             if kill_at and now >= kill_at:
