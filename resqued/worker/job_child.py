@@ -5,6 +5,11 @@ watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
 open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
 from the supervision loop.
+
+Each child leads a process group of its own.  Signals for the job go to the
+whole group, and when the child has exited (before it is reaped, so its pid
+cannot be reused) the group gets KILL: processes a job started do not outlive
+it, unless they left the group themselves (``setsid``, ``start_new_session``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class ForkedJob:
         if pid == 0:
             os.close(read_fd)
             self._child(job, cls, write_fd)
+        _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         proctitle.worker(f"Forked {pid} at {int(time.time())}")
         try:
@@ -79,18 +85,18 @@ class ForkedJob:
         killed_for: object = None
         exited = _pidfd_open(pid)  # readable once the child has exited
         reading = True
-        status: int | None = None
+        done = False
         try:
-            while status is None:
+            while not done:
                 if control.stopping_now and not kill_at:
                     kill_at = time.monotonic() + (opts.term_timeout if opts.term_child else 0)
                     if opts.term_child:
-                        _signal(pid, signal.SIGTERM)
+                        _signal_group(pid, signal.SIGTERM)
                 if kill_at and time.monotonic() >= kill_at:
-                    _signal(pid, signal.SIGKILL)
+                    _signal_group(pid, signal.SIGKILL)
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
-                    _signal(pid, signal.SIGKILL)
+                    _signal_group(pid, signal.SIGKILL)
                 timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
                 if exited is None:
                     timeout = min(timeout, 0.2)
@@ -99,10 +105,14 @@ class ForkedJob:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
                     reading = bool(chunk)  # EOF: the child closed its end, or exited
-                status = _reap(pid)
+                done = _has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
+        # The child has exited but is not reaped yet, so its pid (the group's id) cannot
+        # be reused: end whatever the job left running in its group, then reap.
+        _signal_group(pid, signal.SIGKILL)
+        status = _reap(pid)
         if reading:  # what the child wrote before it exited (never block on a grandchild)
             os.set_blocking(read_fd, False)
             try:
@@ -118,6 +128,7 @@ class ForkedJob:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
+            _own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
             proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
@@ -152,9 +163,22 @@ def _write_report(fd: int, outcome: Outcome) -> None:
             raise
 
 
-def _signal(pid: int, sig: int) -> None:
+def _own_group(pid: int) -> None:
+    """Make the job child the leader of a process group of its own (called on both sides)."""
     try:
-        os.kill(pid, sig)
+        os.setpgid(pid, pid)
+    except OSError:  # the child did it first, or has already exited
+        pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the job child's group: the child and every process it started there.
+
+    Only ever called with the pid of our own job child, before it is reaped, so the
+    group is the one the child leads (or no group at all).
+    """
+    try:
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -166,10 +190,18 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
-def _reap(pid: int) -> int | None:
-    """The child's wait status once it has exited, without blocking; None while it runs."""
+def _has_exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it."""
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, pid, flags) is not None
+    except ChildProcessError:
+        return True
+
+
+def _reap(pid: int) -> int:
+    """The exited child's wait status."""
+    try:
+        return os.waitpid(pid, 0)[1]
     except ChildProcessError:
         return 0
-    return status if done else None
