@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from resqued import hooks, jobs, proctitle
@@ -99,8 +100,10 @@ class JobLoop:
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
         self.budget = budget  # jobs_per_fork, shared by every worker of the process
         self.reregister = reregister  # the reserve found this worker missing from the registry
+        self.debug = False
 
     def run(self) -> None:
+        self.debug = log.isEnabledFor(logging.DEBUG)  # one line per job with -v; else no work
         try:
             self._jobs()
         finally:
@@ -166,28 +169,33 @@ class JobLoop:
         log.info("worker %s resumed", self.id)
 
     def _process(self, job: Job) -> None:
+        debug = self.debug
+        started = time.monotonic() if debug else 0.0
         try:
             job = payload.decode(job.queue, job.raw) if not job.payload else job
             cls = jobs.resolve(job.class_name)
         except MalformedPayload as exc:
-            log.error("worker %s: malformed payload on %s: %s", self.id, job.queue, exc)
-            self.finish(
-                job,
-                Outcome("resqued.MalformedPayload", str(exc), []),
-                payload.malformed_stand_in(job.raw),
-            )
-            return
+            outcome = Outcome("resqued.MalformedPayload", str(exc), [])
+            self.finish(job, outcome, payload.malformed_stand_in(job.raw))
         except jobs.UnknownJobClass as exc:
-            log.error("worker %s: %s", self.id, exc)
-            self.finish(job, Outcome("resqued.UnknownJobClass", str(exc), []))
-            return
-        log.debug("worker %s: got %s on %s", self.id, job.class_name, job.queue)
-        self.control.job_started(job)
-        try:
-            outcome = self.run_job(job, cls)
-        finally:
-            self.control.job_ended()
-        self.finish(job, outcome)
+            outcome = Outcome("resqued.UnknownJobClass", str(exc), [])
+            self.finish(job, outcome)
+        else:
+            self.control.job_started(job)
+            try:
+                outcome = self.run_job(job, cls)
+            finally:
+                self.control.job_ended()
+            self.finish(job, outcome)
+        if debug:
+            log.debug(
+                "worker %s: %s on %s %s in %.3fs",
+                self.id,
+                job.class_name or "(malformed payload)",
+                job.queue,
+                "failed" if outcome.exception else "done",
+                time.monotonic() - started,
+            )
 
     def finish(
         self, job: Job, outcome: Outcome, shown_payload: dict[str, object] | None = None
@@ -204,13 +212,14 @@ class JobLoop:
                 job.queue,
                 raw=job.raw,
             )
-            log.info(
-                "worker %s: %s on %s failed: %s: %s",
+            error = outcome.error.strip().partition("\n")[0][:500]
+            log.warning(
+                "worker %s: job %s on %s failed: %s%s",
                 self.id,
-                job.class_name,
+                job.class_name or "(malformed payload)",
                 job.queue,
                 outcome.exception,
-                outcome.error,
+                f": {error}" if error else "",
             )
 
     def record_orphaned(self, job: Job, outcome: Outcome) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
-from support.jobs import failures, push, strings, worker_id
+from support.jobs import failures, push, push_raw, strings, work, worker_id
 from support.procs import descendants, wait_for
+from support.worker import quit_
 
 
 def _workers(master: int) -> list[int]:
@@ -44,3 +46,44 @@ def test_a_worker_that_cannot_reopen_its_log_keeps_the_old_one_and_its_job(
     m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
     assert failures(r) == []
+
+
+def _lines(w, text: str) -> list[str]:
+    return [line for line in w.output().splitlines() if text in line]
+
+
+@pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
+def test_a_failed_job_is_one_warning_naming_class_queue_and_exception(resqued, app_dir, r, mode):
+    push(r, "default", "Fail", "it broke\nsecond line")
+    push(r, "default", "Nope::Missing")
+    push_raw(r, "default", b"{not json")
+    push(r, "default", "Record", "ok")
+    w = work(resqued, app_dir, "-q", "default", mode)
+    wid = worker_id(r)
+    wait_for(lambda: r.llen("record") == 1, 15, "the good job")
+    wait_for(lambda: len(_lines(w, "failed:")) == 3, 10, "three failure lines")
+    fail, missing, malformed = _lines(w, "failed:")
+    assert " WARNING: " in fail and fail.endswith(
+        f"worker {wid}: job Fail on default failed: RuntimeError: it broke"
+    )
+    assert " WARNING: " in missing and "job Nope::Missing on default failed: " in missing
+    assert "resqued.UnknownJobClass: job class 'Nope::Missing' is not registered" in missing
+    assert " WARNING: " in malformed
+    assert "job (malformed payload) on default failed: resqued.MalformedPayload: " in malformed
+    assert "DEBUG" not in w.output() and "Record" not in w.output()  # no line for a success
+    quit_(w)
+
+
+def test_verbose_logs_one_line_per_job_with_its_duration(resqued, app_dir, r):
+    for n in range(3):
+        push(r, "default", "Record", n)
+    push(r, "default", "Fail", "no")
+    w = work(resqued, app_dir, "-q", "default", "-v")
+    wait_for(lambda: len(_lines(w, " in ")) >= 4 and r.llen("resque:failed") == 1, 15, "4 jobs")
+    per_job = [line for line in _lines(w, " DEBUG: ") if re.search(r" in \d+\.\d{3}s$", line)]
+    assert len(per_job) == 4, w.output()
+    assert [line.split(" DEBUG: ", 1)[1].rsplit(" in ", 1)[0] for line in per_job] == [
+        f"worker {worker_id(r)}: {cls} on default {how}"
+        for cls, how in [("Record", "done")] * 3 + [("Fail", "failed")]
+    ]
+    quit_(w)
