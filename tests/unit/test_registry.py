@@ -174,3 +174,19 @@ def test_a_worker_missing_from_the_registry_is_told_and_registers_again(store, r
     assert r.hget("resque:workers:heartbeat", wid)
     assert r.get(f"resque:stat:processed:{wid}") == b"7"  # its counts stay
     assert reserver.call() == [b"job", b"q", b'{"class":"A","args":[]}']
+
+
+def test_under_load_a_worker_notices_an_empty_restart_after_recording_its_job(store, r):
+    wid = registry.worker_id("q", 4243)
+    registry.register(store, wid)
+    reserver = Reserver(store, QueueList.parse("q"), wid, pause_key="", handover=[])
+    r.rpush("resque:queue:q", b'{"class":"A","args":[1]}', b'{"class":"A","args":[2]}')
+    assert reserver.call()[0] == b"job"
+    reserver.pending = b""  # job 1 done
+    assert reserver.call()[0] == b"job"  # its count is there: no registry check needed
+    assert r.get(f"resque:stat:processed:{wid}") == b"1"
+    r.flushall()  # Redis restarted empty while job 2 ran; the worker:<id> record is gone too
+    r.rpush("resque:queue:q", b'{"class":"A","args":[3]}')
+    reserver.pending = b""  # job 2 done
+    assert reserver.call() == [b"unregistered"]
+    assert r.llen("resque:queue:q") == 1  # nothing taken before it registers again
