@@ -113,8 +113,10 @@ class Control:
 
 
 def reopen_log_files() -> None:
-    """Reopen the log files; one that cannot be opened (a worker that dropped its
-    privileges, a file logrotate left root-only) is logged and the open one kept."""
+    """Reopen the log files, or log on one line why not and keep the open ones.
+
+    A worker that dropped its privileges (``user()``) may not open a root-owned file.
+    """
     try:
         logs.reopen()
     except OSError as exc:

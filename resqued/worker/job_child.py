@@ -41,12 +41,9 @@ OrphanRecorder = Callable[[Job, Outcome], None]
 
 
 class ForkedJob:
-    def __init__(
-        self, control: Control, options: WorkerOptions, worker_pid: int, orphaned: OrphanRecorder
-    ) -> None:
+    def __init__(self, control: Control, options: WorkerOptions, orphaned: OrphanRecorder) -> None:
         self.control = control
         self.options = options
-        self.worker_pid = worker_pid
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
@@ -56,12 +53,13 @@ class ForkedJob:
             hooks.on_failure(cls, exc, job.args)
             return Outcome.of(exc)
         current = self.control.current_job
+        worker_pid = os.getpid()
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd)
+            self._child(job, cls, write_fd, worker_pid)
         _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         proctitle.worker(f"Forked {pid} at {int(time.time())}")
@@ -70,7 +68,10 @@ class ForkedJob:
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
-            return Outcome.from_report(json.loads(data))
+            try:
+                return Outcome.from_report(json.loads(data))
+            except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
+                pass
         message = failure.signal_exit_message(pid, status)
         hooks.on_failure(cls, RuntimeError(message), job.args)
         return Outcome(failure.DIRTY_EXIT, message, [])
@@ -124,7 +125,7 @@ class ForkedJob:
 
     # -- the child's side ----------------------------------------------------------
 
-    def _child(self, job: Job, cls: type, write_fd: int) -> NoReturn:
+    def _child(self, job: Job, cls: type, write_fd: int, worker_pid: int) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
@@ -140,7 +141,7 @@ class ForkedJob:
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
             _write_report(write_fd, outcome)
-            if os.getppid() != self.worker_pid:  # the worker died while we worked
+            if os.getppid() != worker_pid:  # the worker died while we worked
                 self.orphaned(job, outcome)
         except BaseException:  # the report could not be made: the worker records a DirtyExit
             log.exception("worker child %d crashed", os.getpid())

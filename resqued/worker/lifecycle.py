@@ -68,8 +68,7 @@ class Worker(Control):
         self.idle = IdleWait(store, self.id, self, self.retry, self.options.interval)
         run_job: RunJob
         if self.options.fork_per_job:
-            worker_pid = int(self.id.split(":")[1])
-            run_job = ForkedJob(self, self.options, worker_pid, self._record_orphaned).run
+            run_job = ForkedJob(self, self.options, self._record_orphaned).run
         else:
             run_job = InProcessJob(self).run
         if budget is None and self.options.jobs_per_fork:

@@ -1,9 +1,10 @@
 """The reserve loop: one Redis round trip per job, outcomes recorded by the next reserve.
 
 The RESERVE script (``resqued/resque/scripts.py``) records the previous job's
-outcome, checks the pause flags, expands queue patterns and pops the next job
-into ``worker:<id>`` in one atomic step.  A job's outcome therefore stays
-*pending* until the next call; ``flush`` records it on the way out.
+outcome, checks the pause flags (and, when the worker's count is gone, that it
+is still registered), expands queue patterns and pops the next job into
+``worker:<id>`` in one atomic step.  A job's outcome therefore stays *pending*
+until the next call; ``flush`` records it on the way out.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from resqued.worker.signals import install as install_signals
 
 log = logging.getLogger("resqued")
 
-INTERRUPT_BOUND = 2.0  # seconds a thread's job has to end after USR1
+INTERRUPT_BOUND = 5.0  # seconds a thread's job has to end after USR1
 STUCK_ERROR = f"{JOB_KILLED} (it could not be interrupted; its worker process exited)"
 
 
