@@ -11,7 +11,7 @@ from resqued import daemon, logs, pidfile, reexec, startup, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import probe
 from resqued.config.model import Overrides
-from resqued.config.values import cli_queue, count, flag, seconds
+from resqued.config.values import cli_queue, count, seconds, switch
 from resqued.errors import ResquedError
 from resqued.reexec import PREFLIGHT_ENV
 from resqued.version import __version__
@@ -158,7 +158,7 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
         values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
     if args.metrics:
         values["metrics"] = args.metrics
-    if flag(os.environ.get("TERM_CHILD")):
+    if switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"):
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
