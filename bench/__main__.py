@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import deploy_gap, drains, latency, manager, report, scale_out, threads
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     settings = FULL if args.full else QUICK
     out = args.json or ROOT / "bench" / "results" / f"last-{settings.mode}.json"
-    began = time.monotonic()
+    began, date = time.monotonic(), datetime.now(UTC)
 
     def log(message: str) -> None:
         print(f"  [{time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     for row, why in failures.items():
         print(f"\nrow {row} not measured: {why}")
     doc = report.document(
+        date,
         settings.mode,
         settings.describe(),
         machine,

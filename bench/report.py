@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,7 @@ def table(rows: list[Row]) -> str:
 
 
 def document(
+    date: datetime,
     mode: str,
     settings: str,
     m: dict[str, Any],
@@ -126,7 +127,7 @@ def document(
     seconds: float,
 ) -> dict[str, Any]:
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": date.isoformat(timespec="seconds"),
         "mode": mode,
         "settings": settings,
         "seconds": round(seconds, 1),
