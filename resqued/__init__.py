@@ -31,9 +31,14 @@ if TYPE_CHECKING:
     from resqued.job_hooks import DontPerform
     from resqued.jobs import UnknownJobClass, allow_module, job
     from resqued.producer import connect, dequeue, enqueue, enqueue_to
+    from resqued.worker.limits import JobTimeout, MemoryLimitExceeded, SoftTimeout, WorkerStuck
 
 _PUBLIC = {
     "DontPerform": "resqued.job_hooks",
+    "JobTimeout": "resqued.worker.limits",
+    "MemoryLimitExceeded": "resqued.worker.limits",
+    "SoftTimeout": "resqued.worker.limits",
+    "WorkerStuck": "resqued.worker.limits",
     "UnknownJobClass": "resqued.jobs",
     "allow_module": "resqued.jobs",
     "connect": "resqued.producer",
@@ -46,7 +51,11 @@ _PUBLIC = {
 
 __all__ = [
     "DontPerform",
+    "JobTimeout",
+    "MemoryLimitExceeded",
+    "SoftTimeout",
     "UnknownJobClass",
+    "WorkerStuck",
     "__version__",
     "allow_module",
     "connect",

@@ -23,16 +23,33 @@ class UnknownJobClass(Exception):
     """The payload names a class that is neither registered nor in an allowed module."""
 
 
-def job(name: str | None = None) -> Callable[[type[T]], type[T]]:
+def job(
+    name: str | None = None,
+    *,
+    timeout: float | None = None,
+    soft_timeout: float | None = None,
+) -> Callable[[type[T]], type[T]]:
     """Register a job class under ``name`` (a Ruby name such as ``Mailers::Welcome``).
 
     The class is also reachable by its dotted Python path, so pyres producers
-    can name it too.
+    can name it too.  ``timeout`` and ``soft_timeout`` set the class's time limits
+    (its ``job_timeout`` and ``job_soft_timeout`` attributes; docs/guard-rails.md).
     """
 
     def register(cls: type[T]) -> type[T]:
         if not callable(getattr(cls, "perform", None)):
             raise TypeError(f"{cls.__qualname__} has no perform() method")
+        where = f"@resqued.job({name or cls.__qualname__!r})"
+        limits = {
+            "job_timeout": time_limit(timeout, f"{where} timeout"),
+            "job_soft_timeout": time_limit(soft_timeout, f"{where} soft_timeout"),
+        }
+        hard, soft = limits["job_timeout"], limits["job_soft_timeout"]
+        if hard and soft and soft >= hard:
+            raise ValueError(f"{where}: soft_timeout ({soft:g}s) must be below timeout ({hard:g}s)")
+        for attr, value in limits.items():
+            if value is not None:
+                setattr(cls, attr, value)
         _registry[dotted_name(cls)] = cls
         if name:
             _registry[name] = cls
@@ -40,6 +57,18 @@ def job(name: str | None = None) -> Callable[[type[T]], type[T]]:
         return cls
 
     return register
+
+
+def time_limit(value: object, what: str) -> float | None:
+    """A job class's time limit in seconds (None: not set, 0: none); ValueError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number of seconds, not {value!r}")
+    seconds = float(value)
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{what} must be a number of seconds of at least 0, not {value!r}")
+    return seconds
 
 
 def allow_module(module: str) -> None:

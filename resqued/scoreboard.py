@@ -11,7 +11,13 @@ and the listener reads it whenever it wants.  It carries:
 - the worker's cumulative job statistics (per queue and class: jobs, failures,
   durations in histogram buckets), published at most once a second as JSON
   under a sequence lock, so the listener's metrics add nothing to the hot path
-  and survive the worker's exit (the listener reads the page after reaping it).
+  and survive the worker's exit (the listener reads the page after reaping it);
+- in its header: the heartbeat of a threaded worker's supervising thread, why
+  the worker is about to exit (``recycled after 5 jobs``), and the one thing the
+  listener writes: a request to kill a job child, with the reason to record
+  (the worker kills its own child, so it only ever signals a pid it has not
+  reaped; the worker clears the request, the listener writes one only when
+  none is pending).
 
 Times are ``time.monotonic()`` values: CLOCK_MONOTONIC is the same clock in
 every process of the machine.
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 STATES = ("starting", "waiting", "working", "paused", "stopping")
-MAX_THREADS = 64
+MAX_THREADS = 256
 NAME = 64  # bytes kept of a queue or class name
 # heartbeat, job start, hard limit (0: none), state, child pid, done, failed, queue, class
 _RECORD = struct.Struct(f"<dddBxxxiQQ{NAME}s{NAME}s")
@@ -40,6 +46,12 @@ _CHILD = struct.Struct("<i")  # @28
 _COUNTS = struct.Struct("<QQ")  # @32
 _NAMES = struct.Struct(f"<{NAME}s{NAME}s")  # @48
 _HEADER = struct.Struct("<II")  # threads, stats sequence (odd while being written)
+_SUPERVISOR = struct.Struct("<d")  # @8: heartbeat of a threaded worker's supervising thread
+NOTE = 120  # bytes kept of a note
+_EXIT_NOTE = struct.Struct(f"<{NOTE}s")  # @16: why the worker exits (worker -> listener)
+_KILL = struct.Struct("<i")  # @136: job child pid to kill (listener -> worker), 0: none
+_KILL_NOTE = struct.Struct(f"<{NOTE}s")  # @140: what the killed job is recorded as
+HEADER_SIZE = 264
 _STATS_LEN = struct.Struct("<I")
 STATS_BYTES = 16 * 1024
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -66,12 +78,20 @@ def _name(text: str) -> bytes:
     return text.encode("utf-8", "replace")[:NAME]
 
 
+def _note(text: str) -> bytes:
+    return text.encode("utf-8", "replace")[:NOTE]
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode("utf-8", "replace")
+
+
 class Scoreboard:
     def __init__(self, threads: int = 1) -> None:
         if not 1 <= threads <= MAX_THREADS:
             raise ValueError(f"a scoreboard holds 1 to {MAX_THREADS} threads, not {threads}")
         self.threads = threads
-        self._stats_at = _HEADER.size + threads * _RECORD.size
+        self._stats_at = HEADER_SIZE + threads * _RECORD.size
         size = self._stats_at + _STATS_LEN.size + STATS_BYTES
         self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         _HEADER.pack_into(self.map, 0, threads, 0)
@@ -90,7 +110,7 @@ class Scoreboard:
     # -- the worker's side ------------------------------------------------------------
 
     def _offset(self, thread: int) -> int:
-        return _HEADER.size + thread * _RECORD.size
+        return HEADER_SIZE + thread * _RECORD.size
 
     def beat(self, thread: int = 0, state: str | None = None) -> None:
         """The worker is alive (and, optionally, now in ``state``)."""
@@ -111,6 +131,25 @@ class Scoreboard:
             self._names[thread] = names
         self._started[thread] = now
         return now
+
+    def supervisor_beat(self) -> None:
+        """A threaded worker's supervising thread is alive."""
+        _SUPERVISOR.pack_into(self.map, 8, time.monotonic())
+
+    def exiting(self, why: str) -> None:
+        """Say why the worker exits (shown as the reason of its replacement)."""
+        _EXIT_NOTE.pack_into(self.map, 16, _note(why))
+
+    def kill_request(self) -> tuple[int, str] | None:
+        """The listener's request to kill a job child: (pid, what to record), if any."""
+        (pid,) = _KILL.unpack_from(self.map, 136)
+        if not pid:
+            return None
+        return pid, _text(_KILL_NOTE.unpack_from(self.map, 140)[0])
+
+    def kill_done(self) -> None:
+        """The worker took the request (whether or not the child was still its current one)."""
+        _KILL.pack_into(self.map, 136, 0)
 
     def job_child(self, pid: int, thread: int = 0) -> None:
         _CHILD.pack_into(self.map, self._offset(thread) + 28, pid)
@@ -189,12 +228,28 @@ class Scoreboard:
             child,
             done,
             failed,
-            queue.rstrip(b"\0").decode("utf-8", "replace"),
-            cls.rstrip(b"\0").decode("utf-8", "replace"),
+            _text(queue),
+            _text(cls),
         )
 
     def records(self) -> list[Record]:
         return [self.read(n) for n in range(self.threads)]
+
+    def supervisor(self) -> float:
+        """The supervising thread's last heartbeat (0.0: none yet, or not a threaded worker)."""
+        (beat,) = _SUPERVISOR.unpack_from(self.map, 8)
+        return float(beat)
+
+    def exit_note(self) -> str:
+        return _text(_EXIT_NOTE.unpack_from(self.map, 16)[0])
+
+    def request_kill(self, pid: int, note: str) -> bool:
+        """Ask the worker to kill job child ``pid`` and record ``note``; False if one is pending."""
+        if _KILL.unpack_from(self.map, 136)[0]:
+            return False
+        _KILL_NOTE.pack_into(self.map, 140, _note(note))
+        _KILL.pack_into(self.map, 136, pid)  # last: the worker reads the pid first
+        return True
 
     def read_stats(self) -> list[list[Any]] | None:
         """The worker's cumulative statistics if they changed since the last read, else None.

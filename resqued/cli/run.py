@@ -9,7 +9,7 @@ from typing import Any
 
 from resqued import daemon, logs, pidfile, reexec, startup, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
-from resqued.config import probe
+from resqued.config import limits, probe
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
 from resqued.errors import ResquedError
@@ -87,6 +87,7 @@ def master_parser() -> argparse.ArgumentParser:
         help="job threads per worker process (jobs run in process; default 1)",
     )
     p.add_argument("--interval", metavar="SECONDS", help="longest idle wait between queue checks")
+    limits.add_flags(p)  # --job-timeout, --memory-limit, --max-age, ... (docs/guard-rails.md)
     p.add_argument(
         "--shutdown-timeout",
         metavar="SECONDS",
@@ -158,6 +159,7 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
         values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
     if args.metrics:
         values["metrics"] = args.metrics
+    values.update(limits.flag_values(args))
     if switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"):
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):

@@ -7,6 +7,7 @@ import logging
 import os
 
 from resqued.cli.common import add_log_args, add_redis_args, parser, setup_logging, store
+from resqued.config import limits
 from resqued.config.values import count, seconds, switch
 from resqued.errors import ResquedError
 
@@ -61,6 +62,7 @@ def work_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
     )
+    limits.add_flags(p, limits.WORK_FLAGS)  # --job-timeout, --job-soft-timeout
     add_log_args(p, short_quiet=False)  # -q is --queue here, as in Resque
     return p
 
@@ -92,7 +94,9 @@ def main(argv: list[str]) -> int:
         threads=threads,
         term_child=switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"),
         term_timeout=seconds(os.environ.get("RESQUE_TERM_TIMEOUT") or "4", "RESQUE_TERM_TIMEOUT"),
+        **limits.flag_values(args, limits.WORK_FLAGS),
     )
+    limits.check(config)
     st = store(args, probe=False)
     try:
         st.probe()  # a wrong password fails now; an outage is waited out by the worker

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from resqued.config import values
+from resqued.config import limits, values
 from resqued.config.model import HOOKS, Config, WorkerSlot
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
@@ -75,6 +75,7 @@ class _Builder:
             "user": self.user,
             "worker_factory": self.worker_factory,
             "config_loader": self.config_loader,
+            **limits.dsl_names(c),  # job_timeout, memory_limit, max_age, ... (guard rails)
         }
         for hook in HOOKS:
             ns[hook] = self._hook(hook)
@@ -90,15 +91,16 @@ class _Builder:
         for name in names:
             self.queue(name)
 
-    def worker(self, *queues: str, interval: object = None) -> None:
+    def worker(self, *queues: str, interval: object = None, **guard: object) -> None:
         names = tuple(q.strip() for spec in queues for q in str(spec).split(",") if q.strip())
         ival = None if interval is None else values.seconds(interval, "interval")
-        self.c.workers.append(WorkerSlot(names or ("*",), ival))
+        rails = limits.row_settings(guard, f"worker({','.join(names or ('*',))!r})")
+        self.c.workers.append(WorkerSlot(names or ("*",), ival, **rails))
 
-    def workload(self, lists: list[str]) -> None:
+    def workload(self, lists: list[str], **guard: object) -> None:
         """Resque::Forker style: ``workload(["import", "import,export"] * 2)``."""
         for spec in lists:
-            self.worker(spec)
+            self.worker(spec, **guard)
 
     def interval(self, s: object) -> None:
         self.c.interval = values.seconds(s, "interval")

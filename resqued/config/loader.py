@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from resqued.config import dsl, yaml_pool
+from resqued.config import dsl, limits, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
@@ -43,6 +43,7 @@ def validate(config: Config) -> None:
         parse_bind(config.metrics)
     if config.threads < 1:
         raise ConfigError(f"threads must be at least 1, not {config.threads}")
+    limits.check(config)
     if not worker_table(config) and config.config_loader is None:
         raise ConfigError(
             "no workers configured: worker_processes is 0 and no worker(), workload(), "

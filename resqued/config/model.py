@@ -32,6 +32,11 @@ class WorkerSlot:
 
     queues: tuple[str, ...]
     interval: float | None = None
+    # Guard rails for this row; None: the global setting applies (docs/guard-rails.md)
+    job_timeout: float | None = None
+    job_soft_timeout: float | None = None
+    memory_limit: int | None = None  # bytes
+    memory_soft_limit: int | None = None
 
     @property
     def queue_list(self) -> str:
@@ -60,6 +65,14 @@ class Config:
     boot_timeout: float = 300.0  # a listener not ready after this long is stopped
     prune_interval: float = 30.0  # how often a listener prunes dead workers
     metrics: str | None = None  # ADDR:PORT of the master's Prometheus endpoint (off: None)
+    # Guard rails (docs/guard-rails.md); 0 is off
+    job_timeout: float = 0.0  # hard time limit per job, seconds
+    job_soft_timeout: float = 0.0
+    memory_limit: int = 0  # bytes (PSS of a worker and its job child)
+    memory_soft_limit: int = 0
+    jobs_per_fork_jitter: int = 0  # each worker process: jobs_per_fork + random 0..jitter
+    max_age: float = 0.0  # seconds a worker process may live
+    stuck_timeout: float = 60.0  # no scoreboard heartbeat for this long: killed and replaced
     user: str | None = None
     group: str | None = None
     sources: list[str] = field(default_factory=list)
@@ -96,6 +109,6 @@ class Overrides:
             values["queue_rules"] = [QueueRule(**r) for r in values["queue_rules"]]
         if "workers" in values:
             values["workers"] = [
-                WorkerSlot(tuple(w["queues"]), w.get("interval")) for w in values["workers"]
+                WorkerSlot(**{**w, "queues": tuple(w["queues"])}) for w in values["workers"]
             ]
         return cls(values, doc["config_files"], doc["environment"])

@@ -1,8 +1,10 @@
 """The listener's loop: supervise one worker per slot, report to the master, obey signals.
 
 Each turn handles queued signals, reads the master's messages, reaps workers,
-polls a ``config_loader``, starts the slots that may start, prunes dead workers
-of this host now and then, and sleeps.  Its own workers plus the ones it is
+applies the guard rails (``watch``: time and memory limits, max age, stuck
+workers), polls a ``config_loader``, starts the slots that may start, prunes
+dead workers of this host now and then, reports statistics (and the workers'
+Redis heartbeat), and sleeps.  Its own workers plus the ones it is
 retiring plus an older listener's still running never exceed its table.
 """
 
@@ -23,8 +25,10 @@ from resqued.config import Config, yaml_pool
 from resqued.config.allocation import pool_size, worker_table
 from resqued.config.model import WorkerSlot
 from resqued.listener import slots as slotting
+from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
+from resqued.listener.watch import Watch
 from resqued.proc import reaped
 from resqued.resque import registry
 from resqued.resque.store import Store
@@ -68,6 +72,7 @@ class Listener:
         # Dead workers of this host (and expired ones anywhere) are pruned every
         # prune_interval, so a job never stays in a dead worker's worker:<id> longer.
         self.next_prune = time.monotonic() + config.prune_interval
+        self.watch = Watch(config, store, time.monotonic())  # guard rails, stats, heartbeat
         self.wakeup = Wakeup()
 
     # -- signals: handlers only queue ------------------------------------------
@@ -120,12 +125,15 @@ class Listener:
             self._reap()
             if self.stopping and not self.workers:
                 break
+            self.watch.check(self.workers, time.monotonic(), bool(self.stopping))
+            self.watch.report(self.workers, self.channel, time.monotonic())
             if not self.stopping:
                 self._poll_config_loader()
                 self._start_missing()
                 self._prune_now_and_then()
             self._title()
             self._sleep()
+        self.watch.report(self.workers, self.channel, time.monotonic(), last=True)
         log.info("listener #%d exiting", self.number)
         return 0
 
@@ -165,6 +173,7 @@ class Listener:
         )
         for slot in retire:
             if slot.pid is not None:
+                slot.pending = slot.pending or RETIRING
                 _kill(slot.pid, signal.SIGQUIT)
         log.info("listener #%d: now %d workers", self.number, len(self.slots))
 
@@ -189,6 +198,7 @@ class Listener:
     def _sleep(self) -> None:
         timeout = 1.0
         waiting = [s.not_before for s in self.slots if not s.busy and s.not_before]
+        waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
@@ -209,8 +219,11 @@ class Listener:
 
     def _spawn(self, slot: Slot) -> None:
         hooks.run("config.before_fork", self.config.hooks["before_fork"])
-        pid = fork_worker(self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS)
-        slot.started(pid, time.monotonic())
+        board = self.watch.scoreboard()
+        pid = fork_worker(
+            self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS, board
+        )
+        slot.started(pid, time.monotonic(), board, self.watch.rails(slot.row))
         self.workers[pid] = slot
         self.channel.send(ipc.WorkerStarted(pid, slot.row.queue_list))
 
@@ -218,6 +231,7 @@ class Listener:
         """In a new worker: drop what belongs to the listener."""
         self.wakeup.close()
         self.channel.close()
+        self.watch.let_go(self.workers)
 
     def _reap(self) -> None:
         for pid, status in reaped(self.workers):
@@ -230,10 +244,12 @@ class Listener:
         lived = now - slot.started_at
         queues = slot.row.queue_list
         current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
+        board = slot.board
+        reason = slot.replacement_reason(status)
         if not slotting.clean_exit(status):
-            log.warning("worker %d (%s) %s", pid, queues, slotting.exit_reason(status))
-            self._unregister_dead(pid, queues)
-        reason = slotting.exit_reason(status)
+            if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
+                log.warning("worker %d (%s) %s", pid, queues, reason)
+            self._unregister_dead(pid, queues, slot)
         if current:
             delay = slot.exited(status, now, bool(self.stopping))
             if delay:
@@ -244,6 +260,7 @@ class Listener:
                     lived,
                     delay,
                 )
+        self.watch.ended(pid, board)
         self.channel.send(ipc.WorkerExited(pid, reason))
         summary = ExitSummary(
             pid,
@@ -256,13 +273,14 @@ class Listener:
         )
         hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)
 
-    def _unregister_dead(self, pid: int, queues: str) -> None:
+    def _unregister_dead(self, pid: int, queues: str, slot: Slot) -> None:
         """A worker that could not clean up: fail its in-flight job, requeue hand-overs."""
         base = registry.worker_id(queues, pid)
+        exception, error, hook = self.watch.in_flight(slot)  # why the guard rails killed it
         for n in range(1, self.config.threads + 1):
             wid = base if n == 1 else f"{base}#{n}"
             try:
-                registry.unregister(self.store, wid, dead_job_hook=jobs.run_failure_hooks)
+                registry.unregister(self.store, wid, exception, error, dead_job_hook=hook)
             except (redis.RedisError, OSError) as exc:
                 log.error("could not unregister dead worker %s: %s", wid, exc)
 

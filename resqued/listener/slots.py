@@ -1,8 +1,9 @@
 """Worker slots: one object per configured worker, and the listener's decisions as plain functions.
 
 A ``Slot`` holds one row of the worker table (its queues and options), the pid
-of the worker running it, when that worker started, the restart backoff, and
-why its last worker was replaced.  The functions below decide which slots to
+of the worker running it, when that worker started, its scoreboard and guard
+rails (and what the listener already did to it: ``pending``), the restart
+backoff, and why its last worker was replaced.  The functions below decide which slots to
 start, how long a slot waits after its worker exited, and what a new table
 means for the running workers; they make no system calls, so they are tested
 directly (tests/unit/test_slots.py).
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 
 from resqued.backoff import Backoff
 from resqued.config.model import WorkerSlot
+from resqued.listener.guard import Action, Rails, replacement_reason
 from resqued.proc import signal_name
+from resqued.scoreboard import Scoreboard
 
 # A worker that exits uncleanly sooner than this after it started is crashing: its
 # slot backs off.  One that ran longer and was killed from outside (the OOM killer,
@@ -34,20 +37,38 @@ class Slot:
     not_before: float = 0.0  # monotonic: no start before this (backoff)
     backoff: Backoff = field(default_factory=lambda: Backoff(BACKOFF_FIRST, BACKOFF_MAX))
     last_reason: str = ""  # why its last worker went away
+    board: Scoreboard | None = None  # its worker's scoreboard
+    rails: Rails | None = None  # the guard rails its worker is held to
+    pending: Action | None = None  # what the listener did to its worker: killed, retired
+    killed_child: int = 0  # the job child its worker was asked to kill
 
     @property
     def busy(self) -> bool:
         return self.pid is not None
 
-    def started(self, pid: int, now: float) -> None:
+    def started(
+        self, pid: int, now: float, board: Scoreboard | None = None, rails: Rails | None = None
+    ) -> None:
         self.pid, self.started_at = pid, now
+        self.board, self.rails, self.pending, self.killed_child = board, rails, None, 0
+
+    def replacement_reason(self, status: int) -> str:
+        """Why its worker went away: what the listener did, else what the worker said
+        (``recycled after 5 jobs``), else how it exited."""
+        note = self.board.exit_note() if self.board is not None else ""
+        return replacement_reason(self.pending, note, clean_exit(status), exit_reason(status))
 
     def exited(self, status: int, now: float, stopping: bool) -> float:
-        """Record its worker's exit; the delay before the slot may start again."""
+        """Record its worker's exit; the delay before the slot may start again.
+
+        A worker the listener killed on purpose (guard rails) is replaced at once.
+        """
         lived = now - self.started_at
         self.pid = None
-        self.last_reason = exit_reason(status)
-        if clean_exit(status) or lived >= EARLY_DEATH or stopping:
+        self.last_reason = self.replacement_reason(status)
+        deliberate = self.pending is not None
+        self.board, self.pending, self.killed_child = None, None, 0
+        if clean_exit(status) or lived >= EARLY_DEATH or stopping or deliberate:
             self.backoff.succeeded()
             self.not_before = 0.0
             return 0.0

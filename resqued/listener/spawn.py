@@ -21,6 +21,7 @@ from resqued.config.model import WorkerSlot
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.scoreboard import Scoreboard
 from resqued.worker.build import build_worker, options_for
 
 log = logging.getLogger("resqued")
@@ -33,8 +34,12 @@ def fork_worker(
     master_pid: int,
     let_go: Callable[[], None],
     reset_signals: Iterable[str],
+    board: Scoreboard | None = None,
 ) -> int:
-    """Fork a worker for ``row``; the child's pid (the child never returns)."""
+    """Fork a worker for ``row``; the child's pid (the child never returns).
+
+    ``board``: the scoreboard the worker writes and the listener reads.
+    """
     pid = os.fork()
     if pid:
         return pid
@@ -46,7 +51,7 @@ def fork_worker(
         drop_privileges(config.user, config.group)
         if not config.preload_app:
             app.require_all(config.requires)
-        code = work(config, row, store, master_pid)
+        code = work(config, row, store, master_pid, board)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -59,11 +64,13 @@ def fork_worker(
         os._exit(code)
 
 
-def work(config: Config, row: WorkerSlot, store: Store, master_pid: int) -> int:
+def work(
+    config: Config, row: WorkerSlot, store: Store, master_pid: int, board: Scoreboard | None = None
+) -> int:
     pause_key = store.keys.master_pause(f"{registry.hostname()}:{master_pid}")
     options = options_for(config, row, pause_key=pause_key, parent_pid=os.getppid())
     queues = QueueList.parse(list(row.queues))
-    worker = build_worker(store, queues, options, config.threads, config.worker_factory)
+    worker = build_worker(store, queues, options, config.threads, config.worker_factory, board)
     hooks.run("config.after_fork", config.hooks["after_fork"], worker)
     return int(worker.work() or 0)
 

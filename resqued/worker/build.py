@@ -6,12 +6,14 @@ environment, as a ``Config``) both come through here.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from resqued import hooks
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.scoreboard import Scoreboard
 from resqued.worker.lifecycle import Worker
 from resqued.worker.options import WorkerOptions
 from resqued.worker.threads import ThreadedWorker
@@ -34,17 +36,35 @@ def options_for(
     parent_pid: int = 0,
     prune: bool = False,
 ) -> WorkerOptions:
-    """A worker's options from the config and its row (the row's interval wins)."""
-    interval = slot.interval if slot is not None and slot.interval is not None else config.interval
+    """A worker's options from the config and its row (the row's settings win).
+
+    Each worker process gets its own ``jobs_per_fork``: the setting plus a random
+    0..``jobs_per_fork_jitter``, so that a fleet started at once does not recycle at once.
+    """
+
+    def pick(name: str) -> Any:
+        mine = getattr(slot, name, None)
+        return getattr(config, name) if mine is None else mine
+
+    jobs = config.jobs_per_fork
+    if jobs and config.jobs_per_fork_jitter:
+        jobs += random.randint(0, config.jobs_per_fork_jitter)
+    hard, soft = pick("job_timeout"), pick("job_soft_timeout")
+    memory, memory_soft = pick("memory_limit"), pick("memory_soft_limit")
     return WorkerOptions(
         fork_per_job=config.fork_per_job,
-        interval=interval,
-        jobs_per_fork=config.jobs_per_fork,
+        interval=pick("interval"),
+        jobs_per_fork=jobs,
         term_child=config.term_child,
         term_timeout=config.term_timeout,
         prune=prune,
         pause_key=pause_key,
         parent_pid=parent_pid,
+        job_timeout=hard,
+        job_soft_timeout=0.0 if hard and soft >= hard else soft,
+        memory_limit=memory,
+        memory_soft_limit=0 if memory and memory_soft >= memory else memory_soft,
+        max_age=config.max_age,
     )
 
 
@@ -54,14 +74,16 @@ def build_worker(
     options: WorkerOptions,
     threads: int = 1,
     factory: Callable[[list[str]], Any] | None = None,
+    board: Scoreboard | None = None,
 ) -> Runnable:
     """A ``Worker``, a ``ThreadedWorker`` (threads > 1), or what the config's factory returns.
 
-    Whatever it is, the caller runs it with ``work()``.
+    Whatever it is, the caller runs it with ``work()``.  ``board``: the scoreboard its
+    listener reads (None for ``resqued work``, which beats its own Redis heartbeat).
     """
     if factory is not None:
         made: Runnable = hooks.call("config.worker_factory", factory, list(queues.names))
         return made
     if threads > 1:
-        return ThreadedWorker(store, queues, options, threads)
-    return Worker(store, queues, options)
+        return ThreadedWorker(store, queues, options, threads, board)
+    return Worker(store, queues, options, board=board)

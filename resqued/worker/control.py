@@ -2,9 +2,13 @@
 
 Every method is safe to call from a signal handler or another thread: it sets
 a flag the loop reads and wakes the loop.  An in-process job is interrupted by
-``stop(graceful=False)`` and ``kill_current_job()`` by raising inside it: at
-once when the caller runs in the job's own thread (a signal handler of a
-single in-process worker), else through ``interrupt.py``.
+``stop(graceful=False)``, ``kill_current_job()`` and ``soft_time_limit()`` by
+raising inside it: at once when the caller runs in the job's own thread (a
+signal handler of a single in-process worker), else through ``interrupt.py``.
+
+Every wait of the worker goes through ``sleep``: with a scoreboard (a worker
+its listener watches), it beats the worker's heartbeat there at least every
+BEAT_EVERY seconds while it waits, idle or supervising a job child.
 """
 
 from __future__ import annotations
@@ -16,21 +20,26 @@ from dataclasses import dataclass
 
 from resqued import logs
 from resqued.resque.payload import Job
+from resqued.scoreboard import Scoreboard
 from resqued.wakeup import Wakeup
 from resqued.worker.interrupt import Interruptible
+from resqued.worker.limits import NO_LIMITS, SoftTimeout, TimeLimits, soft_message
 from resqued.worker.signals import JobKilled, TermException
 
 log = logging.getLogger("resqued")
 
 JOB_KILLED = "job killed by USR1"
+BEAT_EVERY = 1.0  # seconds between scoreboard heartbeats while the worker waits
 
 
 @dataclass(frozen=True, eq=False)
 class CurrentJob:
-    """The job a worker is on, and since when (epoch seconds)."""
+    """The job a worker is on, since when (epoch seconds, and monotonic), and its time limits."""
 
     job: Job
     started: float
+    begun: float = 0.0
+    limits: TimeLimits = NO_LIMITS
 
 
 class Control:
@@ -43,6 +52,9 @@ class Control:
         self.kill_requested: CurrentJob | None = None  # USR1 asked to kill this job
         self.logs_to_reopen = False  # HUP: reopened at the next safe point, never inside a job
         self.interruptible = Interruptible()  # where an in-process job runs
+        self.board: Scoreboard | None = None  # what the listener reads (None: standalone)
+        self.thread = 0  # this worker's record on the board
+        self.changes = 0  # counts control calls, so a beating sleep knows it was woken
         self._current: CurrentJob | None = None
 
     # -- the surface ---------------------------------------------------------
@@ -57,17 +69,17 @@ class Control:
         if not graceful:
             self.stopping_now = True
             self.stop_reason = self.stop_reason or reason
-        self.wakeup.poke()
+        self._wake()
         if not graceful:
             self.interruptible.interrupt(TermException, reason)
 
     def pause(self) -> None:
         self.paused = True
-        self.wakeup.poke()
+        self._wake()
 
     def resume(self) -> None:
         self.paused = False
-        self.wakeup.poke()
+        self._wake()
 
     def kill_current_job(self) -> None:
         """Fail the current job (if any) and keep working."""
@@ -75,17 +87,27 @@ class Control:
         if current is None:
             return
         self.kill_requested = current
-        self.wakeup.poke()
+        self._wake()
         self.interruptible.interrupt(JobKilled, JOB_KILLED)
+
+    def soft_time_limit(self, current: CurrentJob) -> bool:
+        """Raise ``SoftTimeout`` inside ``current`` if it still runs in process here."""
+        if self._current is not current:
+            return False
+        return self.interruptible.interrupt(SoftTimeout, soft_message(current.limits), soft=True)
 
     def reopen_logs(self) -> None:
         self.logs_to_reopen = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self.changes += 1
         self.wakeup.poke()
 
     # -- for the loop ----------------------------------------------------------
 
-    def job_started(self, job: Job) -> CurrentJob:
-        self._current = CurrentJob(job, time.time())
+    def job_started(self, job: Job, limits: TimeLimits = NO_LIMITS) -> CurrentJob:
+        self._current = CurrentJob(job, time.time(), time.monotonic(), limits)
         return self._current
 
     def job_ended(self) -> None:
@@ -102,10 +124,28 @@ class Control:
 
     def sleep(self, seconds: float, *fds: int) -> list[int]:
         """Sleep until a control call or signal, one of ``fds`` is readable, or time is up."""
-        ready = self.wakeup.wait(seconds, *fds)
+        if self.board is None:
+            ready = self.wakeup.wait(seconds, *fds)
+        else:
+            ready = self._sleep_beating(seconds, fds)
         if self.logs_to_reopen:
             self.reopen_logs_now()
         return ready
+
+    def beat(self) -> None:
+        """Tell the listener this worker is alive (a no-op for a standalone worker)."""
+        if self.board is not None:
+            self.board.beat(self.thread)
+
+    def _sleep_beating(self, seconds: float, fds: tuple[int, ...]) -> list[int]:
+        end = time.monotonic() + seconds
+        seen = self.changes
+        while True:
+            self.beat()
+            left = end - time.monotonic()
+            ready = self.wakeup.wait(min(left, BEAT_EVERY), *fds)
+            if ready or self.changes != seen or left <= BEAT_EVERY:
+                return ready
 
     def reopen_logs_now(self) -> None:
         self.logs_to_reopen = False

@@ -59,16 +59,23 @@ class Interruptible:
             return self._labelled(exc)
         return None
 
-    def interrupt(self, exc_type: type[BaseException], message: str) -> bool:
-        """Raise ``exc_type(message)`` inside the region; False when nothing runs in it."""
+    def interrupt(self, exc_type: type[BaseException], message: str, soft: bool = False) -> bool:
+        """Raise ``exc_type(message)`` inside the region; False when nothing runs in it.
+
+        From another thread, each kind of exception is sent into a region once; a
+        ``soft`` one (a soft time limit) only when nothing was sent yet, so it never
+        replaces a TERM or USR1 that has not landed, while those may follow it.
+        """
         thread = self._thread
         if thread is None:
             return False
         if thread == threading.get_ident():  # a signal handler in the job's own thread
-            self._thread = None
+            if not soft:
+                self._thread = None
             raise exc_type(message)
         with self._lock:
-            if self._thread != thread or self._sent is not None:
+            sent = self._sent
+            if self._thread != thread or (sent is not None and (soft or sent[0] is exc_type)):
                 return False
             self._sent = (exc_type, message)
             _set_async_exc(thread, exc_type)

@@ -27,7 +27,9 @@ from typing import NoReturn
 from resqued import hooks, job_hooks, proctitle
 from resqued.resque import failure, payload
 from resqued.resque.payload import Job
-from resqued.worker.control import Control
+from resqued.scoreboard import Scoreboard
+from resqued.worker.control import BEAT_EVERY, Control, CurrentJob
+from resqued.worker.limits import Alarm, JobTimeout, MemoryLimitExceeded, hard_message
 from resqued.worker.options import WorkerOptions
 from resqued.worker.outcome import Outcome
 from resqued.worker.signals import reset_in_job_child
@@ -52,19 +54,22 @@ class ForkedJob:
         except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
             hooks.on_failure(cls, exc, job.args)
             return Outcome.of(exc)
-        current = self.control.current_job
+        control = self.control
+        current = control.current_job or control.job_started(job)
         worker_pid = os.getpid()
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd, worker_pid)
+            self._child(job, cls, write_fd, worker_pid, current)
         _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
-        proctitle.worker(f"Forked {pid} at {int(time.time())}")
+        if control.board is not None:
+            control.board.job_child(pid, control.thread)
+        proctitle.worker(f"Forked {pid} at {int(time.time())}{current.limits.tag}")
         try:
-            status, data = self._supervise(pid, read_fd, current)
+            status, data, killed = self._supervise(pid, read_fd, current)
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
@@ -72,18 +77,35 @@ class ForkedJob:
                 return Outcome.from_report(json.loads(data))
             except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
                 pass
-        message = failure.signal_exit_message(pid, status)
-        hooks.on_failure(cls, RuntimeError(message), job.args)
-        return Outcome(failure.DIRTY_EXIT, message, [])
+        error: BaseException
+        if killed is not None and os.WIFSIGNALED(status):  # a guard rail killed it
+            error = killed
+            outcome = Outcome.of(killed)
+        else:
+            message = failure.signal_exit_message(pid, status)
+            error = RuntimeError(message)
+            outcome = Outcome(failure.DIRTY_EXIT, message, [])
+        hooks.on_failure(cls, error, job.args)
+        return outcome
 
     # -- the worker's side -------------------------------------------------------
 
-    def _supervise(self, pid: int, read_fd: int, current: object) -> tuple[int, bytes]:
-        """Collect the child's report and exit status, relaying TERM and USR1 to it."""
+    def _supervise(
+        self, pid: int, read_fd: int, current: CurrentJob
+    ) -> tuple[int, bytes, BaseException | None]:
+        """Collect the child's report and exit status, relaying TERM and USR1 to it.
+
+        Also kills it at its hard time limit, or when the listener asks (hard memory
+        limit); the third value is then what the job is recorded as.
+        """
         control, opts = self.control, self.options
         chunks: list[bytes] = []
         kill_at = 0.0
         killed_for: object = None
+        killed: BaseException | None = None  # by a guard rail, and why
+        limits = current.limits
+        hard_at = current.begun + limits.hard if limits.hard else 0.0
+        board = control.board
         exited = _pidfd_open(pid)  # readable once the child has exited
         reading = True
         done = False
@@ -98,9 +120,16 @@ class ForkedJob:
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
                     _signal_group(pid, signal.SIGKILL)
-                timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
+                if killed is None:
+                    killed = self._guard_rails(pid, current, hard_at, board)
+                    hard_at = 0.0 if killed is not None else hard_at
+                deadline = min(t for t in (kill_at, hard_at, float("inf")) if t)
+                timeout = 60.0 if deadline == float("inf") else deadline - time.monotonic()
+                timeout = max(0.05, timeout)
                 if exited is None:
                     timeout = min(timeout, 0.2)
+                if board is not None:  # beat, and look at the listener's requests
+                    timeout = min(timeout, BEAT_EVERY)
                 fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
                 if read_fd in control.sleep(timeout, *fds):
                     chunk = os.read(read_fd, 65536)
@@ -114,6 +143,8 @@ class ForkedJob:
         # be reused: end whatever the job left running in its group, then reap.
         _signal_group(pid, signal.SIGKILL)
         status = _reap(pid)
+        if board is not None and (request := board.kill_request()) and request[0] == pid:
+            board.kill_done()  # asked as the job ended: nothing left to do
         if reading:  # what the child wrote before it exited (never block on a grandchild)
             os.set_blocking(read_fd, False)
             try:
@@ -121,22 +152,49 @@ class ForkedJob:
                     chunks.append(chunk)
             except BlockingIOError:
                 pass
-        return status, b"".join(chunks)
+        return status, b"".join(chunks), killed
+
+    def _guard_rails(
+        self, pid: int, current: CurrentJob, hard_at: float, board: Scoreboard | None
+    ) -> BaseException | None:
+        """Kill the child at its hard time limit or at the listener's request; why, if so."""
+        now = time.monotonic()
+        if hard_at and now >= hard_at:
+            _signal_group(pid, signal.SIGKILL)
+            elapsed = now - current.begun
+            return JobTimeout(hard_message(current.limits, elapsed, "its process was killed"))
+        if board is None or (request := board.kill_request()) is None:
+            return None
+        board.kill_done()
+        if request[0] != pid:
+            return None  # about a child of ours that has ended: stale
+        _signal_group(pid, signal.SIGKILL)
+        return MemoryLimitExceeded(request[1])
 
     # -- the child's side ----------------------------------------------------------
 
-    def _child(self, job: Job, cls: type, write_fd: int, worker_pid: int) -> NoReturn:
+    def _child(
+        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob
+    ) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
             _own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
-            proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
+            limits = current.limits
+            title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]"
+            proctitle.worker(title + limits.tag)
+            alarm = Alarm(_raise)
+            armed = alarm.arm(limits, current.begun)  # SoftTimeout at the soft limit
             try:
-                hooks.run_worker_hooks("after_fork", job)  # raising fails the job
-                job_hooks.perform(cls, job.args)
-                outcome = Outcome()
+                try:
+                    hooks.run_worker_hooks("after_fork", job)  # raising fails the job
+                    job_hooks.perform(cls, job.args)
+                    outcome = Outcome()
+                finally:
+                    if armed:
+                        alarm.disarm()
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
@@ -148,6 +206,11 @@ class ForkedJob:
             code = 1
         finally:
             os._exit(code)
+
+
+def _raise(exc_type: type[BaseException], message: str, soft: bool) -> None:
+    """In a job child, the alarm's handler runs in the job's thread: raise right there."""
+    raise exc_type(message)
 
 
 def _write_report(fd: int, outcome: Outcome) -> None:

@@ -1,10 +1,14 @@
 """One Resque worker from start to exit: register, hooks, heartbeat, the job loop, unregister.
 
 A ``Worker`` that owns its process (the default) installs the signal
-handlers, runs the process-wide worker hooks and beats the heartbeat.  Inside
-a ``ThreadedWorker`` each thread's worker leaves those to the process, shares
-the process's ``jobs_per_fork`` budget, and only registers, works and
-unregisters.
+handlers and runs the process-wide worker hooks.  Inside a ``ThreadedWorker``
+each thread's worker leaves those to the process, shares the process's
+``jobs_per_fork`` budget, and only registers, works and unregisters.
+
+A worker its listener watches writes its scoreboard (``board``): heartbeat,
+state, current job, statistics; the listener keeps the Redis heartbeat
+(``workers:heartbeat``) for it.  A worker without one (``resqued work``, or
+one a ``worker_factory`` built) runs the heartbeat thread itself.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from resqued.resque import registry
 from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.scoreboard import Scoreboard
 from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
@@ -57,6 +62,8 @@ class Worker(Control):
         *,
         owns_process: bool = True,
         budget: JobBudget | None = None,
+        board: Scoreboard | None = None,
+        thread: int = 0,
     ) -> None:
         super().__init__(Wakeup())
         self.store = store
@@ -64,15 +71,16 @@ class Worker(Control):
         self.options = options or WorkerOptions()
         self.id = worker_id or registry.worker_id(str(queues))
         self.owns_process = owns_process
+        self.board, self.thread = board, thread
         self.retry = RedisRetry(store, self)
         self.idle = IdleWait(store, self.id, self, self.retry, self.options.interval)
         run_job: RunJob
         if self.options.fork_per_job:
             run_job = ForkedJob(self, self.options, self._record_orphaned).run
         else:
-            run_job = InProcessJob(self).run
+            run_job = InProcessJob(self, alarm=owns_process, hard_too=board is None).run
         if budget is None and self.options.jobs_per_fork:
-            budget = JobBudget(self.options.jobs_per_fork)
+            budget = JobBudget(self.options.jobs_per_fork, lambda: recycling(board, budget))
         self.loop = JobLoop(
             self,
             self,
@@ -100,7 +108,8 @@ class Worker(Control):
             if self.owns_process:
                 if not first_fork_hooks(self.id):
                     return 1
-                heartbeat = Heartbeat(self.store, [self.id]).start()
+                if self.board is None:
+                    heartbeat = Heartbeat(self.store, [self.id]).start()
             log.info("worker %s started", self.id)
             self.loop.run()
             if self.owns_process and self.stopping:
@@ -108,6 +117,9 @@ class Worker(Control):
         finally:
             if heartbeat is not None:
                 heartbeat.stop()
+            if self.board is not None:
+                self.board.beat(self.thread, "stopping")
+                self.board.publish()
             self.idle.close()
             self.retry.call(self._unregister, give_up_on_stop=True)
             if self.owns_process:
@@ -128,3 +140,9 @@ class Worker(Control):
 
     def _record_orphaned(self, job: Job, outcome: Outcome) -> None:
         self.loop.record_orphaned(job, outcome)
+
+
+def recycling(board: Scoreboard | None, budget: JobBudget | None) -> None:
+    """The process took its last job: tell the listener why it will exit."""
+    if board is not None and budget is not None:
+        board.exiting(f"recycled after {budget.limit} jobs")

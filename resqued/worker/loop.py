@@ -23,6 +23,7 @@ from resqued.resque.store import Store
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
 from resqued.worker.idle_wait import MIN_POLL, IdleWait
+from resqued.worker.limits import BadLimit, ClassLimits, TimeLimits
 from resqued.worker.options import WorkerOptions
 from resqued.worker.outcome import Outcome
 from resqued.worker.retry import GaveUp, RedisRetry
@@ -101,6 +102,10 @@ class JobLoop:
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
         self.budget = budget  # jobs_per_fork, shared by every worker of the process
         self.reregister = reregister  # the reserve found this worker missing from the registry
+        self.board = control.board  # the listener's view of this worker (None: standalone)
+        self.thread = control.thread
+        self.limits = ClassLimits(options.job_timeout, options.job_soft_timeout)
+        self.waiting = f"Waiting for {queues}{options.limits_tag}"
         self.debug = False
 
     def run(self) -> None:
@@ -145,11 +150,13 @@ class JobLoop:
             if kind == b"unregistered":
                 self.retry.call(self.reregister)
             elif kind == b"paused":
+                self._state("paused")
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
             else:
+                self._state("waiting")
                 hooks.run_worker_hooks("queue_empty")
-                proctitle.worker(f"Waiting for {self.queues}")
+                proctitle.worker(self.waiting)
                 self.idle.wait([q.decode(errors="replace") for q in result[1:]])
 
     def parent_gone(self) -> bool:
@@ -162,6 +169,7 @@ class JobLoop:
         self.flush()
         self.retry.call(lambda: registry.requeue_handed_over(self.store, self.id))
         hooks.run_worker_hooks("before_pause", self.owner)
+        self._state("paused")
         proctitle.worker("Paused")
         log.info("worker %s paused", self.id)
         while control.paused and not control.stopping and not self.parent_gone():
@@ -169,24 +177,31 @@ class JobLoop:
         hooks.run_worker_hooks("after_pause", self.owner)
         log.info("worker %s resumed", self.id)
 
+    def _state(self, state: str) -> None:
+        """Show the listener what this worker does now; publish its statistics when it idles."""
+        board = self.board
+        if board is not None:
+            board.beat(self.thread, state)
+            board.publish()
+
     def _process(self, job: Job) -> None:
         debug = self.debug
         started = time.monotonic() if debug else 0.0
         try:
             job = payload.decode(job.queue, job.raw) if not job.payload else job
             cls = jobs.resolve(job.class_name)
+            limits = self.limits.of(cls)
         except MalformedPayload as exc:
             outcome = Outcome("resqued.MalformedPayload", str(exc), [])
             self.finish(job, outcome, payload.malformed_stand_in(job.raw))
-        except jobs.UnknownJobClass as exc:
-            outcome = Outcome("resqued.UnknownJobClass", str(exc), [])
+            self._count_unstarted(job)
+        except (jobs.UnknownJobClass, BadLimit) as exc:
+            unknown = isinstance(exc, jobs.UnknownJobClass)
+            outcome = Outcome("resqued.UnknownJobClass" if unknown else "ValueError", str(exc), [])
             self.finish(job, outcome)
+            self._count_unstarted(job)
         else:
-            self.control.job_started(job)
-            try:
-                outcome = self.run_job(job, cls)
-            finally:
-                self.control.job_ended()
+            outcome = self._perform(job, cls, limits)
             self.finish(job, outcome)
         if debug:
             log.debug(
@@ -197,6 +212,24 @@ class JobLoop:
                 "failed" if outcome.exception else "done",
                 time.monotonic() - started,
             )
+
+    def _perform(self, job: Job, cls: type, limits: TimeLimits) -> Outcome:
+        board = self.board
+        self.control.job_started(job, limits)
+        if board is not None:
+            board.job_started(job.queue, job.class_name, limits.hard, self.thread)
+        try:
+            outcome = self.run_job(job, cls)
+        finally:
+            self.control.job_ended()
+        if board is not None:
+            board.job_finished(outcome.exception is None, self.thread)
+        return outcome
+
+    def _count_unstarted(self, job: Job) -> None:
+        """A job that could not start counts in the statistics too, as failed."""
+        if self.board is not None:
+            self.board.count(job.queue, job.class_name or "(malformed payload)", False, 0.0)
 
     def finish(
         self, job: Job, outcome: Outcome, shown_payload: dict[str, object] | None = None

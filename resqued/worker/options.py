@@ -15,3 +15,38 @@ class WorkerOptions:
     prune: bool = True
     pause_key: str = ""  # resqued's per-master pause flag, when managed
     parent_pid: int = 0  # exit gracefully when this parent goes away (0 = standalone)
+    # Guard rails (docs/guard-rails.md): the row's setting, else the global one; 0 = none.
+    job_timeout: float = 0.0  # a job class's own limits win over these two
+    job_soft_timeout: float = 0.0
+    memory_limit: int = 0  # bytes; the listener watches memory, the title shows it
+    memory_soft_limit: int = 0
+    max_age: float = 0.0  # seconds; the listener replaces the worker after this long
+
+    @property
+    def limits_tag(self) -> str:
+        """`` [timeout 30s (soft 24s), 100 jobs, memory 2GiB (soft 1.5GiB), max age 3600s]``."""
+        parts = []
+        if self.job_timeout:
+            soft = f" (soft {self.job_soft_timeout:g}s)" if self.job_soft_timeout else ""
+            parts.append(f"timeout {self.job_timeout:g}s{soft}")
+        elif self.job_soft_timeout:
+            parts.append(f"soft timeout {self.job_soft_timeout:g}s")
+        if self.jobs_per_fork:
+            parts.append(f"{self.jobs_per_fork} jobs")
+        if self.memory_limit:
+            soft = f" (soft {size(self.memory_soft_limit)})" if self.memory_soft_limit else ""
+            parts.append(f"memory {size(self.memory_limit)}{soft}")
+        elif self.memory_soft_limit:
+            parts.append(f"soft memory {size(self.memory_soft_limit)}")
+        if self.max_age:
+            parts.append(f"max age {self.max_age:g}s")
+        return f" [{', '.join(parts)}]" if parts else ""
+
+
+def size(n: float) -> str:
+    """Bytes as ``512MiB``, ``1.5GiB`` (IEC units), for titles and log lines."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        scale = 2 ** (10 * (("KiB", "MiB", "GiB", "TiB").index(unit) + 1))
+        if n >= scale:
+            return f"{n / scale:.4g}{unit}"
+    return f"{int(n)}B"

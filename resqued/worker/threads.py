@@ -12,6 +12,13 @@ INTERRUPT_BOUND seconds after USR1 cannot be interrupted: the other threads
 stop as on QUIT (jobs their idle waits took go back to their queues), the
 stuck job is recorded in ``failed`` as ``JobKilled``, and the process exits so
 that it is replaced.
+
+The main thread also times every thread's job: ``SoftTimeout`` is raised
+inside it at its soft limit; at its hard limit a thread cannot be killed
+alone, so it is treated as a job USR1 could not interrupt (the others stop as
+on QUIT, the job is recorded as ``JobTimeout``, the process exits and is
+replaced).  With a scoreboard, the main thread beats the supervisor's
+heartbeat there, so a frozen process is seen even when every thread is in a job.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from resqued import hooks, jobs, proctitle
 from resqued.resque import failure, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.scoreboard import Scoreboard
 from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
-from resqued.worker.control import JOB_KILLED, CurrentJob, reopen_log_files
+from resqued.worker.control import BEAT_EVERY, JOB_KILLED, CurrentJob, reopen_log_files
 from resqued.worker.heartbeat import Heartbeat
 from resqued.worker.lifecycle import Worker, first_fork_hooks
+from resqued.worker.limits import JobTimeout, failure_hook, hard_message
 from resqued.worker.options import WorkerOptions
 from resqued.worker.signals import install as install_signals
 
@@ -44,12 +53,18 @@ STUCK_ERROR = f"{JOB_KILLED} (it could not be interrupted; its worker process ex
 
 class ThreadedWorker:
     def __init__(
-        self, store: Store, queues: QueueList, options: WorkerOptions, threads: int
+        self,
+        store: Store,
+        queues: QueueList,
+        options: WorkerOptions,
+        threads: int,
+        board: Scoreboard | None = None,
     ) -> None:
         opts = dataclasses.replace(options, fork_per_job=False)
         budget = None
         if options.jobs_per_fork:
-            budget = JobBudget(options.jobs_per_fork, lambda: self.stop(graceful=True))
+            budget = JobBudget(options.jobs_per_fork, self._recycle)
+        self.board = board
         self.id = registry.worker_id(str(queues))
         self.store = store
         self.queues = queues
@@ -62,6 +77,8 @@ class ThreadedWorker:
                 self.id if i == 0 else f"{self.id}#{i + 1}",
                 owns_process=False,
                 budget=budget,
+                board=board,
+                thread=i,
             )
             for i in range(threads)
         ]
@@ -72,6 +89,9 @@ class ThreadedWorker:
         self._kills: list[tuple[Worker, CurrentJob]] = []  # USR1's targets, checked at the bound
         self._kill_check_at = 0.0
         self._stuck: list[Worker] = []
+        self._soft_sent: set[CurrentJob] = set()  # jobs told of their soft limit
+        self._timed_out: dict[Worker, CurrentJob] = {}  # jobs past their hard limit
+        self._done: set[Worker] = set()  # threads whose worker has returned
 
     # -- the control surface, forwarded to every thread's worker -------------------
 
@@ -115,9 +135,11 @@ class ThreadedWorker:
         proctitle.worker("Starting")
         if not first_fork_hooks(self.id):
             return 1
-        heartbeat = Heartbeat(self.store, [w.id for w in self.workers]).start()
+        heartbeat = None
+        if self.board is None:
+            heartbeat = Heartbeat(self.store, [w.id for w in self.workers]).start()
         threads = {
-            w: threading.Thread(target=w.work, name=f"job-{i + 1}", daemon=True)
+            w: threading.Thread(target=self._thread, args=(w,), name=f"job-{i + 1}", daemon=True)
             for i, w in enumerate(self.workers)
         }
         for t in threads.values():
@@ -126,20 +148,28 @@ class ThreadedWorker:
         try:
             self._supervise(threads)
         finally:
-            heartbeat.stop()
-            for w, t in threads.items():
-                if t.is_alive():  # a job still running is failed, never lost
+            if heartbeat is not None:
+                heartbeat.stop()
+            for w in threads:
+                if w not in self._done:  # a job still running is failed, never lost
                     self._fail_running(w)
             hooks.run_worker_hooks("worker_exit")
             log.info("worker %s exiting", self.id)
-        if any(t.is_alive() for t in threads.values()):
+        if len(self._done) < len(threads):
             os._exit(1 if self.stopping_now else 0)
         return 0
+
+    def _thread(self, w: Worker) -> None:
+        try:
+            w.work()
+        finally:
+            self._done.add(w)
+            self.wakeup.poke()  # the main thread looks at the threads again at once
 
     def _supervise(self, threads: dict[Worker, threading.Thread]) -> None:
         """Wait for the threads, watching the TERM timeout, USR1's bound and the parent."""
         kill_at = 0.0
-        while any(t.is_alive() for w, t in threads.items() if w not in self._stuck):
+        while any(w not in self._done for w in threads if w not in self._stuck):
             now = time.monotonic()
             if self.logs_to_reopen:
                 self.logs_to_reopen = False
@@ -153,9 +183,12 @@ class ThreadedWorker:
                 self._check_kills()
             if self._parent_gone() and not self.stopping:
                 self.stop(graceful=True)
-            deadlines = [t for t in (kill_at, self._kill_check_at) if t]
-            timeout = max(0.05, min(deadlines) - now) if deadlines else 1.0
-            self.wakeup.wait(min(timeout, 1.0))
+            if self.board is not None:
+                self.board.supervisor_beat()
+            limit_at = self._check_time_limits(now)
+            deadlines = [t for t in (kill_at, self._kill_check_at, limit_at) if t]
+            timeout = max(0.05, min(deadlines) - now) if deadlines else BEAT_EVERY
+            self.wakeup.wait(min(timeout, BEAT_EVERY))
 
     def _check_kills(self) -> None:
         self._kill_check_at = 0.0
@@ -172,8 +205,63 @@ class ThreadedWorker:
         self._stuck += [w for w in stuck if w not in self._stuck]
         self.stop(graceful=True)
 
+    def _check_time_limits(self, now: float) -> float:
+        """Soft limits: SoftTimeout in the job.  Hard limits: stop as on QUIT, then exit.
+
+        Returns the next moment a limit passes (0.0: none).
+        """
+        soon = 0.0
+        running = set()
+        for w in self.workers:
+            current = w.current_job
+            if current is None or w in self._stuck:
+                continue
+            running.add(current)
+            limits, begun = current.limits, current.begun
+            if limits.soft and current not in self._soft_sent:
+                if now >= begun + limits.soft:
+                    self._soft_sent.add(current)
+                    w.soft_time_limit(current)
+                else:
+                    soon = min(soon or float("inf"), begun + limits.soft)
+            if limits.hard:
+                if now >= begun + limits.hard:
+                    self._timed_out[w] = current
+                    self._hard_limit(w, current, now - begun)
+                else:
+                    soon = min(soon or float("inf"), begun + limits.hard)
+        self._soft_sent &= running
+        return soon
+
+    def _hard_limit(self, w: Worker, current: CurrentJob, elapsed: float) -> None:
+        log.warning(
+            "worker %s: job %s ran past its hard time limit of %gs (%.1fs): a thread cannot be "
+            "killed alone; the other threads stop as on QUIT and the process exits to be replaced",
+            w.id,
+            current.job.class_name,
+            current.limits.hard,
+            elapsed,
+        )
+        self._stuck.append(w)
+        if self.board is not None:
+            self.board.exiting("timed out")
+        self.stop(graceful=True)
+
+    def _recycle(self) -> None:
+        """The process took its last job (jobs_per_fork): finish, then make way."""
+        if self.board is not None:
+            self.board.exiting(f"recycled after {self.options.jobs_per_fork} jobs")
+        self.stop(graceful=True)
+
     def _fail_running(self, w: Worker) -> None:
-        if w in self._stuck:
+        timed_out = self._timed_out.get(w)
+        if timed_out is not None and w.current_job is timed_out:
+            elapsed = time.monotonic() - timed_out.begun
+            error = hard_message(
+                timed_out.limits, elapsed, "it could not be interrupted; its worker process exited"
+            )
+            exception, hook = "resqued.JobTimeout", failure_hook(JobTimeout)
+        elif w in self._stuck:
             exception, error, hook = "resqued.worker.JobKilled", STUCK_ERROR, jobs.run_failure_hooks
         else:
             exception, error, hook = failure.DIRTY_EXIT, "Worker killed by TERM", None

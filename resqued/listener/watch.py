@@ -1,0 +1,199 @@
+"""The listener's watch over its workers: scoreboards, guard rails, statistics, heartbeat.
+
+Each turn of the listener's loop calls ``check`` (read every worker's
+scoreboard, and its memory when a memory limit applies; act on what
+``guard.judge`` decides) and ``report`` (statistics to the master every few
+seconds, the Redis heartbeat every minute).  When a worker exits, ``ended``
+reads its scoreboard a last time and lets it go; ``in_flight`` says what its
+job is recorded as.  The decisions are in ``guard.py``; this module is where
+they touch processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from resqued import ipc, jobs
+from resqued.config import Config
+from resqued.config.model import WorkerSlot
+from resqued.listener import guard
+from resqued.listener.beat import RedisHeartbeat
+from resqued.listener.guard import KILL, KILL_JOB, QUIT, Action, Rails, Reading
+from resqued.listener.memory import is_job_child, worker_memory
+from resqued.listener.slots import Slot
+from resqued.listener.stats import STATS_EVERY, StatsBook
+from resqued.resque import failure, registry
+from resqued.resque.registry import FailureHook
+from resqued.resque.store import Store
+from resqued.scoreboard import Scoreboard
+from resqued.worker.build import options_for
+from resqued.worker.limits import EXCEPTIONS, failure_hook
+
+log = logging.getLogger("resqued")
+
+
+class Watch:
+    def __init__(self, config: Config, store: Store, now: float) -> None:
+        self.config = config
+        self.stats = StatsBook()
+        self.heartbeat = RedisHeartbeat(store, now)
+        if config.threads > 1:
+            self.mode = guard.THREADS
+        else:
+            self.mode = guard.FORK if config.fork_per_job else guard.IN_PROCESS
+
+    # -- a new worker --------------------------------------------------------------------
+
+    def scoreboard(self) -> Scoreboard | None:
+        """A scoreboard for a worker about to be forked (None: a worker_factory's worker)."""
+        if self.config.worker_factory is not None:
+            return None
+        return Scoreboard(self.config.threads)
+
+    def rails(self, row: WorkerSlot) -> Rails:
+        opts = options_for(self.config, row)
+        return Rails(
+            self.mode,
+            opts.memory_limit,
+            opts.memory_soft_limit,
+            opts.max_age,
+            self.config.stuck_timeout,
+            scoreboard=self.config.worker_factory is None,
+        )
+
+    # -- each turn ---------------------------------------------------------------------------
+
+    def check(self, workers: dict[int, Slot], now: float, stopping: bool) -> None:
+        """Apply the guard rails to every worker (while stopping, only those that kill)."""
+        for pid, slot in list(workers.items()):
+            if slot.rails is None:
+                continue
+            pending = slot.pending or (guard.RETIRING if stopping else None)
+            reading = self.reading(pid, slot, now)
+            action = guard.judge(slot.rails, reading, pending, slot.killed_child)
+            if action is not None:
+                self.act(pid, slot, action, reading)
+
+    def reading(self, pid: int, slot: Slot, now: float) -> Reading:
+        board = slot.board
+        records = board.records() if board is not None else []
+        memory = None
+        if slot.rails is not None and slot.rails.measures_memory:
+            child = records[0].child_pid if records and self.mode == guard.FORK else 0
+            memory = worker_memory(pid, child)
+        supervisor = board.supervisor() if board is not None else 0.0
+        return Reading(now, slot.started_at, records, supervisor, memory)
+
+    def act(self, pid: int, slot: Slot, action: Action, reading: Reading) -> None:
+        where = f"worker {pid} ({slot.row.queue_list})"
+        if action.kind == KILL_JOB:
+            child = guard.child_of(reading)
+            if (
+                slot.board is None
+                or not child
+                or not slot.board.request_kill(child, action.message)
+            ):
+                return  # the job ended meanwhile, or the worker has a request to take first
+            slot.killed_child = child
+            log.warning("%s: %s: %s", where, action.reason, action.message)
+            return
+        slot.pending = action
+        log.warning("%s: %s: %s", where, action.reason, action.message)
+        if action.kind == QUIT:
+            _kill(pid, signal.SIGQUIT)
+            return
+        if self.mode == guard.FORK:
+            # A stuck worker cannot end its job child: end the child's group first, while
+            # the worker (stopped or hung) still holds it unreaped, so its id is still its.
+            child = guard.child_of(reading)
+            if child and is_job_child(pid, child):
+                _kill_group(child)
+        _kill(pid, signal.SIGKILL)
+
+    def report(
+        self, workers: dict[int, Slot], channel: ipc.Channel, now: float, last: bool = False
+    ) -> None:
+        """Statistics to the master every few seconds (``last``: now, before the listener
+        exits); the Redis heartbeat every minute."""
+        if now >= self.stats.next_at or last:
+            self.stats.next_at = now + STATS_EVERY
+            states: dict[str, int] = {}
+            for pid, slot in workers.items():
+                if slot.board is not None:
+                    self.stats.read(pid, slot.board)
+                    for rec in slot.board.records():
+                        states[rec.state] = states.get(rec.state, 0) + 1
+            doc = self.stats.doc(states)
+            if self.stats.changed(doc):
+                channel.send(ipc.Stats(doc))
+        if self.heartbeat.due(now):
+            self.heartbeat.beat(self.alive(workers, now), now)
+
+    def alive(self, workers: dict[int, Slot], now: float) -> list[str]:
+        """Ids of the worker threads whose scoreboard shows them registered and alive."""
+        ids = []
+        for pid, slot in workers.items():
+            board, rails = slot.board, slot.rails
+            if board is None or rails is None or (slot.pending and slot.pending.kind == KILL):
+                continue
+            reading = Reading(now, slot.started_at, board.records(), board.supervisor())
+            if guard.stuck(rails, reading) is not None:
+                continue
+            base = registry.worker_id(slot.row.queue_list, pid)
+            for n, rec in enumerate(reading.records):
+                if rec.state not in ("starting", "stopping"):
+                    ids.append(base if n == 0 else f"{base}#{n + 1}")
+        return ids
+
+    def next_deadline(self, workers: dict[int, Slot], now: float) -> float:
+        """The soonest moment a time-based guard rail may apply (0.0: none)."""
+        times = []
+        for slot in workers.values():
+            if slot.rails is not None and slot.pending is None:
+                board = slot.board
+                records = board.records() if board is not None else []
+                deadline = guard.next_deadline(slot.rails, Reading(now, slot.started_at, records))
+                if deadline:
+                    times.append(deadline)
+        return min(times, default=0.0)
+
+    # -- a worker that exited ----------------------------------------------------------------
+
+    def ended(self, pid: int, board: Scoreboard | None) -> None:
+        """A worker exited: read its scoreboard one last time (its statistics count on),
+        then let the scoreboard go."""
+        self.stats.retire(pid, board)
+        if board is not None:
+            board.close()
+
+    @staticmethod
+    def in_flight(slot: Slot) -> tuple[str, str, FailureHook]:
+        """What a dead worker's job in flight is recorded as: why the listener killed it,
+        else ``Resque::DirtyExit``; and the on_failure hooks to run for it."""
+        action = slot.pending
+        if action is not None and action.kind == KILL and action.exception in EXCEPTIONS:
+            return action.exception, action.message, failure_hook(EXCEPTIONS[action.exception])
+        return failure.DIRTY_EXIT, "Job still being processed", jobs.run_failure_hooks
+
+    @staticmethod
+    def let_go(workers: dict[int, Slot]) -> None:
+        """In a new worker: unmap the other workers' scoreboards it inherited."""
+        for slot in workers.values():
+            if slot.board is not None:
+                slot.board.close()
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
