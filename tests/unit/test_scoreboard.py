@@ -68,3 +68,27 @@ def test_long_names_are_cut_and_threads_are_bounded():
     assert len(rec.queue) == scoreboard.NAME and rec.class_name.startswith("é")
     with pytest.raises(ValueError):
         Scoreboard(threads=0)
+
+
+def test_the_header_carries_the_supervisor_the_exit_note_and_kill_requests():
+    board = Scoreboard(threads=2)
+    assert board.supervisor() == 0.0 and board.exit_note() == "" and board.kill_request() is None
+    pid = os.fork()
+    if pid == 0:  # the worker
+        try:
+            board.supervisor_beat()
+            board.exiting("recycled after 5 jobs")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert 0 < time.monotonic() - board.supervisor() < 60
+    assert board.exit_note() == "recycled after 5 jobs"
+    # the listener asks; a second request waits until the worker took the first
+    assert board.request_kill(4242, "job killed: above the hard memory limit")
+    assert not board.request_kill(4343, "another")
+    assert board.kill_request() == (4242, "job killed: above the hard memory limit")
+    board.kill_done()
+    assert board.kill_request() is None
+    assert board.request_kill(4343, "x" * 500)  # a long note is cut, never spills over
+    assert board.kill_request() == (4343, "x" * scoreboard.NOTE)
+    assert board.read(0).heartbeat == 0.0  # the records are untouched
