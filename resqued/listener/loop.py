@@ -126,14 +126,14 @@ class Listener:
             if self.stopping and not self.workers:
                 break
             self.watch.check(self.workers, time.monotonic(), bool(self.stopping))
-            self.watch.report(self.workers, self.channel, time.monotonic())
+            self.watch.report(self.workers, self.old, self.channel, time.monotonic())
             if not self.stopping:
                 self._poll_config_loader()
                 self._start_missing()
                 self._prune_now_and_then()
             self._title()
             self._sleep()
-        self.watch.report(self.workers, self.channel, time.monotonic(), last=True)
+        self.watch.report(self.workers, self.old, self.channel, time.monotonic(), last=True)
         log.info("listener #%d exiting", self.number)
         return 0
 

@@ -79,3 +79,12 @@ def test_the_listener_beats_for_registered_workers_that_are_alive(r, redis_url):
     watch.heartbeat.beat(watch.alive(workers, now), now)
     assert r.hexists("resque:workers:heartbeat", base)
     assert r.hlen("resque:workers:heartbeat") == 1
+
+
+def test_a_dead_listener_s_workers_are_beaten_for_while_registered(r, redis_url):
+    store = Store.connect(redis_url)
+    watch = Watch(Config(), store, time.monotonic())
+    finishing, gone = registry.worker_id("q", 201), registry.worker_id("q", 202)
+    r.sadd("resque:workers", finishing)
+    watch.heartbeat.beat([], time.monotonic(), [finishing, gone])
+    assert r.hkeys("resque:workers:heartbeat") == [finishing.encode()]
