@@ -69,9 +69,13 @@ def pair(hard: float | None, soft: float | None, name: str, where: str = "") -> 
 
 
 def _shown(value: float, name: str) -> str:
-    if name.startswith("memory"):
-        return f"{value / 2**20:g}MiB"
-    return f"{value:g}s"
+    if not name.startswith("memory"):
+        return f"{value:g}s"
+    for unit in ("Ti", "T", "Gi", "G", "Mi", "M", "Ki", "K"):  # the unit it was likely given in
+        scale = UNITS[unit.lower()]
+        if value >= scale and value % scale == 0:
+            return f"{int(value // scale)}{unit}B"
+    return f"{int(value)} bytes"
 
 
 def row_settings(given: dict[str, Any], where: str) -> dict[str, Any]:
