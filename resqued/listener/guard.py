@@ -7,8 +7,10 @@ call, so every rule is tested directly (tests/unit/test_guard.py).
 
 Rules, the first that applies wins:
 
-1. stuck: a heartbeat older than ``stuck_timeout`` (a worker that has not beaten
-   yet counts from its start).  A thread whose job runs in process cannot beat
+1. stuck: a heartbeat older than ``stuck_timeout``.  A worker that has not beaten
+   yet (it imports the app, runs ``after_fork`` hooks) counts from its start and
+   has ``start_grace`` (the config's ``boot_timeout``, if longer).  A thread whose
+   job runs in process cannot beat
    while it works: it is exempt (its job's time limit applies), and so is a
    thread of a threaded worker that has finished (``stopping``); a threaded
    worker's supervising thread always beats.  Kill the worker.
@@ -44,6 +46,7 @@ class Rails:
     memory_soft_limit: int = 0
     max_age: float = 0.0
     stuck_timeout: float = 0.0
+    start_grace: float = 0.0  # how long a worker may take to beat the first time
     scoreboard: bool = True  # False: a worker_factory's worker, which writes none
 
     @property
@@ -103,7 +106,13 @@ def stuck(rails: Rails, reading: Reading) -> Action | None:
     beats = [rec.heartbeat for rec in reading.records if not exempt(rails, rec)]
     if rails.mode == THREADS:
         beats.append(reading.supervisor)
-    silent = max((reading.now - max(beat, reading.started_at) for beat in beats), default=0.0)
+    if not beats:
+        return None
+    first = max(limit, rails.start_grace)
+    if any(not beat and reading.now - reading.started_at > first for beat in beats):
+        silent = reading.now - reading.started_at  # never beat, past its grace
+    else:
+        silent = max((reading.now - beat for beat in beats if beat), default=0.0)
     if silent <= limit:
         return None
     return Action(

@@ -63,6 +63,7 @@ class Watch:
             opts.memory_soft_limit,
             opts.max_age,
             self.config.stuck_timeout,
+            max(self.config.stuck_timeout, self.config.boot_timeout),
             scoreboard=self.config.worker_factory is None,
         )
 

@@ -101,6 +101,7 @@ class Worker(Control):
         if self.owns_process:
             install_signals(self, self.wakeup, self.options.parent_pid)
             proctitle.worker("Starting")
+        self.beat()  # from now on the listener expects a heartbeat every second or so
         heartbeat: Heartbeat | None = None
         try:
             if isinstance(self.retry.call(self._register, give_up_on_stop=True), GaveUp):

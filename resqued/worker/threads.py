@@ -133,6 +133,8 @@ class ThreadedWorker:
     def work(self) -> int:
         install_signals(self, self.wakeup, self.options.parent_pid)
         proctitle.worker("Starting")
+        if self.board is not None:
+            self.board.supervisor_beat()
         if not first_fork_hooks(self.id):
             return 1
         heartbeat = None

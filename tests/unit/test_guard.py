@@ -41,9 +41,15 @@ def test_a_worker_that_stopped_beating_is_killed_as_stuck():
     assert g.judge(FORK, look(rec("working", beat=80.0, started=70.0, child=42))).reason == "stuck"
 
 
-def test_a_worker_that_never_beat_counts_from_its_start():
+def test_a_worker_that_never_beat_counts_from_its_start_with_a_grace():
     assert g.judge(FORK, look(rec("starting", beat=0.0), started_at=95.0)) is None
     assert g.judge(FORK, look(rec("starting", beat=0.0), started_at=85.0)).reason == "stuck"
+    slow_import = g.Rails(g.FORK, stuck_timeout=10, start_grace=300)
+    assert g.judge(slow_import, look(rec("starting", beat=0.0), started_at=-150.0)) is None
+    action = g.judge(slow_import, look(rec("starting", beat=0.0), started_at=-250.0))
+    assert action.reason == "stuck" and "no heartbeat for 350.0s" in action.message
+    # once it has beaten, the stuck timeout applies
+    assert g.judge(slow_import, look(rec(beat=80.0), started_at=-250.0)).reason == "stuck"
 
 
 def test_a_job_in_process_cannot_beat_and_is_exempt():
