@@ -31,7 +31,7 @@ def render(fleet: Fleet) -> str:
         retried = f", retried {fmt.utc(f.retried_at)}" if f.retried_at else ""
         out.append(
             f"  #{f.index:<{iw}}  {f.failed_at_text or '?'}  {f.queue or '?'}  "
-            f"{f.class_name or '?'}  {f.exception}: {_line(f.error)}{retried}"
+            f"{f.class_name or '?'}  {f.exception or '?'}: {_line(f.error)}{retried}"
         )
     return "\n".join(out) + "\n"
 
