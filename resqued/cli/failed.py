@@ -96,14 +96,23 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         if name in ("list", "retry", "remove"):
             _filters(each)
         if name == "list":
-            each.add_argument("--start", type=_count, default=0, metavar="N", help="skip N")
-            each.add_argument("--count", type=_count, default=20, metavar="N", help="show N")
+            each.add_argument(
+                "--start", type=_count, default=0, metavar="N", help="skip the newest N matches"
+            )
+            each.add_argument(
+                "--count", type=_count, default=20, metavar="N", help="show N (default 20)"
+            )
         if name == "retry":
             each.add_argument("--all", action="store_true", help="every failed job")
         if name in ("list", "show"):
             each.add_argument("--json", action="store_true", help="print JSON")
         if name in ("retry", "remove", "clear"):
-            each.add_argument("-y", "--yes", action="store_true", help="do not ask")
+            each.add_argument(
+                "-y",
+                "--yes",
+                action="store_true",
+                help="do not ask (needed when stdin is not a terminal)",
+            )
         add_redis_args(each)
     return p, sub.choices
 

@@ -17,9 +17,10 @@ from support import ROOT
 
 
 def cli_env(redis_url: str | None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     for name in ("COLUMNS", "LINES", "RESQUED_WEB_TOKEN", "RESQUE_NAMESPACE"):
         env.pop(name, None)
+    env.update(extra)
     if redis_url is None:
         env.pop("REDIS_URL", None)
     else:
