@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a throwaway redis-server, process helpers, a table printer."""
+"""Shared by the benchmarks: a throwaway redis-server, process start and stop, polling."""
 
 from __future__ import annotations
 
@@ -20,10 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+class BenchError(Exception):
+    """A benchmark could not be measured (a timeout, a failed job, a missing tool)."""
+
+
+def text(value: bytes | str) -> str:
+    """A reply from redis-py as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_until(cond: Callable[[], object], timeout: float, what: str, step: float = 0.01) -> float:
@@ -31,7 +41,7 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str, step: floa
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
-            raise SystemExit(f"benchmark: timed out after {timeout}s waiting for {what}")
+            raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(step)
     return time.monotonic()
 
@@ -44,22 +54,9 @@ def redis_server() -> Iterator[tuple[redis.Redis, str, Path]]:
         raise SystemExit("benchmark: redis-server is not installed (apt-get install redis-server)")
     tmp = Path(tempfile.mkdtemp(prefix="resqued-bench-"))
     port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", ""]
     proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(tmp),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--logfile",
-            "",
-        ],
+        [exe, *args, "--appendonly", "no", "--logfile", ""],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -68,6 +65,7 @@ def redis_server() -> Iterator[tuple[redis.Redis, str, Path]]:
         wait_until(lambda: _ping(client), 10, "redis-server")
         yield client, f"redis://127.0.0.1:{port}/0", tmp
     finally:
+        client.close()
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -80,13 +78,17 @@ def _ping(client: redis.Redis) -> bool:
         return False
 
 
-def spawn(args: list[str], cwd: Path, url: str) -> subprocess.Popen:
-    """Start ``python -m resqued.cli ARGS`` in its own process group."""
-    env = {**os.environ, "REDIS_URL": url, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
+def env_for(cwd: Path, url: str) -> dict[str, str]:
+    """The environment of every process a benchmark starts: its app dir and this checkout."""
+    return {**os.environ, "REDIS_URL": url, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
+
+
+def start(argv: list[str], cwd: Path, url: str) -> subprocess.Popen[bytes]:
+    """Start ``python ARGV`` in its own session, output discarded."""
     return subprocess.Popen(
-        [PYTHON, "-m", "resqued.cli", *args],
+        [PYTHON, *argv],
         cwd=cwd,
-        env=env,
+        env=env_for(cwd, url),
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -94,8 +96,15 @@ def spawn(args: list[str], cwd: Path, url: str) -> subprocess.Popen:
     )
 
 
-def stop(procs: list[subprocess.Popen], sig: int = signal.SIGQUIT, timeout: float = 20) -> None:
-    """Signal each process, wait with a deadline, then kill its whole group."""
+def spawn(args: list[str], cwd: Path, url: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m resqued.cli ARGS`` in its own session."""
+    return start(["-m", "resqued.cli", *args], cwd, url)
+
+
+def stop(
+    procs: list[subprocess.Popen[bytes]], sig: int = signal.SIGQUIT, timeout: float = 20
+) -> None:
+    """Signal each process, wait with a deadline, then kill what is left of its session."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(sig)
@@ -106,16 +115,49 @@ def stop(procs: list[subprocess.Popen], sig: int = signal.SIGQUIT, timeout: floa
         except subprocess.TimeoutExpired:
             pass
         try:
-            os.killpg(p.pid, signal.SIGKILL)
+            os.killpg(p.pid, signal.SIGKILL)  # the group we created with start_new_session
         except (ProcessLookupError, PermissionError):
             pass
         p.wait()
 
 
-def table(headers: list[str], rows: list[list[object]]) -> str:
-    """A Markdown table."""
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
-    out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    return "\n".join(out + [line(r) for r in cells])
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from each of its threads' ``children`` file in /proc."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            out += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and every descendant pid."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out
+
+
+def title(pid: int) -> str:
+    """A process's title as ``ps`` shows it (setproctitle rewrites the command line)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()

@@ -1,18 +1,26 @@
-"""Start-up time and memory of 32 workers: preloaded and forked by resqued vs 32 cold processes.
+"""Row 5: N workers of an app of realistic size, preloaded and forked vs cold processes.
 
-.venv/bin/python bench/manager.py [--workers 32] [--app-mb 80]
+Each round starts, one after the other: ``resqued -n N`` preloading the app;
+N cold ``resqued work`` processes that each import it; one cold worker. For
+each: the seconds from start to all workers registered in Redis, then, once
+idle, the total PSS of every process (``/proc/PID/smaps_rollup``: master and
+listener included) and each worker's private memory (Private_Clean +
+Private_Dirty).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
-from _common import redis_server, spawn, stop, table, wait_until
+import redis
+
+from bench._common import PYTHON, env_for, spawn, stop, title, tree, wait_until
+from bench.settings import Context
+from bench.stats import Row
 
 APP = """
 import resqued
@@ -22,123 +30,122 @@ ROUTES = [{{"path": f"/item/{{i}}", "name": "item-" + str(i) * 3, "tags": [i, i 
           for i in range({n})]
 import json, decimal, email.mime.text, http.client, xml.dom.minidom  # noqa: E401,F401
 
+
 @resqued.job("Noop")
 class Noop:
     @staticmethod
     def perform(*args):
         pass
 """
+SETTLE = 1.0
+BUDGET_MB = 4.0
 
 
-def tree(root: int) -> list[int]:
-    """``root`` and every descendant pid."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += parents.get(pid, [])
-    return out
+def rollup(pid: int) -> tuple[int, int]:
+    """(PSS, private) of one process in kB; (0, 0) once it is gone."""
+    pss = private = 0
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0, 0
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "Pss":
+            pss = int(value.split()[0])
+        elif key in ("Private_Clean", "Private_Dirty"):
+            private += int(value.split()[0])
+    return pss, private
 
 
-def memory(pids: list[int]) -> tuple[float, float]:
-    """Total PSS and total USS (private) in MB."""
-    pss = uss = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key == "Pss":
-                    pss += int(value.split()[0])
-                elif key in ("Private_Clean", "Private_Dirty"):
-                    uss += int(value.split()[0])
-        except OSError:
-            continue
-    return pss / 1024, uss / 1024
-
-
-def settle(client, n: int) -> None:  # type: ignore[no-untyped-def]
-    """Wait until ``n`` workers are registered and idle (none working) for a moment."""
-    wait_until(lambda: client.scard("resque:workers") == n, 120, f"{n} workers")
-    time.sleep(1.0)  # benchmark settle time so the workers reach their idle wait
-
-
-def scenario(
-    client, url: str, tmp: Path, name: str, args: list[str], n: int, cold: bool
-) -> list[object]:  # type: ignore[no-untyped-def]
+def scenario(client: redis.Redis, url: str, d: Path, n: int, cold: bool) -> dict[str, float]:
+    """Start-up seconds, total PSS (MB) and mean private MB per worker of one scenario."""
     client.flushall()
     t0 = time.monotonic()
     if cold:
-        procs = [
-            spawn(["work", "-q", "*", "-r", "bench_app", "-i", "5"], tmp, url) for _ in range(n)
-        ]
+        procs = [spawn(["work", "-q", "*", "-r", "bench_app", "-i", "5"], d, url) for _ in range(n)]
     else:
-        procs = [spawn([*args, "-n", str(n), "-r", "bench_app", "--interval", "5"], tmp, url)]
+        args = ["-n", str(n), "-r", "bench_app", "--interval", "5", "-p", str(d / "m.pid")]
+        procs = [spawn(args, d, url)]
     try:
-        ready = wait_until(lambda: client.scard("resque:workers") >= n, 180, f"{n} workers")
-        settle(client, n)
+        up = wait_until(lambda: client.scard("resque:workers") >= n, 300, f"{n} workers")
+        time.sleep(SETTLE)  # benchmark settle: workers reach their idle wait before we measure
         pids = [pid for p in procs for pid in tree(p.pid)]
-        pss, uss = memory(pids)
+        workers = [pid for pid in pids if title(pid).startswith("resque-")]
+        figures = {pid: rollup(pid) for pid in pids}
     finally:
-        stop(procs, signal.SIGQUIT if not cold else signal.SIGTERM)
-    return [name, f"{ready - t0:.2f}", f"{pss:.0f}", f"{pss / n:.1f}", f"{uss / n:.1f}"]
+        stop(procs, signal.SIGTERM if cold else signal.SIGQUIT)
+    private = [figures[pid][1] for pid in workers]
+    return {
+        "start_s": up - t0,
+        "pss_mb": sum(pss for pss, _ in figures.values()) / 1024,
+        "private_mb_per_worker": sum(private) / len(private) / 1024 if private else 0.0,
+        "processes": len(pids),
+        "workers": len(workers),
+    }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, default=32)
-    p.add_argument("--app-mb", type=int, default=80)
-    args = p.parse_args()
-    n = args.workers
-    rows = []
-    with redis_server() as (client, url, tmp):
-        (tmp / "bench_app.py").write_text(APP.format(mb=args.app_mb, n=args.app_mb * 2000))
-        probe = subprocess.run(
-            [
-                os.sys.executable,
-                "-c",
-                "import bench_app, os; print(open(f'/proc/{os.getpid()}"
-                "/smaps_rollup').read().split('Rss:')[1].split()[0])",
-            ],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(tmp)},
-        )
-        print(f"app process RSS: {int(probe.stdout.strip() or 0) / 1024:.0f} MB")
-        for name, margs, cold in (
-            ("resqued preload, fork per job", [], False),
-            ("resqued preload, in-process", ["--no-fork"], False),
-            (f"{n} cold `resqued work` processes", [], True),
-        ):
-            rows.append(scenario(client, url, tmp, name, margs, n, cold))
-            print(f"  {rows[-1][0]}: {rows[-1][1]} s", flush=True)
-    print()
-    print(
-        table(
-            [
-                "scenario",
-                f"start to {n} registered (s)",
-                "total PSS (MB)",
-                "PSS/worker (MB)",
-                "USS/worker (MB)",
-            ],
-            rows,
-        )
-    )
-    cold, warm = rows[-1], rows[0]
-    print(
-        f"\npreload vs cold: {float(cold[1]) / float(warm[1]):.1f}x faster start, "
-        f"{float(cold[2]) / float(warm[2]):.1f}x less memory (PSS)"
-    )
+def app_rss_mb(d: Path, url: str) -> float:
+    probe = "import bench_app, os; print(open(f'/proc/{os.getpid()}/status').read())"
+    out = subprocess.run(
+        [PYTHON, "-c", probe], cwd=d, env=env_for(d, url), capture_output=True, text=True
+    ).stdout
+    kb = next((int(line.split()[1]) for line in out.splitlines() if line.startswith("VmRSS")), 0)
+    return kb / 1024
 
 
-if __name__ == "__main__":
-    main()
+def run(ctx: Context, log: Any) -> list[Row]:
+    s = ctx.settings
+    n, d, c, url = s.manager_workers, ctx.app_dir, ctx.client, ctx.url
+    (d / "bench_app.py").write_text(APP.format(mb=s.app_mb, n=s.app_mb * 2000))
+    rss = app_rss_mb(d, url)
+    runs: dict[str, list[dict[str, float]]] = {"preload": [], "cold": [], "one": []}
+    for r in range(s.manager_rounds):
+        for key, count, is_cold in (("preload", n, False), ("cold", n, True), ("one", 1, True)):
+            runs[key].append(scenario(c, url, d, count, is_cold))
+            log(f"round {r + 1}: {key} up in {runs[key][-1]['start_s']:.2f} s")
+    pre, cold, one = runs["preload"], runs["cold"], runs["one"]
+    app = f"an app of about {rss:.0f} MB RSS"
+    budget = [o["pss_mb"] + n * BUDGET_MB for o in one]
+    extra = {"app_rss_mb": rss, "rounds": runs}
+    cold_private = sum(o["private_mb_per_worker"] for o in one) / len(one)
+    return [
+        Row(
+            "5",
+            f"start to {n} workers registered, `resqued -n {n}` preloading {app} (s)",
+            "s",
+            "lower",
+            [p["start_s"] for p in pre],
+            f"{n} cold `resqued work` processes",
+            [x["start_s"] for x in cold],
+            extra=extra,
+        ),
+        Row(
+            "5",
+            f"total PSS, {n} preloaded workers with master and listener (MB)",
+            "MB",
+            "lower",
+            [p["pss_mb"] for p in pre],
+            f"{n} cold `resqued work` processes",
+            [x["pss_mb"] for x in cold],
+        ),
+        Row(
+            "5",
+            f"total PSS, {n} preloaded workers vs target (MB)",
+            "MB",
+            "lower",
+            [p["pss_mb"] for p in pre],
+            f"target: one cold worker + {n} x {BUDGET_MB:g} MB",
+            budget,
+            note=f"one cold worker: {sum(o['pss_mb'] for o in one) / len(one):.0f} MB PSS",
+        ),
+        Row(
+            "5",
+            "private memory per preloaded worker (MB)",
+            "MB",
+            "lower",
+            [p["private_mb_per_worker"] for p in pre],
+            f"{BUDGET_MB:g} MB a worker (the target's share)",
+            [BUDGET_MB],
+            note=f"a cold worker's private memory: {cold_private:.0f} MB",
+        ),
+    ]

@@ -53,9 +53,9 @@ WORKER_HOOK_KINDS = (
 
 POLICY: dict[str, Policy] = {
     # Resque worker hooks (in the worker, or the job child for after_fork)
-    "before_first_fork": Policy.RAISE,  # the worker does not start
-    "before_fork": Policy.RAISE,  # the job fails; the worker goes on
-    "after_fork": Policy.RAISE,  # the job fails
+    "before_first_fork": Policy.RAISE,  # the worker logs one line and exits with status 1
+    "before_fork": Policy.RAISE,  # the job fails (on_failure runs); the worker goes on
+    "after_fork": Policy.RAISE,  # in the job child: the job fails, as if perform raised
     "queue_empty": Policy.LOG,
     "before_pause": Policy.LOG,
     "after_pause": Policy.LOG,

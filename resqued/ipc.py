@@ -4,6 +4,7 @@ listener -> master::
 
     RUNNING <total> [<summary JSON>]   preloaded, forking workers; <total> configured
     FAILED <reason>                    cannot start (config, app, Redis); exits next
+    STATS <JSON>                       its workers' cumulative job statistics and states
     +<pid>,<queues>                    a worker started
     -<pid>[ <reason>]                  a worker exited (reason: why it was replaced)
 
@@ -53,6 +54,17 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Stats:
+    """listener -> master: cumulative job statistics of its workers, and their states now.
+
+    ``doc``: ``{"jobs": [[queue, class, processed, failed, seconds, *bucket counts]],
+    "workers": {state: count}}`` (see resqued/scoreboard.py for the buckets).
+    """
+
+    doc: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WorkerStarted:
     """listener -> master (its worker), or master -> listener (an older listener's worker)."""
 
@@ -75,7 +87,7 @@ class Count:
     workers: int
 
 
-Message = Running | Failed | WorkerStarted | WorkerExited | Count
+Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Count
 
 
 def _one_line(text: str) -> str:
@@ -89,6 +101,8 @@ def encode(message: Message) -> str:
             return f"RUNNING {total}{tail}"
         case Failed(reason):
             return f"FAILED {_one_line(reason)}"
+        case Stats(doc):
+            return "STATS " + json.dumps(doc, separators=(",", ":"))
         case WorkerStarted(pid, queues):
             return f"+{pid},{queues}"
         case WorkerExited(pid, reason):
@@ -130,6 +144,14 @@ def decode(line: str) -> Message:
         return Running(int(total), doc)
     if word == "FAILED":
         return Failed(rest or "no reason given")
+    if word == "STATS":
+        try:
+            stats = json.loads(rest)
+        except ValueError:
+            raise Malformed(f"STATS with unreadable JSON: {line[:200]!r}") from None
+        if not isinstance(stats, dict):
+            raise Malformed(f"STATS is not an object: {line[:200]!r}")
+        return Stats(stats)
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

@@ -36,6 +36,7 @@ class ListenerProxy:
         self.total = 0
         self.summary: dict[str, Any] = {}
         self.failure = ""  # the reason it gave for not starting
+        self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
         self.exit_status: int | None = None
 
@@ -52,6 +53,7 @@ class ListenerProxy:
         self.total = doc["total"]
         self.summary = doc.get("summary") or {}
         self.failure = ""
+        self.stats = doc.get("stats") or {}
         self.workers = {int(pid): queues for pid, queues in doc["workers"].items()}
         self.exit_status = None
         return self
@@ -65,6 +67,7 @@ class ListenerProxy:
             "ready": self.ready,
             "total": self.total,
             "summary": self.summary,
+            "stats": self.stats,
             "workers": self.workers,
         }
 
@@ -86,6 +89,8 @@ class ListenerProxy:
                     self.summary = summary
                 case ipc.Failed(reason):
                     self.failure = reason
+                case ipc.Stats(doc):
+                    self.stats = doc
                 case ipc.WorkerStarted(pid, queues):
                     self.workers[pid] = queues
                 case ipc.WorkerExited(pid):

@@ -17,10 +17,21 @@ import signal
 import time
 from typing import Any
 
-from resqued import daemon, hot_swap, ipc, logs, master_status, proctitle, reexec, systemd
+from resqued import (
+    daemon,
+    ipc,
+    listener_events,
+    logs,
+    master_status,
+    metrics,
+    proctitle,
+    reexec,
+    systemd,
+)
 from resqued.config.model import Overrides
+from resqued.errors import ResquedError
+from resqued.job_stats import JobStats
 from resqued.listener_pool import ListenerPool, listener_spec
-from resqued.listener_proxy import ListenerProxy
 from resqued.master_registry import Registration
 from resqued.proc import reaped_any
 from resqued.resque import registry
@@ -30,7 +41,6 @@ from resqued.wakeup import Wakeup
 log = logging.getLogger("resqued")
 
 SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD")
-LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restart backoff
 BOOT_TIMEOUT = 300.0  # a listener not ready after this long is stopped (reload failed)
 
 
@@ -62,6 +72,9 @@ class Master:
         self.last_reload: dict[str, Any] | None = None
         self.upgrade: Upgrade | None = None  # a USR2 under way
         self.replacements: collections.Counter[str] = collections.Counter()  # why workers went
+        self.reloads: collections.Counter[str] = collections.Counter()  # by outcome
+        self.job_stats = JobStats()
+        self.metrics: Any = None  # the metrics server, when --metrics is on
         self.registration: Registration | None = None
         self.pid = os.getpid()
         self.started_at = time.time()
@@ -160,8 +173,16 @@ class Master:
         log.info("master %d running (%s)", self.pid, self.describe())
         self.registration = master_status.register(self)
         try:
+            if self.view.get("metrics"):
+                self.metrics = metrics.serve(self, self.view["metrics"])
             return self.loop()
+        except ResquedError as exc:
+            log.error("cannot start: %s", exc)
+            daemon.report_failure(str(exc))
+            return 1
         finally:
+            if self.metrics:
+                self.metrics.shutdown()
             if self.registration:
                 self.registration.stop()
 
@@ -171,7 +192,7 @@ class Master:
             self.reap()
             for listener, message in self.pool.read():
                 if isinstance(message, ipc.Running) and listener is self.pool.current:
-                    self.listener_ready(listener)
+                    listener_events.ready(self, listener)
                 elif isinstance(message, ipc.WorkerExited) and message.reason:
                     if not self.stopping and not self.workers_stopped:
                         self.replacements[message.reason] += 1
@@ -199,7 +220,8 @@ class Master:
             if self.upgrade and self.upgrade.owns(pid):
                 self.upgrade.exited(status)
             elif listener := self.pool.reaped(pid, status):
-                self.listener_exited(listener, status)
+                self.job_stats.retire(listener.stats)
+                listener_events.exited(self, listener, status)
 
     def start_listener(self) -> None:
         pool = int(self.view.get("pool") or 0) + self.pool_delta
@@ -211,68 +233,6 @@ class Master:
         if self.view.get("sources"):
             return " ".join(self.view["sources"])
         return reexec.shown_command(self.argv)
-
-    def listener_exited(self, listener: ListenerProxy, status: int) -> None:
-        code = os.waitstatus_to_exitcode(status)
-        if listener is not self.pool.current:
-            log.info("%r exited (%s)", listener, code)
-            return
-        self.pool.current = None
-        if self.stopping or self.workers_stopped:
-            return
-        if not listener.ready:
-            self.listener_failed(listener, listener.failure or f"it exited with status {code}")
-            return
-        if time.monotonic() - listener.started >= LISTENER_HEALTHY_AFTER:
-            self.pool.backoff.succeeded()
-        delay = self.pool.backoff.failed()
-        self.pool.next_start_at = time.monotonic() + delay
-        log.error("%r died (exit %s); starting another in %.1fs", listener, code, delay)
-
-    def listener_failed(self, listener: ListenerProxy, reason: str) -> None:
-        """A listener that never got ready: keep the previous one, or retry, or give up."""
-        self.failure = reason
-        previous = self.pool.previous_ready()
-        if self.last_reload and self.last_reload["outcome"] == "pending":
-            self.last_reload.update(outcome="failed", error=reason)
-        if previous:
-            log.error("reload failed, keeping %r and its workers: %s", previous, reason)
-            systemd.status(f"reload failed: {reason}")
-            self.pool.current = previous
-            return
-        if not self.ever_ready:  # a fresh start that cannot work: say why and stop
-            log.error("cannot start: %s", reason)
-            daemon.report_failure(reason)
-            self.exit_code = 1
-            self.stopping = "TERM"
-            return
-        delay = self.pool.backoff.failed()
-        self.pool.next_start_at = time.monotonic() + delay
-        log.error("%r cannot start: %s; trying again in %.1fs", listener, reason, delay)
-
-    def listener_ready(self, listener: ListenerProxy) -> None:
-        log.info("%r is ready with %d workers", listener, listener.total)
-        self.apply_summary(listener.summary)
-        self.failure = ""
-        if self.last_reload and self.last_reload["outcome"] == "pending":
-            self.last_reload.update(outcome="ok", error=None)
-        self.pool.retire_all_but(listener)
-        if self.replace_pid:
-            hot_swap.take_over(self.replace_pid, self.view.get("pidfile"))
-            self.replace_pid = 0
-        if not self.ever_ready:
-            self.ever_ready = True
-            daemon.notify_ready()
-        systemd.ready(self.status_text())
-
-    def apply_summary(self, summary: dict[str, Any]) -> None:
-        """A new listener's config: what the master keeps of it (log paths, timeouts, sizes)."""
-        if not summary:
-            return
-        paths = (summary.get("stdout_path"), summary.get("stderr_path"))
-        if paths != (self.view.get("stdout_path"), self.view.get("stderr_path")) and any(paths):
-            logs.redirect(*paths)
-        self.view = {**self.view, **summary}
 
     @property
     def boot_timeout(self) -> float:

@@ -25,6 +25,9 @@ def saved_state(m: Master) -> dict[str, Any]:
         "pool_delta": m.pool_delta,
         "workers_stopped": m.workers_stopped,
         "view": m.view,
+        "replacements": dict(m.replacements),
+        "reloads": dict(m.reloads),
+        "jobs_retired": m.job_stats.saved(),
     }
 
 
@@ -34,6 +37,9 @@ def restore(m: Master, state: dict[str, Any]) -> None:
     m.pool_delta = state["pool_delta"]
     m.workers_stopped = state["workers_stopped"]
     m.view = state.get("view") or m.view
+    m.replacements.update(state.get("replacements") or {})
+    m.reloads.update(state.get("reloads") or {})
+    m.job_stats.restore(state.get("jobs_retired") or [])
     m.ever_ready = True
     log.info("re-exec: took over %d listener(s) and their workers", len(m.pool.listeners))
     systemd.ready(m.status_text())

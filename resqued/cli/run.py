@@ -11,7 +11,7 @@ from resqued import daemon, logs, pidfile, reexec, startup, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import probe
 from resqued.config.model import Overrides
-from resqued.config.values import cli_queue, count, flag, seconds
+from resqued.config.values import cli_queue, count, seconds, switch
 from resqued.errors import ResquedError
 from resqued.reexec import PREFLIGHT_ENV
 from resqued.version import __version__
@@ -98,6 +98,11 @@ def master_parser() -> argparse.ArgumentParser:
         help="start beside the master named by -p and take it over (QUIT) once our workers run",
     )
     p.add_argument(
+        "--metrics",
+        metavar="ADDR:PORT",
+        help="serve Prometheus metrics there (the metrics extra; off by default)",
+    )
+    p.add_argument(
         "--chdir",
         metavar="DIR",
         help="work in DIR, followed afresh (symlinks included) by every new listener "
@@ -151,7 +156,9 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
         values["interval"] = seconds(args.interval, "--interval")
     if args.shutdown_timeout is not None:
         values["shutdown_timeout"] = seconds(args.shutdown_timeout, "--shutdown-timeout")
-    if flag(os.environ.get("TERM_CHILD")):
+    if args.metrics:
+        values["metrics"] = args.metrics
+    if switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"):
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")

@@ -7,7 +7,7 @@ import logging
 import os
 
 from resqued.cli.common import add_log_args, add_redis_args, parser, setup_logging, store
-from resqued.config.values import count, seconds
+from resqued.config.values import count, seconds, switch
 from resqued.errors import ResquedError
 
 
@@ -72,7 +72,6 @@ def main(argv: list[str]) -> int:
     from resqued.resque.queues import QueueList
     from resqued.resque.server import check_server
     from resqued.worker.build import build_worker, options_for
-    from resqued.worker.options import switch
 
     args = work_parser().parse_args(argv)
     setup_logging(args)

@@ -34,6 +34,7 @@ def view_of(config: Config) -> dict[str, Any]:
         "stderr_path": config.stderr_path,
         "shutdown_timeout": config.shutdown_timeout,
         "boot_timeout": config.boot_timeout,
+        "metrics": config.metrics,
         "pool": pool_size(config),
         "workers": len(table),
         "sources": list(config.sources),

@@ -39,7 +39,9 @@ class _Builder:
             "queues": self.queues,
             "worker": self.worker,
             "workload": self.workload,
-            "preload_app": lambda flag=True: setattr(c, "preload_app", bool(flag)),
+            "preload_app": lambda on=True: setattr(
+                c, "preload_app", values.switch(on, True, "preload_app")
+            ),
             "require": lambda *mods: c.requires.extend(str(m) for m in mods),
             "redis": lambda url: setattr(c, "redis_url", validate_url(str(url))),
             "namespace": lambda ns: setattr(c, "namespace", str(ns)),
@@ -49,12 +51,16 @@ class _Builder:
             "stderr_path": lambda path: setattr(c, "stderr_path", str(path)),
             "interval": self.interval,
             "dequeue_interval": self.interval,  # resque_starter
-            "fork_per_job": lambda flag=True: setattr(c, "fork_per_job", bool(flag)),
+            "fork_per_job": lambda on=True: setattr(
+                c, "fork_per_job", values.switch(on, True, "fork_per_job")
+            ),
             "jobs_per_fork": lambda n: setattr(
                 c, "jobs_per_fork", values.count(n, "jobs_per_fork")
             ),
             "threads": lambda n: setattr(c, "threads", values.count(n, "threads", minimum=1)),
-            "term_child": lambda flag=True: setattr(c, "term_child", bool(flag)),
+            "term_child": lambda on=True: setattr(
+                c, "term_child", values.switch(on, True, "term_child")
+            ),
             "term_timeout": lambda s: setattr(c, "term_timeout", values.seconds(s, "term_timeout")),
             "shutdown_timeout": lambda s: setattr(
                 c, "shutdown_timeout", values.seconds(s, "shutdown_timeout")
@@ -65,6 +71,7 @@ class _Builder:
             "prune_interval": lambda s: setattr(
                 c, "prune_interval", values.seconds(s, "prune_interval", minimum=1)
             ),
+            "metrics": lambda bind: setattr(c, "metrics", str(bind)),
             "user": self.user,
             "worker_factory": self.worker_factory,
             "config_loader": self.config_loader,

@@ -37,6 +37,10 @@ def validate(config: Config) -> None:
     """Whole-config checks, after every file and flag was applied."""
     if config.worker_processes is not None and config.worker_processes > 10_000:
         raise ConfigError(f"worker_processes {config.worker_processes} is not plausible")
+    if config.metrics:
+        from resqued.metrics import parse_bind
+
+        parse_bind(config.metrics)
     if config.threads < 1:
         raise ConfigError(f"threads must be at least 1, not {config.threads}")
     if not worker_table(config) and config.config_loader is None:

@@ -59,6 +59,7 @@ class Config:
     shutdown_timeout: float = 30.0
     boot_timeout: float = 300.0  # a listener not ready after this long is stopped
     prune_interval: float = 30.0  # how often a listener prunes dead workers
+    metrics: str | None = None  # ADDR:PORT of the master's Prometheus endpoint (off: None)
     user: str | None = None
     group: str | None = None
     sources: list[str] = field(default_factory=list)

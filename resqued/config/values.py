@@ -66,9 +66,29 @@ def count(value: object, what: str, minimum: int = 0) -> int:
     return result
 
 
-def flag(value: str | None) -> bool:
-    """An environment switch such as TERM_CHILD: 1, true, yes or on."""
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def switch(value: object, default: bool, name: str) -> bool:
+    """An on/off setting (FORK_PER_JOB, TERM_CHILD, ``fork_per_job("off")``): the one parser.
+
+    ``True``/``False``, ``1``/``true``/``yes``/``on`` and ``0``/``false``/``no``/``off``
+    (any case, spaces around ignored); None or empty means ``default``; anything
+    else is a ConfigError naming the setting.
+    """
+    if isinstance(value, bool):
+        return value
+    text = ("" if value is None else str(value)).strip().lower()
+    if not text:
+        return default
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ConfigError(
+        f"{name} must be one of {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}, not {value!r}"
+    )
 
 
 def seconds(value: object, what: str, minimum: float = 0.0) -> float:

@@ -20,7 +20,7 @@ import redis
 
 from resqued import hooks, ipc, jobs, logs, proctitle
 from resqued.config import Config, yaml_pool
-from resqued.config.allocation import worker_table
+from resqued.config.allocation import pool_size, worker_table
 from resqued.config.model import WorkerSlot
 from resqued.listener import slots as slotting
 from resqued.listener.slots import Slot
@@ -134,7 +134,7 @@ class Listener:
         c = self.config
         return {
             "workers": len(self.slots),
-            "pool": c.worker_processes,
+            "pool": pool_size(c),
             "shutdown_timeout": c.shutdown_timeout,
             "boot_timeout": c.boot_timeout,
             "stdout_path": c.stdout_path,

@@ -6,7 +6,7 @@ import traceback
 from typing import Any
 
 from resqued.resque import times
-from resqued.resque.payload import dumps
+from resqued.resque.payload import dumps, malformed_stand_in
 
 DIRTY_EXIT = "Resque::DirtyExit"
 PRUNE_DIRTY_EXIT = "Resque::PruneDeadWorkerDirtyExit"
@@ -36,19 +36,27 @@ def record(
     worker_id: str,
     queue: str,
     epoch: float | None = None,
+    raw: bytes | None = None,
 ) -> bytes:
-    """One JSON failure record, every field present, keys in Ruby's order."""
-    return dumps(
-        {
-            "failed_at": times.failed_at(epoch),
-            "payload": payload,
-            "exception": exception,
-            "error": error,
-            "backtrace": backtrace,
-            "worker": worker_id,
-            "queue": queue,
-        }
-    )
+    """One JSON failure record, every field present, keys in Ruby's order.
+
+    A payload that cannot be encoded again (nested too deeply) is shown as the
+    MalformedPayload stand-in holding ``raw``, the entry as it was queued.
+    """
+    doc = {
+        "failed_at": times.failed_at(epoch),
+        "payload": payload,
+        "exception": exception,
+        "error": error,
+        "backtrace": backtrace,
+        "worker": worker_id,
+        "queue": queue,
+    }
+    try:
+        return dumps(doc)
+    except (ValueError, RecursionError):
+        doc["payload"] = malformed_stand_in(raw or b"")
+        return dumps(doc)
 
 
 def signal_exit_message(pid: int, status: int) -> str:

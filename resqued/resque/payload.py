@@ -42,7 +42,8 @@ class Job:
 
     @property
     def class_name(self) -> str:
-        return self.payload.get("class", "")
+        name = self.payload.get("class", "")
+        return name if isinstance(name, str) else ""
 
     @property
     def args(self) -> list[Any]:
@@ -54,11 +55,16 @@ class Job:
 
 
 def decode(queue: str, raw: bytes) -> Job:
-    """Parse a queue entry; raise MalformedPayload, naming the cause, when it is unusable."""
+    """Parse a queue entry; raise MalformedPayload, naming the cause, when it is unusable.
+
+    Whatever the bytes, nothing else is raised.
+    """
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError and too many digits included
         raise MalformedPayload(f"payload is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedPayload("payload is nested too deeply") from None
     if not isinstance(payload, dict):
         raise MalformedPayload(f"payload is a JSON {type(payload).__name__}, not an object")
     if not isinstance(payload.get("class"), str) or not payload["class"]:

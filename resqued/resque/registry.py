@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,11 @@ LIVE_WORKER_TITLE = re.compile(rb"resque:work|resque: Starting|resque-[0-9]")
 FailureHook = Callable[[str, BaseException, list[Any]], None]
 
 
+def _text(value: bytes | str) -> str:
+    """A key or value as Redis returned it, as text."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 def hostname() -> str:
     return socket.gethostname()
 
@@ -33,8 +37,10 @@ def worker_id(queues: str, pid: int | None = None) -> str:
     return f"{hostname()}:{pid or os.getpid()}:{queues}"
 
 
-def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> None:
+def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -> str:
     """Heartbeat (from Redis TIME), SADD workers, SET :started, zero stats -- one pipeline.
+
+    Returns the ``:started`` stamp, for ``reregister``.
 
     A job left in ``worker:<id>`` by an earlier process with the same id (a
     container restarted with the same hostname and pid) is failed first.
@@ -42,13 +48,32 @@ def register(store: Store, wid: str, dead_job_hook: FailureHook | None = None) -
     k = store.keys
     fail_in_flight(store, wid, failure.DIRTY_EXIT, "Job still being processed", dead_job_hook)
     now = store.server_time()
+    started = times.started()
     pipe = store.redis.pipeline(transaction=False)
     pipe.hdel(k.heartbeat, wid)
     pipe.hset(k.heartbeat, wid, times.heartbeat(now))
     pipe.sadd(k.workers, wid)
-    pipe.set(k.started(wid), times.started())
+    pipe.set(k.started(wid), started)
     pipe.delete(k.processed_by(wid), k.failed_by(wid))  # this worker counts from zero
     pipe.execute()
+    return started
+
+
+def reregister(store: Store, wid: str, started: str) -> None:
+    """A live worker Redis forgot (restarted empty): SADD workers, its ``:started``, a heartbeat.
+
+    Nothing else changes: no job is failed and the worker's counts stay.
+    """
+    k = store.keys
+    now = store.server_time()
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.hset(k.heartbeat, wid, times.heartbeat(now))
+    pipe.sadd(k.workers, wid)
+    pipe.set(k.started(wid), started)
+    pipe.execute()
+    log.warning(
+        "worker %s was missing from %s (Redis restarted empty?); registered again", wid, k.workers
+    )
 
 
 def heartbeat(store: Store, wids: list[str]) -> None:
@@ -70,17 +95,18 @@ def fail_in_flight(
     raw = store.redis.getdel(store.keys.worker(wid))
     if raw is None:
         return False
+    raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
     try:
-        doc = json.loads(raw)
-    except ValueError:
+        doc = json.loads(raw_bytes)
+    except (ValueError, RecursionError):
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("payload"), dict):
         payload, queue = doc["payload"], str(doc.get("queue") or "")
     else:  # not what Resque or pyres write: keep the raw text for whoever looks
-        payload, queue = malformed_stand_in(raw), ""
+        payload, queue = malformed_stand_in(raw_bytes), ""
     k = store.keys
     pipe = store.redis.pipeline(transaction=False)
-    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue))
+    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue, raw=raw_bytes))
     pipe.incr(k.failed_count)
     pipe.incr(k.failed_by(wid))
     pipe.execute()
@@ -117,7 +143,7 @@ def requeue_handed_over(store: Store, wid: str) -> int:
     pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
     moved = 0
     for key in store.redis.scan_iter(match=pattern, count=1000):
-        queue = key.decode(errors="replace")[len(prefix) :]
+        queue = _text(key)[len(prefix) :]
         moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
     if moved:
         log.info("requeued %d job(s) handed over to %s", moved, wid)
@@ -127,29 +153,41 @@ def requeue_handed_over(store: Store, wid: str) -> int:
 def requeue_abandoned_handovers(store: Store) -> int:
     """Requeue hand-over jobs of workers that are no longer registered (a safety net)."""
     base = store.keys.inflight("").removesuffix(":")
-    registered = {w.decode(errors="replace") for w in store.redis.smembers(store.keys.workers)}
+    registered = {_text(w) for w in store.redis.smembers(store.keys.workers)}
     moved = 0
     for key in store.redis.scan_iter(match=base + "*", count=1000):
-        rest = key.decode(errors="replace")[len(base) :]
+        rest = _text(key)[len(base) :]
         wid, _, queue = rest.rpartition(":")
         if wid and wid not in registered:
             moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
     return moved
 
 
-def live_resque_pids() -> set[str]:
-    """Pids on this host whose title says they are a Resque worker (Ruby's own test)."""
+def live_resque_pids(proc: str = "/proc") -> set[str] | None:
+    """Pids on this host whose title says they are a Resque worker (Ruby's own test).
+
+    Read from ``/proc`` directly.  A zombie (exited, not yet reaped by its parent)
+    is dead: ``ps`` shows it as ``[resque-0.1.0: W] <defunct>``, which Ruby's test
+    would take for a live worker.  None when ``/proc`` cannot be read.
+    """
     try:
-        out = subprocess.run(
-            ["ps", "-A", "-o", "pid=,args="], capture_output=True, check=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeError(f"cannot list processes with ps: {exc}") from None
+        names = os.listdir(proc)
+    except OSError as exc:
+        log.warning("cannot list processes in %s (%s): not pruning by pid", proc, exc)
+        return None
     pids = set()
-    for line in out.splitlines():
-        pid, _, args = line.strip().partition(b" ")
-        if LIVE_WORKER_TITLE.search(args):
-            pids.add(pid.decode())
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[:1]
+            with open(f"{proc}/{name}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ")
+        except OSError:  # gone meanwhile
+            continue
+        if state and state[0] not in (b"Z", b"X") and LIVE_WORKER_TITLE.search(title):
+            pids.add(name)
     return pids
 
 
@@ -170,13 +208,14 @@ def prune_dead_workers(
         beats = store.redis.hgetall(k.heartbeat)
         expired = set()
         for w, stamp in beats.items():
-            t = times.parse_heartbeat(stamp.decode(errors="replace"))
+            t = times.parse_heartbeat(_text(stamp))
             if t is not None and now - t > PRUNE_INTERVAL:
-                expired.add(w.decode(errors="replace"))
+                expired.add(_text(w))
         me = hostname()
-        live = None
+        live: set[str] | None = None  # read once, when a worker of this host needs it
+        looked = False
         for raw in store.redis.smembers(k.workers):
-            w = raw.decode(errors="replace")
+            w = _text(raw)
             if w == wid:
                 continue
             host, _, rest = w.partition(":")
@@ -193,9 +232,9 @@ def prune_dead_workers(
                 continue
             if host != me:
                 continue
-            if live is None:
-                live = live_resque_pids()
-            if pid not in live:
+            if not looked:
+                live, looked = live_resque_pids(), True
+            if live is not None and pid not in live:
                 unregister(store, w, dead_job_hook=dead_job_hook)
                 pruned.append(w)
         requeue_abandoned_handovers(store)

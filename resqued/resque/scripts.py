@@ -3,7 +3,8 @@
 RESERVE pops the first job from the worker's queues *and* records it in
 ``worker:<id>`` in one atomic step: a worker killed at any instant leaves the
 job either on its queue or in ``worker:<id>``, where unregister/prune fail it
-as a DirtyExit.  It also checks the pause flags and expands queue patterns,
+as a DirtyExit.  It also checks the pause flags and that the worker is still registered,
+expands queue patterns,
 and first finishes the previous job (failure record, DEL ``worker:<id>``,
 stats), so the steady state is one round trip per job.
 
@@ -21,6 +22,7 @@ only in that worker's memory.  RESERVE takes hand-over jobs first;
 
 RESERVE = r"""
 local ns, wkey, run_at, mpause = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local counted = false  -- this worker's own count exists: Redis has not forgotten it
 if ARGV[5] ~= '' then
   -- Finish the previous job first. Guarded by the per-worker count, so a call
   -- retried after a lost reply does not count (or fail) the job twice.  A count
@@ -30,6 +32,7 @@ if ARGV[5] ~= '' then
   -- died): the job is accounted for already.
   local pkey = ns .. 'stat:processed:' .. ARGV[8]
   local done = redis.call('GET', pkey)
+  counted = done ~= false
   local ours = redis.call('EXISTS', wkey) == 1
   if ours and (not done or tonumber(done) == tonumber(ARGV[5])) then
     if ARGV[6] ~= '' then
@@ -45,6 +48,13 @@ end
 if ARGV[7] ~= '1' then return {'finished'} end
 local current = redis.call('GET', wkey)
 if current then return {'resume', current} end
+-- A worker missing from the registry (Redis restarted empty, or a prune elsewhere
+-- took it for dead) is told so, and registers again before it takes a job.  Its
+-- count is deleted along with its registration, so while the count is there (every
+-- call under load) this check costs nothing.
+if not counted and redis.call('SISMEMBER', ns .. 'workers', ARGV[8]) == 0 then
+  return {'unregistered'}
+end
 local function take(q, job)
   local ok, doc = pcall(cjson.decode, job)
   local body = job

@@ -2,7 +2,8 @@
 
 Modules, each one job:
 
-- ``options``: what a worker is told (``WorkerOptions``)
+- ``options``: what a worker is told (``WorkerOptions``, ``switch``)
+- ``outcome``: what happened to one job
 - ``signals``: the signal table; handlers forward to the control surface
 - ``control``: the control surface (``stop``, ``pause``, ``resume``,
   ``kill_current_job``, ``reopen_logs``, ``current_job``)
@@ -15,6 +16,7 @@ Modules, each one job:
 - ``heartbeat``: the heartbeat thread
 - ``lifecycle``: ``Worker``, one worker from register to unregister
 - ``threads``: ``ThreadedWorker``, several workers in one process
+- ``budget``: ``jobs_per_fork``, counted for the whole process
 - ``build``: the one place a worker is built from a config row
 """
 

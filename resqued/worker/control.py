@@ -9,6 +9,8 @@ single in-process worker), else through ``interrupt.py``.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ from resqued.resque.payload import Job
 from resqued.wakeup import Wakeup
 from resqued.worker.interrupt import Interruptible
 from resqued.worker.signals import JobKilled, TermException
+
+log = logging.getLogger("resqued")
 
 JOB_KILLED = "job killed by USR1"
 
@@ -37,6 +41,7 @@ class Control:
         self.paused = False  # USR2 until CONT
         self.stop_reason = ""  # the signal that said stop now
         self.kill_requested: CurrentJob | None = None  # USR1 asked to kill this job
+        self.logs_to_reopen = False  # HUP: reopened at the next safe point, never inside a job
         self.interruptible = Interruptible()  # where an in-process job runs
         self._current: CurrentJob | None = None
 
@@ -74,7 +79,8 @@ class Control:
         self.interruptible.interrupt(JobKilled, JOB_KILLED)
 
     def reopen_logs(self) -> None:
-        logs.reopen()
+        self.logs_to_reopen = True
+        self.wakeup.poke()
 
     # -- for the loop ----------------------------------------------------------
 
@@ -96,4 +102,26 @@ class Control:
 
     def sleep(self, seconds: float, *fds: int) -> list[int]:
         """Sleep until a control call or signal, one of ``fds`` is readable, or time is up."""
-        return self.wakeup.wait(seconds, *fds)
+        ready = self.wakeup.wait(seconds, *fds)
+        if self.logs_to_reopen:
+            self.reopen_logs_now()
+        return ready
+
+    def reopen_logs_now(self) -> None:
+        self.logs_to_reopen = False
+        reopen_log_files()
+
+
+def reopen_log_files() -> None:
+    """Reopen the log files, or log on one line why not and keep the open ones.
+
+    A worker that dropped its privileges (``user()``) may not open a root-owned file.
+    """
+    try:
+        logs.reopen()
+    except OSError as exc:
+        log.warning(
+            "worker %d: cannot reopen the log files (%s); still writing to the open ones",
+            os.getpid(),
+            exc,
+        )

@@ -5,6 +5,11 @@ watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
 open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
 from the supervision loop.
+
+Each child leads a process group of its own.  Signals for the job go to the
+whole group, and when the child has exited (before it is reaped, so its pid
+cannot be reused) the group gets KILL: processes a job started do not outlive
+it, unless they left the group themselves (``setsid``, ``start_new_session``).
 """
 
 from __future__ import annotations
@@ -36,23 +41,26 @@ OrphanRecorder = Callable[[Job, Outcome], None]
 
 
 class ForkedJob:
-    def __init__(
-        self, control: Control, options: WorkerOptions, worker_pid: int, orphaned: OrphanRecorder
-    ) -> None:
+    def __init__(self, control: Control, options: WorkerOptions, orphaned: OrphanRecorder) -> None:
         self.control = control
         self.options = options
-        self.worker_pid = worker_pid
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
-        hooks.run_worker_hooks("before_fork", job)
+        try:
+            hooks.run_worker_hooks("before_fork", job)
+        except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
+            hooks.on_failure(cls, exc, job.args)
+            return Outcome.of(exc)
         current = self.control.current_job
+        worker_pid = os.getpid()
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd)
+            self._child(job, cls, write_fd, worker_pid)
+        _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         proctitle.worker(f"Forked {pid} at {int(time.time())}")
         try:
@@ -60,7 +68,10 @@ class ForkedJob:
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
-            return Outcome.from_report(json.loads(data))
+            try:
+                return Outcome.from_report(json.loads(data))
+            except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
+                pass
         message = failure.signal_exit_message(pid, status)
         hooks.on_failure(cls, RuntimeError(message), job.args)
         return Outcome(failure.DIRTY_EXIT, message, [])
@@ -75,18 +86,18 @@ class ForkedJob:
         killed_for: object = None
         exited = _pidfd_open(pid)  # readable once the child has exited
         reading = True
-        status: int | None = None
+        done = False
         try:
-            while status is None:
+            while not done:
                 if control.stopping_now and not kill_at:
                     kill_at = time.monotonic() + (opts.term_timeout if opts.term_child else 0)
                     if opts.term_child:
-                        _signal(pid, signal.SIGTERM)
+                        _signal_group(pid, signal.SIGTERM)
                 if kill_at and time.monotonic() >= kill_at:
-                    _signal(pid, signal.SIGKILL)
+                    _signal_group(pid, signal.SIGKILL)
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
-                    _signal(pid, signal.SIGKILL)
+                    _signal_group(pid, signal.SIGKILL)
                 timeout = max(0.05, kill_at - time.monotonic()) if kill_at else 60.0
                 if exited is None:
                     timeout = min(timeout, 0.2)
@@ -95,10 +106,14 @@ class ForkedJob:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
                     reading = bool(chunk)  # EOF: the child closed its end, or exited
-                status = _reap(pid)
+                done = _has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
+        # The child has exited but is not reaped yet, so its pid (the group's id) cannot
+        # be reused: end whatever the job left running in its group, then reap.
+        _signal_group(pid, signal.SIGKILL)
+        status = _reap(pid)
         if reading:  # what the child wrote before it exited (never block on a grandchild)
             os.set_blocking(read_fd, False)
             try:
@@ -110,22 +125,23 @@ class ForkedJob:
 
     # -- the child's side ----------------------------------------------------------
 
-    def _child(self, job: Job, cls: type, write_fd: int) -> NoReturn:
+    def _child(self, job: Job, cls: type, write_fd: int, worker_pid: int) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
+            _own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
             proctitle.worker(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
-            hooks.run_worker_hooks("after_fork", job)
             try:
+                hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                 job_hooks.perform(cls, job.args)
                 outcome = Outcome()
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
             _write_report(write_fd, outcome)
-            if os.getppid() != self.worker_pid:  # the worker died while we worked
+            if os.getppid() != worker_pid:  # the worker died while we worked
                 self.orphaned(job, outcome)
         except BaseException:  # the report could not be made: the worker records a DirtyExit
             log.exception("worker child %d crashed", os.getpid())
@@ -148,9 +164,22 @@ def _write_report(fd: int, outcome: Outcome) -> None:
             raise
 
 
-def _signal(pid: int, sig: int) -> None:
+def _own_group(pid: int) -> None:
+    """Make the job child the leader of a process group of its own (called on both sides)."""
     try:
-        os.kill(pid, sig)
+        os.setpgid(pid, pid)
+    except OSError:  # the child did it first, or has already exited
+        pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the job child's group: the child and every process it started there.
+
+    Only ever called with the pid of our own job child, before it is reaped, so the
+    group is the one the child leads (or no group at all).
+    """
+    try:
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -162,10 +191,18 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
-def _reap(pid: int) -> int | None:
-    """The child's wait status once it has exited, without blocking; None while it runs."""
+def _has_exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it."""
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, pid, flags) is not None
+    except ChildProcessError:
+        return True
+
+
+def _reap(pid: int) -> int:
+    """The exited child's wait status."""
+    try:
+        return os.waitpid(pid, 0)[1]
     except ChildProcessError:
         return 0
-    return status if done else None

@@ -32,6 +32,21 @@ from resqued.worker.signals import install as install_signals
 log = logging.getLogger("resqued")
 
 
+def first_fork_hooks(worker_id: str) -> bool:
+    """``before_first_fork`` hooks; False (logged) when one raised: the worker stops."""
+    try:
+        hooks.run_worker_hooks("before_first_fork")
+    except Exception as exc:
+        log.error(
+            "worker %s: a before_first_fork hook raised %s: %s; the worker stops",
+            worker_id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
+
+
 class Worker(Control):
     def __init__(
         self,
@@ -53,15 +68,25 @@ class Worker(Control):
         self.idle = IdleWait(store, self.id, self, self.retry, self.options.interval)
         run_job: RunJob
         if self.options.fork_per_job:
-            worker_pid = int(self.id.split(":")[1])
-            run_job = ForkedJob(self, self.options, worker_pid, self._record_orphaned).run
+            run_job = ForkedJob(self, self.options, self._record_orphaned).run
         else:
             run_job = InProcessJob(self).run
         if budget is None and self.options.jobs_per_fork:
             budget = JobBudget(self.options.jobs_per_fork)
         self.loop = JobLoop(
-            self, self, store, queues, self.id, self.options, self.retry, self.idle, run_job, budget
+            self,
+            self,
+            store,
+            queues,
+            self.id,
+            self.options,
+            self.retry,
+            self.idle,
+            run_job,
+            self._reregister,
+            budget,
         )
+        self.started = ""  # the :started stamp of this worker's registration
 
     def work(self) -> int:
         """Run until told to stop. Returns the process exit status."""
@@ -73,7 +98,8 @@ class Worker(Control):
             if isinstance(self.retry.call(self._register, give_up_on_stop=True), GaveUp):
                 return 0
             if self.owns_process:
-                hooks.run_worker_hooks("before_first_fork")
+                if not first_fork_hooks(self.id):
+                    return 1
                 heartbeat = Heartbeat(self.store, [self.id]).start()
             log.info("worker %s started", self.id)
             self.loop.run()
@@ -90,9 +116,12 @@ class Worker(Control):
         return 0
 
     def _register(self) -> None:
-        registry.register(self.store, self.id, jobs.run_failure_hooks)
+        self.started = registry.register(self.store, self.id, jobs.run_failure_hooks)
         if self.options.prune:
             registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
+
+    def _reregister(self) -> None:
+        registry.reregister(self.store, self.id, self.started)
 
     def _unregister(self) -> None:
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)

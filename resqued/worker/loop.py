@@ -1,9 +1,10 @@
 """The reserve loop: one Redis round trip per job, outcomes recorded by the next reserve.
 
 The RESERVE script (``resqued/resque/scripts.py``) records the previous job's
-outcome, checks the pause flags, expands queue patterns and pops the next job
-into ``worker:<id>`` in one atomic step.  A job's outcome therefore stays
-*pending* until the next call; ``flush`` records it on the way out.
+outcome, checks the pause flags (and, when the worker's count is gone, that it
+is still registered), expands queue patterns and pops the next job into
+``worker:<id>`` in one atomic step.  A job's outcome therefore stays *pending*
+until the next call; ``flush`` records it on the way out.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from resqued import hooks, jobs, proctitle
@@ -84,6 +86,7 @@ class JobLoop:
         retry: RedisRetry,
         idle: IdleWait,
         run_job: RunJob,
+        reregister: Callable[[], None],
         budget: JobBudget | None = None,
     ) -> None:
         self.owner = owner  # what before_pause/after_pause hooks are given: the worker
@@ -97,8 +100,11 @@ class JobLoop:
         self.run_job = run_job
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
         self.budget = budget  # jobs_per_fork, shared by every worker of the process
+        self.reregister = reregister  # the reserve found this worker missing from the registry
+        self.debug = False
 
     def run(self) -> None:
+        self.debug = log.isEnabledFor(logging.DEBUG)  # one line per job with -v; else no work
         try:
             self._jobs()
         finally:
@@ -112,6 +118,8 @@ class JobLoop:
     def _jobs(self) -> None:
         control, opts = self.control, self.options
         while not control.stopping:
+            if control.logs_to_reopen:
+                control.reopen_logs_now()
             if self.parent_gone():
                 log.warning("worker %s: parent %d is gone, exiting", self.id, opts.parent_pid)
                 break
@@ -134,7 +142,9 @@ class JobLoop:
                 continue
             if budget is not None:
                 budget.give_back()
-            if kind == b"paused":
+            if kind == b"unregistered":
+                self.retry.call(self.reregister)
+            elif kind == b"paused":
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
             else:
@@ -160,28 +170,33 @@ class JobLoop:
         log.info("worker %s resumed", self.id)
 
     def _process(self, job: Job) -> None:
+        debug = self.debug
+        started = time.monotonic() if debug else 0.0
         try:
             job = payload.decode(job.queue, job.raw) if not job.payload else job
             cls = jobs.resolve(job.class_name)
         except MalformedPayload as exc:
-            log.error("worker %s: malformed payload on %s: %s", self.id, job.queue, exc)
-            self.finish(
-                job,
-                Outcome("resqued.MalformedPayload", str(exc), []),
-                payload.malformed_stand_in(job.raw),
-            )
-            return
+            outcome = Outcome("resqued.MalformedPayload", str(exc), [])
+            self.finish(job, outcome, payload.malformed_stand_in(job.raw))
         except jobs.UnknownJobClass as exc:
-            log.error("worker %s: %s", self.id, exc)
-            self.finish(job, Outcome("resqued.UnknownJobClass", str(exc), []))
-            return
-        log.debug("worker %s: got %s", self.id, job)
-        self.control.job_started(job)
-        try:
-            outcome = self.run_job(job, cls)
-        finally:
-            self.control.job_ended()
-        self.finish(job, outcome)
+            outcome = Outcome("resqued.UnknownJobClass", str(exc), [])
+            self.finish(job, outcome)
+        else:
+            self.control.job_started(job)
+            try:
+                outcome = self.run_job(job, cls)
+            finally:
+                self.control.job_ended()
+            self.finish(job, outcome)
+        if debug:
+            log.debug(
+                "worker %s: %s on %s %s in %.3fs",
+                self.id,
+                job.class_name or "(malformed payload)",
+                job.queue,
+                "failed" if outcome.exception else "done",
+                time.monotonic() - started,
+            )
 
     def finish(
         self, job: Job, outcome: Outcome, shown_payload: dict[str, object] | None = None
@@ -196,8 +211,17 @@ class JobLoop:
                 outcome.backtrace or [],
                 self.id,
                 job.queue,
+                raw=job.raw,
             )
-            log.info("worker %s: %s failed: %s: %s", self.id, job, outcome.exception, outcome.error)
+            error = outcome.error.strip().partition("\n")[0][:500]
+            log.warning(
+                "worker %s: job %s on %s failed: %s%s",
+                self.id,
+                job.class_name or "(malformed payload)",
+                job.queue,
+                outcome.exception,
+                f": {error}" if error else "",
+            )
 
     def record_orphaned(self, job: Job, outcome: Outcome) -> None:
         """In a job child whose worker died: record the outcome from here."""
@@ -207,6 +231,10 @@ class JobLoop:
 
 def _job_from(result: list[bytes]) -> Job:
     if result[0] == b"resume":  # our reserve's reply was lost: the job is ours already
-        doc = json.loads(result[1])
-        return Job(doc.get("queue", ""), payload.dumps(doc.get("payload")), doc.get("payload"))
+        try:
+            doc = json.loads(result[1])
+            queue, body = str(doc.get("queue") or ""), doc.get("payload")
+            return Job(queue, payload.dumps(body), body if isinstance(body, dict) else {})
+        except (ValueError, RecursionError, AttributeError):  # fails as MalformedPayload
+            return Job("", result[1])
     return Job(result[1].decode(errors="replace"), result[2])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resqued.errors import ConfigError
-
 
 @dataclass
 class WorkerOptions:
@@ -17,26 +15,3 @@ class WorkerOptions:
     prune: bool = True
     pause_key: str = ""  # resqued's per-master pause flag, when managed
     parent_pid: int = 0  # exit gracefully when this parent goes away (0 = standalone)
-
-
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def switch(value: str | None, default: bool, name: str) -> bool:
-    """An on/off setting such as FORK_PER_JOB or TERM_CHILD, the one parser for them all.
-
-    ``1``/``true``/``yes``/``on`` and ``0``/``false``/``no``/``off`` (any case,
-    spaces around ignored); unset or empty means ``default``; anything else is
-    a ConfigError naming the setting.
-    """
-    text = (value or "").strip().lower()
-    if not text:
-        return default
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise ConfigError(
-        f"{name} must be one of {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}, not {value!r}"
-    )

@@ -24,21 +24,21 @@ import time
 
 import redis
 
-from resqued import hooks, jobs, logs, proctitle
+from resqued import hooks, jobs, proctitle
 from resqued.resque import failure, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
-from resqued.worker.control import JOB_KILLED, CurrentJob
+from resqued.worker.control import JOB_KILLED, CurrentJob, reopen_log_files
 from resqued.worker.heartbeat import Heartbeat
-from resqued.worker.lifecycle import Worker
+from resqued.worker.lifecycle import Worker, first_fork_hooks
 from resqued.worker.options import WorkerOptions
 from resqued.worker.signals import install as install_signals
 
 log = logging.getLogger("resqued")
 
-INTERRUPT_BOUND = 2.0  # seconds a thread's job has to end after USR1
+INTERRUPT_BOUND = 5.0  # seconds a thread's job has to end after USR1
 STUCK_ERROR = f"{JOB_KILLED} (it could not be interrupted; its worker process exited)"
 
 
@@ -68,6 +68,7 @@ class ThreadedWorker:
         self.wakeup = Wakeup()
         self.stopping = False
         self.stopping_now = False
+        self.logs_to_reopen = False
         self._kills: list[tuple[Worker, CurrentJob]] = []  # USR1's targets, checked at the bound
         self._kill_check_at = 0.0
         self._stuck: list[Worker] = []
@@ -104,14 +105,16 @@ class ThreadedWorker:
             self.wakeup.poke()
 
     def reopen_logs(self) -> None:
-        logs.reopen()
+        self.logs_to_reopen = True
+        self.wakeup.poke()
 
     # -- the process ---------------------------------------------------------------------
 
     def work(self) -> int:
         install_signals(self, self.wakeup, self.options.parent_pid)
         proctitle.worker("Starting")
-        hooks.run_worker_hooks("before_first_fork")
+        if not first_fork_hooks(self.id):
+            return 1
         heartbeat = Heartbeat(self.store, [w.id for w in self.workers]).start()
         threads = {
             w: threading.Thread(target=w.work, name=f"job-{i + 1}", daemon=True)
@@ -138,6 +141,9 @@ class ThreadedWorker:
         kill_at = 0.0
         while any(t.is_alive() for w, t in threads.items() if w not in self._stuck):
             now = time.monotonic()
+            if self.logs_to_reopen:
+                self.logs_to_reopen = False
+                reopen_log_files()
             if self.stopping_now and not kill_at:
                 kill_at = now + self.options.term_timeout
             if kill_at and now >= kill_at:

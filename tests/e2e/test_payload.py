@@ -7,8 +7,9 @@ import re
 import signal
 
 import pytest
-from support.jobs import failures, push, push_raw, work, worker_id
+from support.jobs import failures, push, push_raw, strings, work, worker_id
 from support.procs import wait_for
+from support.worker import quit_
 
 FAILURE_KEYS = ["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]
 
@@ -98,3 +99,43 @@ def test_lone_surrogates_in_a_payload_do_not_break_the_worker(resqued, app_dir, 
     assert rec["exception"] == "RuntimeError" and rec["error"].startswith("bad ")
     assert rec["payload"]["class"] == "Fail"
     assert w.popen.poll() is None
+
+
+@pytest.mark.parametrize("mode", ["--fork", "--no-fork"])
+def test_any_payload_fails_as_a_job_and_the_worker_carries_on(resqued, app_dir, r, mode):
+    deep_but_valid = b'{"class":"Record","args":' + b"[" * 990 + b"]" * 990 + b"}"
+    bad = [
+        b"[" * 100_000,  # nested JSON: a RecursionError before
+        b'{"a":' * 50_000,
+        deep_but_valid,  # Redis's cjson accepts it; Python may not
+        b'{"class":"Record","args":[' + b"1" * 5000 + b"]}",
+        b"\xff" * 64,
+    ]
+    for raw in bad:
+        push_raw(r, "default", raw)
+    push(r, "default", "Record", "after")
+    w = work(resqued, app_dir, "-q", "default", mode)
+    wid = worker_id(r)
+    wait_for(
+        lambda: strings(r, "record") and strings(r, "record")[-1].startswith("after:"),
+        30,
+        "the good job",
+    )
+    recs = failures(r)
+    assert len(recs) == len(bad)
+    for rec, raw in zip(recs, bad, strict=True):
+        assert list(rec) == FAILURE_KEYS
+        assert rec["worker"] == wid and rec["queue"] == "default" and rec["error"]
+        if raw is not deep_but_valid:
+            assert rec["exception"] == "resqued.MalformedPayload"
+            assert rec["payload"] == {
+                "class": "resqued.MalformedPayload",
+                "args": [raw.decode("utf-8", "replace")],
+            }
+    assert "nested too deeply" in recs[0]["error"] and "nested too deeply" in recs[1]["error"]
+    wait_for(
+        lambda: r.get("resque:stat:processed") == str(len(bad) + 1).encode(), 10, "all counted"
+    )
+    assert r.get("resque:stat:failed") == str(len(bad)).encode()
+    assert w.popen.poll() is None and "Traceback" not in w.output()
+    quit_(w)

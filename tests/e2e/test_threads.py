@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 
-from support.jobs import failures, push
-from support.procs import descendants, wait_for
-from support.worker import events, quit_, ran_in
+import pytest
+from support.jobs import PREFIX, failures, push
+from support.procs import descendants, titles, wait_for
+from support.redis_server import ExtraRedis
+from support.worker import events, outage_lines, quit_, ran_in
 
 
 def test_threads_run_jobs_concurrently_in_one_process(resqued, app_dir, r):
@@ -157,3 +159,42 @@ def test_term_interrupts_the_jobs_running_in_threads(resqued, app_dir, r):
         "on_failure:TermException:b",
     ]
     assert r.scard("resque:workers") == 0
+
+
+def _down_redis_worker(resqued, app_dir, tmp_path):
+    server = ExtraRedis(tmp_path)  # not started yet
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", "default", "-i", "1", "--threads", "2",
+        "--redis", server.url, cwd=app_dir, env={"REDIS_URL": server.url}, redis=False,
+    )  # fmt: skip
+    wait_for(lambda: outage_lines(w), 15, "outage logged")
+    return server, w
+
+
+@pytest.mark.parametrize("sig", [signal.SIGQUIT, signal.SIGTERM, signal.SIGINT])
+def test_a_threaded_worker_started_while_redis_is_down_obeys_quit_and_term(
+    resqued, app_dir, tmp_path, sig
+):
+    server, w = _down_redis_worker(resqued, app_dir, tmp_path)
+    w.signal(sig)
+    assert w.wait(15) == 0
+    assert "Traceback" not in w.output()
+
+
+def test_a_threaded_worker_obeys_every_signal_while_redis_is_down(resqued, app_dir, tmp_path):
+    server, w = _down_redis_worker(resqued, app_dir, tmp_path)
+    try:
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):  # reopen, kill nothing, pause
+            w.signal(sig)
+        server.start()
+        client = server.client()
+        wait_for(lambda: client.scard("resque:workers") == 2, 15, "registered once Redis is up")
+        wait_for(lambda: f"{PREFIX}: Paused" in titles(w.pid), 10, "paused by the USR2")
+        push(client, "default", "Record", "x")
+        assert client.llen("record") == 0
+        w.signal(signal.SIGCONT)
+        wait_for(lambda: client.llen("record") == 1, 15, "resumed")
+        quit_(w)
+        assert client.scard("resque:workers") == 0 and "Traceback" not in w.output()
+    finally:
+        server.stop()

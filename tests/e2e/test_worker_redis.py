@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 
 import pytest
 from support import ROOT
-from support.jobs import (
-    push,
-    wait_reserves,
-)
+from support.jobs import push, wait_reserves, worker_ids
 from support.procs import titles, wait_for
 from support.redis_server import ExtraRedis
 from support.worker import outage_lines, quit_
@@ -180,5 +178,43 @@ def test_password_never_in_logs_or_proctitles(resqued, app_dir, tmp_path):
         wait_for(lambda: outage_lines(w), 15, "outage logged")
         assert "127.0.0.1" in outage_lines(w)[0]
         assert secret not in w.output()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", [("--no-fork",), ("--fork",), ("--threads", "2")])
+def test_workers_register_again_when_redis_restarted_empty(resqued, app_dir, tmp_path, mode):
+    server = ExtraRedis(tmp_path)
+    server.start()
+    url = server.url
+    w = resqued(
+        "work", "-r", "demo_jobs", "-q", "default", "-i", "1", *mode,
+        "--redis", url, cwd=app_dir, env={"REDIS_URL": url}, redis=False,
+    )  # fmt: skip
+    try:
+        client = server.client()
+        n = 2 if "--threads" in mode else 1
+        wait_for(lambda: client.scard("resque:workers") == n, 15, "registered")
+        ids = sorted(worker_ids(client))
+        started = {wid: client.get(f"resque:worker:{wid}:started") for wid in ids}
+        server.stop()
+        wait_for(lambda: outage_lines(w), 15, "outage logged")
+        server.start()  # same port, empty data
+        client = server.client()
+        wait_for(lambda: sorted(worker_ids(client)) == ids, 15, "registered again")
+        for wid in ids:
+            assert client.get(f"resque:worker:{wid}:started") == started[wid]
+            assert client.hget("resque:workers:heartbeat", wid)
+        status = subprocess.run(
+            [sys.executable, "-m", "resqued.cli", "status", "--redis", url],
+            capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert f"workers ({n})" in status.stdout and all(wid in status.stdout for wid in ids)
+        push(client, "default", "Record", "after")
+        wait_for(lambda: client.llen("record") == 1, 15, "a job after the restart")
+        assert "registered again" in w.output() and "Traceback" not in w.output()
+        quit_(w)
+        assert client.scard("resque:workers") == 0
     finally:
         server.stop()

@@ -7,10 +7,13 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 from support.jobs import (
+    PREFIX,
     failures,
     idle,
     push,
@@ -143,3 +146,35 @@ def test_prune_survives_garbage_left_by_dead_workers(resqued, app_dir, r):
     push(r, "default", "Record", "still working")
     wait_for(lambda: r.llen("record") == 1, 10, "job")
     assert "Traceback" not in w.output()
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def test_a_zombie_worker_is_pruned_and_its_job_failed(resqued, app_dir, r):
+    """A worker killed but not reaped yet (<defunct>) is dead: its job must not stay in limbo."""
+    title = f"{PREFIX}: Processing default since 1700000000 [Sleep]"
+    zombie = subprocess.Popen(
+        [sys.executable, "-c", f"import setproctitle; setproctitle.setproctitle({title!r})"]
+    )
+    try:
+        wait_for(lambda: _state(zombie.pid) == "Z", 15, "an exited, unreaped worker")
+        dead = f"{socket.gethostname()}:{zombie.pid}:default"
+        r.sadd("resque:workers", dead)
+        r.set(
+            f"resque:worker:{dead}",
+            json.dumps(
+                {"queue": "default", "run_at": "x", "payload": {"class": "Sleep", "args": []}}
+            ),
+        )
+        w = work(resqued, app_dir, "-q", "other", "--no-fork")  # prunes at start
+        wait_for(lambda: not r.sismember("resque:workers", dead), 15, "the zombie pruned")
+        [rec] = failures(r)
+        assert rec["exception"] == "Resque::DirtyExit" and rec["worker"] == dead
+        assert rec["payload"] == {"class": "Sleep", "args": []}
+        assert not r.exists(f"resque:worker:{dead}")
+        quit_(w)
+    finally:
+        zombie.wait()

@@ -433,3 +433,50 @@ def test_enqueue_without_a_queue_says_so(r, redis_url):
 
     with pytest.raises(ValueError, match="no 'queue' attribute"):
         resqued.enqueue(NoQueue)
+
+
+def test_the_readme_producer_example_works_as_documented(r, redis_url):
+    @resqued.job("Archive")
+    class Archive:
+        queue = "file_serve"
+
+        @staticmethod
+        def perform(repo_id, branch="master"):
+            pass
+
+    assert isinstance(resqued.connect(redis_url), resqued.producer.Store)
+    assert resqued.enqueue(Archive, 35, "tar") is True
+    assert r.lrange("resque:queue:file_serve", 0, -1) == [b'{"class":"Archive","args":[35,"tar"]}']
+    assert resqued.enqueue_to("critical", Archive, 36) is True
+    assert resqued.enqueue_to("mail", "Mailers::Welcome", 7) is True
+    assert r.lrange("resque:queue:critical", 0, -1) == [b'{"class":"Archive","args":[36]}']
+    assert r.lrange("resque:queue:mail", 0, -1) == [b'{"class":"Mailers::Welcome","args":[7]}']
+    assert r.smembers("resque:queues") == {b"file_serve", b"critical", b"mail"}
+    resqued.enqueue(Archive, 35, "tar")
+    resqued.enqueue(Archive, 1)
+    assert resqued.dequeue(Archive, 35, "tar") == 2  # removes matching jobs, returns how many
+    assert resqued.dequeue(Archive) == 1  # no args: all of the class
+    assert r.llen("resque:queue:file_serve") == 0
+    assert resqued.dequeue("Mailers::Welcome", 7, queue="mail") == 1  # a class by name
+    assert resqued.dequeue(Archive, 36, queue="critical") == 1
+
+
+def test_producer_mistakes_get_errors_that_say_what_to_do(r, redis_url):
+    resqued.connect(redis_url)
+
+    class Archive:
+        queue = "file_serve"
+
+        @staticmethod
+        def perform(*args):
+            pass
+
+    with pytest.raises(ValueError, match=r"enqueue_to\(queue, 'Mailers::Welcome'"):
+        resqued.enqueue("Mailers::Welcome", 7)
+    with pytest.raises(ValueError, match=r"queue=\.\.\."):
+        resqued.dequeue("Mailers::Welcome", 7)
+    with pytest.raises(ValueError, match="non-empty string"):
+        resqued.enqueue_to("", Archive, 1)
+    with pytest.raises(TypeError, match=r"Archive: job arguments must be JSON values"):
+        resqued.enqueue(Archive, object())
+    assert r.keys("*") == []  # nothing was queued

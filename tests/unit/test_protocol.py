@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import time
@@ -228,3 +229,83 @@ def test_dirty_exit_message_matches_ruby():
     assert failure.signal_exit_message(pid, status) == (
         f"Child process received unhandled signal pid {pid} SIGKILL (signal 9)"
     )
+
+
+ODD_PAYLOADS = [
+    b"[" * 100_000,  # RecursionError in json.loads
+    b'{"a":' * 50_000,
+    b'{"class":"X","args":' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"class":"X","args":' + b"[" * 990 + b"]" * 990 + b"}",  # deep, yet valid for Redis's cjson
+    b'{"class":"X","args":[' + b"1" * 5000 + b"]}",  # more digits than int() allows
+    b'{"class":"X","args":[1e999999, -1e999999]}',
+    b'{"class":"X","args":[NaN, Infinity]}',
+    b'{"class":"X","args":["\\ud800"]}',
+    b'\xef\xbb\xbf{"class":"X","args":[]}',  # a UTF-8 BOM
+    '{"class":"X","args":[]}'.encode("utf-16"),
+    '{"class":"X","args":[]}'.encode("utf-32-le"),
+    b'{"class":"X\x00Y","args":[]}',
+    b'{"class":"X","args":[]}\x00',
+    b'{"class":{"nested":1},"args":[]}',
+    b'{"class":"X","args":{"a":1}}',
+    b'{"class":"X","class":"Y"}',
+    b"",
+    b"null",
+    b"\xff" * 64,
+    b"\x00" * 64,
+]
+
+
+def _fuzzed(n: int) -> list[bytes]:
+    """Random bytes, and valid payloads with random bytes flipped, cut or repeated."""
+    rng = random.Random(20240101)
+    good = payload.encode("Mailers::Welcome", ["jürgen", {"a": [1, 2.5, None]}, "😀"])
+    out = []
+    for _ in range(n):
+        kind = rng.randrange(4)
+        if kind == 0:
+            out.append(bytes(rng.randrange(256) for _ in range(rng.randrange(64))))
+        elif kind == 1:
+            b = bytearray(good)
+            for _ in range(rng.randrange(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            out.append(bytes(b))
+        elif kind == 2:
+            out.append(good[: rng.randrange(len(good))])
+        else:
+            cut = rng.randrange(1, len(good))
+            out.append(good[:cut] * rng.randrange(2, 50) + good[cut:])
+    return out
+
+
+def _decodes_and_fails_cleanly(raw: bytes) -> None:
+    try:
+        job = payload.decode("q", raw)
+    except payload.MalformedPayload as exc:
+        assert str(exc)  # a reason, for the failure record
+        shown = payload.malformed_stand_in(raw)
+    else:
+        assert isinstance(job.class_name, str) and job.class_name
+        assert isinstance(job.args, list)
+        shown = job.payload
+    record = failure.record(shown, "X", "e", [], "h:1:q", "q", EPOCH, raw=raw)
+    assert record.startswith(b'{"failed_at":"2024/01/01 12:00:00 UTC","payload":{')
+    assert record.endswith(b',"worker":"h:1:q","queue":"q"}')
+
+
+@pytest.mark.parametrize("raw", ODD_PAYLOADS, ids=lambda raw: repr(raw[:24]))
+def test_odd_payloads_decode_to_a_job_or_malformed_payload(raw):
+    _decodes_and_fails_cleanly(raw)
+
+
+def test_fuzzed_payloads_decode_to_a_job_or_malformed_payload():
+    for raw in _fuzzed(5000):
+        _decodes_and_fails_cleanly(raw)
+
+
+def test_a_payload_too_deep_to_encode_again_is_recorded_as_the_raw_text():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    raw = b'{"class":"X","args":"(deep)"}'
+    doc = json.loads(failure.record({"class": "X", "args": deep}, "E", "e", [], "w", "q", raw=raw))
+    assert doc["payload"] == {"class": "resqued.MalformedPayload", "args": [raw.decode()]}

@@ -118,6 +118,7 @@ def test_the_reserve_script_expands_like_the_python_side(r, redis_url, names):
     """What the worker looks at in Redis is what QueueList.resolve says."""
     store = Store.connect(redis_url)
     r.sadd("resque:queues", *KNOWN)
+    r.sadd("resque:workers", "h:1:test")
     queues = QueueList(tuple(names))
     reply = Reserver(store, queues, "h:1:test", pause_key="", handover=[]).call()
     assert reply[0] == b"empty"

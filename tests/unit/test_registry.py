@@ -10,7 +10,9 @@ import pytest
 import resqued
 from resqued.resque import registry, times
 from resqued.resque.connection import redact
+from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
+from resqued.worker.loop import Reserver
 
 
 @pytest.fixture
@@ -125,3 +127,66 @@ def test_passwords_are_redacted():
     assert (
         redact("unix:///tmp/r.sock?password=s3cret&db=1") == "unix:///tmp/r.sock?password=***&db=1"
     )
+
+
+def fake_proc(root, pid: str, state: str, cmdline: bytes, comm: str = "python3") -> None:
+    d = root / pid
+    d.mkdir()
+    (d / "stat").write_text(f"{pid} ({comm}) {state} 1 1 1 0 -1 4194560 0 0 0 0")
+    (d / "cmdline").write_bytes(cmdline)
+
+
+def test_live_workers_are_read_from_proc_and_zombies_are_dead(tmp_path):
+    fake_proc(tmp_path, "10", "S", b"resque-0.1.0: Waiting for high\0\0\0")
+    fake_proc(tmp_path, "11", "R", b"resque-2.6.0: Processing high since 1700000000 [X]\0")
+    fake_proc(tmp_path, "12", "S", b"ruby\0/app/bin/rake\0resque:work\0")  # Ruby's rake task
+    fake_proc(tmp_path, "13", "Z", b"", comm="resque-0.1.0: W")  # what ps shows as <defunct>
+    fake_proc(tmp_path, "14", "S", b"python3\0-m\0resqued.cli\0")  # not a worker (yet)
+    fake_proc(tmp_path, "15", "S", b"resqued-0.1.0 listener #1 2/2/2 running\0")
+    fake_proc(tmp_path, "16", "S", b"resque-0.1.0: Paused\0", comm="x) Z (y")  # odd comm
+    (tmp_path / "self").mkdir()
+    (tmp_path / "17").mkdir()  # vanished between listing and reading
+    assert registry.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
+
+
+def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "live_resque_pids", lambda: None)
+    gone = registry.worker_id("q", 999_999)
+    r.sadd("resque:workers", gone)
+    assert registry.prune_dead_workers(store, "me") == []
+    assert r.sismember("resque:workers", gone)
+
+
+def test_a_worker_missing_from_the_registry_is_told_and_registers_again(store, r):
+    wid = registry.worker_id("q", 4242)
+    started = registry.register(store, wid)
+    r.set(f"resque:stat:processed:{wid}", 7)
+    r.rpush("resque:queue:q", b'{"class":"A","args":[]}')
+    r.srem("resque:workers", wid)
+    r.delete(f"resque:worker:{wid}:started")
+    r.hdel("resque:workers:heartbeat", wid)
+    reserver = Reserver(store, QueueList.parse("q"), wid, pause_key="", handover=[])
+    assert reserver.call() == [b"unregistered"]
+    assert r.llen("resque:queue:q") == 1  # nothing taken
+    registry.reregister(store, wid, started)
+    assert r.smembers("resque:workers") == {wid.encode()}
+    assert r.get(f"resque:worker:{wid}:started") == started.encode()
+    assert r.hget("resque:workers:heartbeat", wid)
+    assert r.get(f"resque:stat:processed:{wid}") == b"7"  # its counts stay
+    assert reserver.call() == [b"job", b"q", b'{"class":"A","args":[]}']
+
+
+def test_under_load_a_worker_notices_an_empty_restart_after_recording_its_job(store, r):
+    wid = registry.worker_id("q", 4243)
+    registry.register(store, wid)
+    reserver = Reserver(store, QueueList.parse("q"), wid, pause_key="", handover=[])
+    r.rpush("resque:queue:q", b'{"class":"A","args":[1]}', b'{"class":"A","args":[2]}')
+    assert reserver.call()[0] == b"job"
+    reserver.pending = b""  # job 1 done
+    assert reserver.call()[0] == b"job"  # its count is there: no registry check needed
+    assert r.get(f"resque:stat:processed:{wid}") == b"1"
+    r.flushall()  # Redis restarted empty while job 2 ran; the worker:<id> record is gone too
+    r.rpush("resque:queue:q", b'{"class":"A","args":[3]}')
+    reserver.pending = b""  # job 2 done
+    assert reserver.call() == [b"unregistered"]
+    assert r.llen("resque:queue:q") == 1  # nothing taken before it registers again

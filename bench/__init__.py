@@ -1,0 +1,1 @@
+"""Benchmarks of resqued against RQ and the machine's limits: ``python -m bench --quick|--full``."""
