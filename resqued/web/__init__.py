@@ -19,6 +19,7 @@ from resqued.web.options import check_exposure, load_token, parse_bind, url
 __all__ = ["create_app", "load_token", "require_extra", "serve"]
 
 log = logging.getLogger("resqued")
+BACKLOG = 2048  # uvicorn's default
 EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "multipart", "python_multipart")
 
 
@@ -53,7 +54,7 @@ def create_app(store: Store, token: str | None = None, sample_interval: float = 
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket first, so a busy port is a one-line error."""
+    """Bind and listen first, so a busy port is a one-line error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
@@ -63,6 +64,9 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(infos[0][4])
+        # Listen now: the URL printed next answers at once (the kernel queues connections
+        # until uvicorn accepts them), not only once uvicorn has started.
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ResquedError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
