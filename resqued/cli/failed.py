@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from resqued.cli.common import Parser, add_redis_args, parser, store
@@ -79,7 +80,7 @@ ACTIONS = {
 }
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+def _parser() -> tuple[argparse.ArgumentParser, Mapping[str, argparse.ArgumentParser]]:
     p = parser(
         "failed",
         "List, show, retry and remove failed jobs as resque-web does: a job is named by its "
@@ -183,7 +184,10 @@ def _many(failed: FailedList, action: str, where: FailureFilter, yes: bool) -> i
     confirm(f"{action} {_jobs(matched)} ({what})", yes)
     if action == "retry":
         done = failed.retry_matching(where)
-        skipped = f"; {matched - done} name no queue or class" if done < matched else ""
+        left = matched - done
+        skipped = (
+            f"; {left} left alone (no queue or class, or changed meanwhile)" if left > 0 else ""
+        )
         print(f"resqued: retried {_jobs(done)} ({what}){skipped}")
     else:
         done = failed.remove_matching(where)

@@ -40,6 +40,8 @@ def _failures_title(fleet: Fleet) -> str:
     n, total = len(fleet.failures), fleet.stats.failed_list
     if not total:
         return "failures (none)"
+    if not n:
+        return f"failures ({total}; see resqued failed list)"
     return f"failures (newest {n} of {total}; more: resqued failed list)"
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 from support.cli import Terminal, cli, cli_env
-from support.fleet import register_worker
+from support.fleet import push_failures, pyres_failure, register_worker, ruby_failure
 from support.jobs import push
 from support.procs import wait_for
 from support.redis_server import ExtraRedis
@@ -260,3 +260,22 @@ def test_watch_keeps_going_through_a_redis_restart(tmp_path):
     errors = [x for x in out.read_text().splitlines() if "(retrying)" in x]
     assert errors and all(x.startswith("resqued: redis: ") for x in errors)
     assert "Traceback" not in out.read_text()
+
+
+def test_failures_shown_are_counted_by_the_flag(r, redis_url):
+    push_failures(r, ruby_failure(), pyres_failure(), ruby_failure(cls="Other"))
+    lines = status_text(redis_url).splitlines()
+    assert lines[-4] == "failures (newest 3 of 3; more: resqued failed list)"
+    one = cli(redis_url, "status", "--failures", "1").stdout.splitlines()
+    assert one[-2:] == [
+        "failures (newest 1 of 3; more: resqued failed list)",
+        "  #2  2024/01/01 12:00:00 UTC  high  Other  RuntimeError: boom",
+    ]
+    assert cli(redis_url, "status", "--failures", "0").stdout.endswith(
+        "\nfailures (3; see resqued failed list)\n"
+    )
+    assert (
+        json.loads(cli(redis_url, "status", "--json", "--failures", "0").stdout)["failures"] == []
+    )
+    out = cli(redis_url, "status", "--failures", "-1")
+    assert out.returncode == 2 and "'-1' is not a whole number >= 0" in out.stderr
