@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resqued.cli.common import Parser, add_redis_args, parser, store
+from resqued.fleet.fmt import printable
 from resqued.fleet.parse import parse_time
 from resqued.prompt import confirm
 from resqued.resque.failed import FailedJob, FailedList, FailureFilter
@@ -230,12 +231,14 @@ def _list(failed: FailedList, where: FailureFilter, args: argparse.Namespace) ->
     iw = max(len(str(j.index)) for j in page.jobs)
     for job in page.jobs:
         if job.record is None:
-            print(f"  #{job.index:<{iw}}  (not a JSON record) {_first(_raw(job), 60)}")
+            print(printable(f"  #{job.index:<{iw}}  (not a JSON record) {_first(_raw(job), 60)}"))
             continue
         retried = f"  (retried {job.retried_at})" if job.retried_at else ""
         print(
-            f"  #{job.index:<{iw}}  {job.failed_at or '?'}  {job.queue or '?'}  "
-            f"{job.class_name or '?'}  {job.exception or '?'}: {_first(job.error)}{retried}"
+            printable(
+                f"  #{job.index:<{iw}}  {job.failed_at or '?'}  {job.queue or '?'}  "
+                f"{job.class_name or '?'}  {job.exception or '?'}: {_first(job.error)}{retried}"
+            )
         )
     if last < page.total:
         print(f"more: resqued failed list --start {last}")
@@ -252,11 +255,11 @@ def _raw(job: FailedJob) -> str:
 
 
 def show(job: FailedJob) -> str:
-    """One failed job in full, as text."""
+    """One failed job in full, as text (control characters escaped, one line each)."""
     out = [f"failed job #{job.index}"]
     if job.record is None:
         out += ["  not a JSON record; as stored:", "  " + _raw(job)]
-        return "\n".join(out)
+        return "\n".join(printable(line) for line in out)
     rows = [
         ("failed at", job.failed_at),
         ("queue", job.queue),
@@ -271,7 +274,7 @@ def show(job: FailedJob) -> str:
     out += [f"  {name:<10}  {value}" for name, value in rows]
     out.append("  backtrace" if job.backtrace else "  backtrace   (none)")
     out += [f"    {line}" for line in job.backtrace]
-    return "\n".join(out)
+    return "\n".join(printable(line) for line in out)
 
 
 def job_dict(job: FailedJob) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 
 from resqued.cli.common import add_redis_args, parser, store
 from resqued.errors import ResquedError
+from resqued.fleet.fmt import printable
 from resqued.prompt import confirm
 from resqued.resque.queue_admin import depths, remove_queue
 
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
     print(f"queues ({len(queues)}), {_jobs(pending)} pending")
     width = max((len(q.name) for q in queues), default=0)
     for q in queues:
-        print(f"  {q.name:<{width}}  {q.depth:>7}")
+        print(printable(f"  {q.name:<{width}}  {q.depth:>7}"))
     return 0
 
 

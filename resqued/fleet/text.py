@@ -33,7 +33,7 @@ def render(fleet: Fleet) -> str:
             f"  #{f.index:<{iw}}  {f.failed_at_text or '?'}  {f.queue or '?'}  "
             f"{f.class_name or '?'}  {f.exception or '?'}: {_line(f.error)}{retried}"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(fmt.printable(line) for line in out) + "\n"
 
 
 def _failures_title(fleet: Fleet) -> str:

@@ -247,3 +247,25 @@ def test_every_action_has_help(redis_url):
         assert out.returncode == 0 and f"usage: resqued failed {action}" in out.stdout
     listed = cli(redis_url, "failed", "--help").stdout
     assert all(f"\n    {action} " in listed for action in ("list", "show", "retry", "remove"))
+
+
+def test_control_characters_in_records_never_reach_the_terminal(r, redis_url):
+    push_failures(
+        r,
+        ruby_failure(cls="Evil\x1b[2J", queue="q\x9b1m", error="one\x1b]0;title\x07\ntwo"),
+        b"\x1b[31mnot json",
+    )
+    r.sadd("resque:queues", "q\x1b[5m")
+    listed = ok(redis_url, "list")
+    shown = ok(redis_url, "show", "0") + ok(redis_url, "show", "1")
+    status = cli(redis_url, "status").stdout
+    queues = cli(redis_url, "queues").stdout
+    for text in (listed, shown, status, queues):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+    assert "Evil\\x1b[2J  RuntimeError: one\\x1b]0;title\\x07" in listed
+    assert "(not a JSON record) \\x1b[31mnot json" in listed
+    assert (
+        "  queue       q\\x9b1m\n" in shown
+        and "  error       one\\x1b]0;title\\x07\\x0atwo\n" in shown
+    )
+    assert "Evil\\x1b[2J" in status and "  q\\x1b[5m  " in queues
