@@ -12,10 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from resqued.cli.common import Parser, add_redis_args, parser, store
+from resqued.cli.common import Parser, add_redis_args, confirm, parser, store
 from resqued.fleet.fmt import printable
 from resqued.fleet.parse import parse_time
-from resqued.prompt import confirm
 from resqued.resque.failed import FailedJob, FailedList, FailureFilter
 
 FORMAT = 1  # of the --json documents; fields are only ever added

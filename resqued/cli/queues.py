@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from resqued.cli.common import add_redis_args, parser, store
+from resqued.cli.common import add_redis_args, confirm, parser, store
 from resqued.errors import ResquedError
 from resqued.fleet.fmt import printable
-from resqued.prompt import confirm
 from resqued.resque.queue_admin import depths, remove_queue
 
 FORMAT = 1  # of the --json document; fields are only ever added

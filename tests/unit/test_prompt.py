@@ -6,9 +6,9 @@ import io
 
 import pytest
 
+from resqued.cli.common import confirm
 from resqued.cli.status import EOL, EOS, HOME, _screen
 from resqued.errors import ResquedError
-from resqued.prompt import confirm
 
 
 class Tty(io.StringIO):
