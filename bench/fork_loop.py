@@ -26,6 +26,9 @@ def _preload() -> None:
     import resqued
 
     for mod in pkgutil.walk_packages(resqued.__path__, "resqued."):
+        # a worker's modules: not the entry points (__main__), not the extras' (web)
+        if mod.name.endswith("__main__") or mod.name.startswith("resqued.web"):
+            continue
         importlib.import_module(mod.name)
     importlib.import_module("bench_jobs")
     client = redis.Redis.from_url(os.environ["REDIS_URL"])

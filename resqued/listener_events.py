@@ -12,20 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from resqued import daemon, hot_swap, logs, systemd
 from resqued.listener_proxy import ListenerProxy
-
-if TYPE_CHECKING:
-    from resqued.master import Master
+from resqued.master_state import MasterState
 
 log = logging.getLogger("resqued")
 
 LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restart backoff
 
 
-def exited(m: Master, listener: ListenerProxy, status: int) -> None:
+def exited(m: MasterState, listener: ListenerProxy, status: int) -> None:
     """A listener exited: a retiring one is simply gone; the current one is replaced."""
     code = os.waitstatus_to_exitcode(status)
     if listener is not m.pool.current:
@@ -44,7 +42,7 @@ def exited(m: Master, listener: ListenerProxy, status: int) -> None:
     log.error("%r died (exit %s); starting another in %.1fs", listener, code, delay)
 
 
-def failed(m: Master, listener: ListenerProxy, reason: str) -> None:
+def failed(m: MasterState, listener: ListenerProxy, reason: str) -> None:
     """A listener that never got ready: keep the previous one, or retry, or give up."""
     m.failure = reason
     previous = m.pool.previous_ready()
@@ -65,13 +63,13 @@ def failed(m: Master, listener: ListenerProxy, reason: str) -> None:
     log.error("%r cannot start: %s; trying again in %.1fs", listener, reason, delay)
 
 
-def reload_done(m: Master, outcome: str, error: str | None) -> None:
+def reload_done(m: MasterState, outcome: str, error: str | None) -> None:
     if m.last_reload and m.last_reload["outcome"] == "pending":
         m.last_reload.update(outcome=outcome, error=error)
         m.reloads[outcome] += 1
 
 
-def ready(m: Master, listener: ListenerProxy) -> None:
+def ready(m: MasterState, listener: ListenerProxy) -> None:
     """The current listener runs: retire the older ones; the first one completes the start."""
     log.info("%r is ready with %d workers", listener, listener.total)
     apply_summary(m, listener.summary)
@@ -87,7 +85,7 @@ def ready(m: Master, listener: ListenerProxy) -> None:
     systemd.ready(m.status_text())
 
 
-def apply_summary(m: Master, summary: dict[str, Any]) -> None:
+def apply_summary(m: MasterState, summary: dict[str, Any]) -> None:
     """A new listener's config: what the master keeps of it (log paths, timeouts, sizes)."""
     if not summary:
         return

@@ -8,27 +8,25 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from resqued import proctitle
 from resqued.errors import ResquedError
 from resqued.master_registry import Registration
+from resqued.master_state import MasterState
 from resqued.resque.store import Store
 from resqued.version import __version__
-
-if TYPE_CHECKING:
-    from resqued.master import Master
 
 log = logging.getLogger("resqued")
 
 
-def state(m: Master) -> str:
+def state(m: MasterState) -> str:
     if m.stopping:
         return "stopping"
     return "workers stopped" if m.workers_stopped else "running"
 
 
-def title(m: Master) -> str:
+def title(m: MasterState) -> str:
     workers = m.pool.workers
     tag = " stopping" if m.stopping else ""
     if m.failure and not m.stopping:
@@ -39,7 +37,7 @@ def title(m: Master) -> str:
     )
 
 
-def document(m: Master, host: str) -> dict[str, Any]:
+def document(m: MasterState, host: str) -> dict[str, Any]:
     """The registration document (see resqued/master_registry.py)."""
     li = m.pool.current
     listener = None
@@ -76,7 +74,7 @@ def document(m: Master, host: str) -> dict[str, Any]:
     }
 
 
-def register(m: Master) -> Registration | None:
+def register(m: MasterState) -> Registration | None:
     """Start keeping the master's registration in Redis (a thread: Redis never stalls the loop)."""
     try:
         store = Store.connect(m.view.get("redis_url"), m.view.get("namespace") or "resque")

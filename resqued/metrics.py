@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from resqued.errors import ResquedError
+from resqued.master_state import MasterState
 from resqued.scoreboard import BUCKETS
-
-if TYPE_CHECKING:
-    from resqued.master import Master
 
 log = logging.getLogger("resqued")
 
@@ -40,7 +38,7 @@ def parse_bind(text: str) -> tuple[str, int]:
 class Collector:
     """Builds the metric families from the master's state at each scrape."""
 
-    def __init__(self, master: Master, depths: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, master: MasterState, depths: Callable[[], dict[str, int]]) -> None:
         self.master = master
         self.depths = depths
 
@@ -105,7 +103,7 @@ class Collector:
         yield queues
 
 
-def queue_depths(master: Master) -> dict[str, int]:
+def queue_depths(master: MasterState) -> dict[str, int]:
     """Every queue's length, in one round trip (on the master's registration connection)."""
     if master.registration is None:
         return {}
@@ -117,7 +115,7 @@ def queue_depths(master: Master) -> dict[str, int]:
     return dict(zip(names, pipe.execute(), strict=True))
 
 
-def serve(master: Master, bind: str) -> Any:
+def serve(master: MasterState, bind: str) -> Any:
     """Start the endpoint in a thread; the server, to ``shutdown()``. ResquedError if it can't."""
     try:
         from prometheus_client import CollectorRegistry, start_http_server

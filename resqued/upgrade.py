@@ -9,17 +9,15 @@ memfd (``reexec.exec_with_state``); the new image adopts it with ``restore``.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from resqued import reexec, systemd
-
-if TYPE_CHECKING:
-    from resqued.master import Master
+from resqued.master_state import MasterState
 
 log = logging.getLogger("resqued")
 
 
-def saved_state(m: Master) -> dict[str, Any]:
+def saved_state(m: MasterState) -> dict[str, Any]:
     return {
         **m.pool.saved(),
         "pool_delta": m.pool_delta,
@@ -31,7 +29,7 @@ def saved_state(m: Master) -> dict[str, Any]:
     }
 
 
-def restore(m: Master, state: dict[str, Any]) -> None:
+def restore(m: MasterState, state: dict[str, Any]) -> None:
     """Take over the listeners a previous image of this master left running."""
     m.pool.restore(state)
     m.pool_delta = state["pool_delta"]
@@ -48,7 +46,7 @@ def restore(m: Master, state: dict[str, Any]) -> None:
 class Upgrade:
     """One USR2: a running preflight, then (if it passed) the exec."""
 
-    def __init__(self, m: Master) -> None:
+    def __init__(self, m: MasterState) -> None:
         log.info("re-exec: checking that the new release starts")
         self.preflight = reexec.Preflight(m.argv, m.cwd)
 
@@ -63,7 +61,7 @@ class Upgrade:
         """The master's reaping found the preflight's exit status."""
         self.preflight.reaped(status)
 
-    def poll(self, m: Master) -> bool:
+    def poll(self, m: MasterState) -> bool:
         """True once this upgrade is over: cancelled (logged), or the exec failed."""
         problem = self.preflight.poll()
         if problem is None:

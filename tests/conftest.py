@@ -20,7 +20,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import APPS, ROOT  # noqa: E402
-from support.procs import Proc  # noqa: E402
+from support.procs import Proc, descendants  # noqa: E402
 from support.redis_server import RedisServer, pings  # noqa: E402
 
 from resqued.errors import ResquedError  # noqa: E402
@@ -114,6 +114,14 @@ def resqued(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Proc]]:
 
     yield start
     for proc in started:
+        # Job children run in process groups of their own: end every descendant by pid
+        # (all of them started by this test), then the command's own group.
+        family = [pid for pid, _, _ in descendants(proc.pid)] if proc.popen.poll() is None else []
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

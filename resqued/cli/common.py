@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import redis
 
@@ -120,3 +120,24 @@ def guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
     except BrokenPipeError:  # `resqued status | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def confirm(
+    action: str, yes: bool, stdin: TextIO | None = None, stderr: TextIO | None = None
+) -> None:
+    """Return once the operator agreed to ``action`` (``--yes``, or ``y`` typed on the
+    terminal); raise ResquedError, nothing changed, otherwise.
+
+    ``action`` reads as a question: ``retry 12 failed jobs (queue=mail)``.
+    """
+    if yes:
+        return
+    stdin = stdin if stdin is not None else sys.stdin
+    stderr = stderr if stderr is not None else sys.stderr
+    if stdin is None or stdin.closed or not stdin.isatty():
+        raise ResquedError(f"refusing to {action} without --yes (stdin is not a terminal to ask)")
+    stderr.write(f"{action[:1].upper()}{action[1:]}? [y/N] ")
+    stderr.flush()
+    answer = stdin.readline()
+    if answer.strip().lower() not in ("y", "yes"):
+        raise ResquedError("not confirmed: nothing changed")

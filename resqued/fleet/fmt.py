@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from resqued.fleet.model import Master, Worker
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal on one line: control characters (escape sequences a
+    payload or an error message may hold, newlines) shown as ``\\x1b``, a tab as a space."""
+    return _CONTROL.sub(lambda m: " " if m.group() == "\t" else f"\\x{ord(m.group()):02x}", text)
 
 
 def duration(seconds: float | None) -> str:

@@ -31,15 +31,17 @@ def render(fleet: Fleet) -> str:
         retried = f", retried {fmt.utc(f.retried_at)}" if f.retried_at else ""
         out.append(
             f"  #{f.index:<{iw}}  {f.failed_at_text or '?'}  {f.queue or '?'}  "
-            f"{f.class_name or '?'}  {f.exception}: {_line(f.error)}{retried}"
+            f"{f.class_name or '?'}  {f.exception or '?'}: {_line(f.error)}{retried}"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(fmt.printable(line) for line in out) + "\n"
 
 
 def _failures_title(fleet: Fleet) -> str:
     n, total = len(fleet.failures), fleet.stats.failed_list
     if not total:
         return "failures (none)"
+    if not n:
+        return f"failures ({total}; see resqued failed list)"
     return f"failures (newest {n} of {total}; more: resqued failed list)"
 
 

@@ -7,6 +7,7 @@ package never needs them.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 from typing import Any
@@ -15,9 +16,10 @@ from resqued.errors import ResquedError
 from resqued.resque.store import Store
 from resqued.web.options import check_exposure, load_token, parse_bind, url
 
-__all__ = ["create_app", "load_token", "serve"]
+__all__ = ["create_app", "load_token", "require_extra", "serve"]
 
 log = logging.getLogger("resqued")
+BACKLOG = 2048  # uvicorn's default
 EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "multipart", "python_multipart")
 
 
@@ -27,19 +29,32 @@ def _import_error(exc: ImportError) -> ResquedError:
     )
 
 
-def create_app(store: Store, token: str | None = None, sample_interval: float = 2.0) -> Any:
-    """The dashboard as an ASGI application (a Starlette app)."""
+def require_extra() -> None:
+    """Raise the one-line ResquedError naming ``pip install 'resqued[web]'`` when a module
+    of the web extra is missing."""
     try:
-        from resqued.web.app import create_app as build
+        import uvicorn  # noqa: F401
+
+        import resqued.web.app  # noqa: F401  (Starlette, Jinja2)
     except ImportError as exc:
         if exc.name and exc.name.split(".")[0] in EXTRA_MODULES:
             raise _import_error(exc) from None
         raise
+    # Starlette imports python-multipart lazily and fails only when a form is posted.
+    if not any(importlib.util.find_spec(m) for m in ("python_multipart", "multipart")):
+        raise _import_error(ModuleNotFoundError(name="python_multipart"))
+
+
+def create_app(store: Store, token: str | None = None, sample_interval: float = 2.0) -> Any:
+    """The dashboard as an ASGI application (a Starlette app)."""
+    require_extra()
+    from resqued.web.app import create_app as build
+
     return build(store, token, sample_interval)
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket first, so a busy port is a one-line error."""
+    """Bind and listen first, so a busy port is a one-line error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
@@ -49,6 +64,9 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(infos[0][4])
+        # Listen now: the URL printed next answers at once (the kernel queues connections
+        # until uvicorn accepts them), not only once uvicorn has started.
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ResquedError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
@@ -71,10 +89,8 @@ def serve(
     host, port = parse_bind(bind)
     check_exposure(host, token)
     app = create_app(store, token, sample_interval)
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise _import_error(exc) from None
+    import uvicorn
+
     sock = listen(host, port)
     config = uvicorn.Config(
         app,

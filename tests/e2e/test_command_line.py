@@ -128,7 +128,10 @@ def test_no_abbreviations(args, cause):
         ("stauts", "(did you mean 'status'?)"),
         ("wrok", "(did you mean 'work'?)"),
         ("pasue", "(did you mean 'pause'?)"),
-        ("frobnicate", "(commands: work, status, quit-and-wait, pause, resume;"),
+        (
+            "frobnicate",
+            "(commands: work, status, failed, queues, web, quit-and-wait, pause, resume;",
+        ),
     ],
 )
 def test_unknown_command(word, hint):

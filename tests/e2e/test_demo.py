@@ -1,7 +1,8 @@
 """The README's demo on a machine without redis-server: it falls back to the embedded Valkey.
 
 ``bash examples/demo/run.sh`` runs with a PATH from which redis-server and valkey-server
-are absent, no stdin, and a deadline; it must exit 0 having processed its jobs.
+are absent, no stdin, and a deadline; it must exit 0 having processed its jobs, with its
+dashboard answering at the URL it printed while it ran, and nothing left listening there.
 
 The fresh-clone variants copy the repository without ``.venv``, so the demo creates its
 own virtualenv and installs from PyPI (about a minute): they run when
@@ -11,9 +12,13 @@ own virtualenv and installs from PyPI (about a minute): they run when
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,9 +41,38 @@ PROCESSED = [
     "welcome mail to linus@example.com",
     "monthly report done after 5s",
     "flaky job 1 failed",
-    "processed 9, failed 1",
+    "240 jobs done (6 failed) in ",
+    "resqued: retried 6 failed jobs (class=Images::Resize)",
+    "queues (3), 0 jobs pending",
+    "processed 255, failed 7 (failed list 7); pending 0",
+    "== stopping the dashboard",
     "== done",
 ]
+DASHBOARD = re.compile(r"^== dashboard: (http://127\.0\.0\.1:(\d+)/) ")
+PROGRESS = re.compile(r"^queued +\d+   working \d   processed +\d+   failed +\d+ +[\d.]+ jobs/s$")
+
+
+class Demo:
+    """The demo's output, read as it comes; the dashboard's answer fetched while it runs."""
+
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self.popen = popen
+        self.lines: list[str] = []
+        self.dashboard: tuple[str, int, str] | None = None  # url, HTTP status, page
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line)
+            found = DASHBOARD.match(line)
+            if found and self.dashboard is None:
+                url = found.group(1)
+                try:
+                    with urllib.request.urlopen(url + "api/fleet.json", timeout=10) as resp:
+                        self.dashboard = (url, resp.status, resp.read().decode())
+                except OSError as exc:  # keep reading: the demo must not block on its pipe
+                    self.dashboard = (url, 0, repr(exc))
 
 
 def run_demo(repo: Path, tmp_path: Path, env: dict[str, str], timeout: float) -> str:
@@ -48,23 +82,41 @@ def run_demo(repo: Path, tmp_path: Path, env: dict[str, str], timeout: float) ->
         full_env.pop(name, None)
     if "RESQUED_DEMO_VENV" not in env:
         full_env.pop("RESQUED_DEMO_VENV", None)  # the default: .venv in the clone
-    out = subprocess.run(
+    popen = subprocess.Popen(
         ["bash", str(repo / "examples" / "demo" / "run.sh")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=full_env,
-        timeout=timeout,
     )
-    assert out.returncode == 0, out.stdout
-    return out.stdout
+    demo = Demo(popen)
+    try:
+        status = popen.wait(timeout)
+    finally:
+        popen.kill()
+        demo.reader.join(10)
+    output = "".join(demo.lines)
+    assert status == 0, output
+    assert_dashboard(demo, output)
+    return output
+
+
+def assert_dashboard(demo: Demo, output: str) -> None:
+    """The URL printed answered with the fleet while the demo ran, and is closed now."""
+    assert demo.dashboard is not None, output
+    url, status, body = demo.dashboard
+    assert status == 200 and '"format":1' in body, f"{url}: {body}"
+    port = int(url.rsplit(":", 1)[1].rstrip("/"))
+    with pytest.raises(OSError):  # the demo stopped its dashboard
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 def assert_processed(output: str) -> None:
     missing = [line for line in PROCESSED if line not in output]
     assert not missing, f"missing {missing} in:\n{output}"
     assert "Traceback" not in output, output
+    assert any(PROGRESS.match(line) for line in output.splitlines()), output
 
 
 def assert_embedded_valkey(output: str) -> None:

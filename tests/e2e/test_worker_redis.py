@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -206,11 +207,11 @@ def test_workers_register_again_when_redis_restarted_empty(resqued, app_dir, tmp
             assert client.get(f"resque:worker:{wid}:started") == started[wid]
             assert client.hget("resque:workers:heartbeat", wid)
         status = subprocess.run(
-            [sys.executable, "-m", "resqued.cli", "status", "--redis", url],
+            [sys.executable, "-m", "resqued.cli", "status", "--json", "--redis", url],
             capture_output=True, text=True, timeout=30,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-        assert f"workers ({n})" in status.stdout and all(wid in status.stdout for wid in ids)
+        assert sorted(w["id"] for w in json.loads(status.stdout)["workers"]) == sorted(ids)
         push(client, "default", "Record", "after")
         wait_for(lambda: client.llen("record") == 1, 15, "a job after the restart")
         assert "registered again" in w.output() and "Traceback" not in w.output()
