@@ -191,3 +191,21 @@ def test_max_age_replaces_a_worker_after_its_job(resqued, app_dir, r, redis_url)
     wait_for(lambda: replacements(redis_url).get("max age", 0) >= 1, 10, "reason counted")
     m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
+
+
+def test_a_thread_past_its_hard_limit_lets_the_other_threads_finish(resqued, app_dir, r, redis_url):
+    m = start(resqued, app_dir, r, "threads", "--job-timeout", "2", "--job-soft-timeout", "1")
+    [first] = workers(m.pid)
+    push(r, "default", "Steady", "other", 8)  # no limit of its own: runs on
+    wait_for(lambda: events(r, "started:other"), 15, "the other job running")
+    push(r, "default", "Stubborn", "s")
+    wait_for(lambda: lines(m, "ran past its hard time limit"), 15, "the hard limit passed")
+    assert not events(r, "done:other")  # still running: not lost, not failed
+    wait_for(lambda: workers(m.pid) and first not in workers(m.pid), 20, "a fresh process")
+    assert events(r, "done:other")  # it finished before its process exited
+    [failed] = failures(r)
+    assert failed["exception"] == "resqued.JobTimeout" and failed["payload"]["class"] == "Stubborn"
+    assert "it could not be interrupted; its worker process exited" in failed["error"]
+    wait_for(lambda: replacements(redis_url) == {"timed out": 1}, 10, "reason counted")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0

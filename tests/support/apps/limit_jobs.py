@@ -88,3 +88,19 @@ class WhoRuns:
     @staticmethod
     def perform(key):
         _redis().rpush("pids", f"{key}:{os.getpid()}:{os.getppid()}")
+
+
+@resqued.job("Steady")
+class Steady:
+    """No time limit of its own, whatever the worker's (0 switches a limit off)."""
+
+    job_timeout = 0
+    job_soft_timeout = 0
+
+    @staticmethod
+    def perform(key, seconds):
+        note("started", key)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        note("done", key)
