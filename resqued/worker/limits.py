@@ -144,7 +144,6 @@ class Alarm:
         self.limits = NO_LIMITS
         self.begun = 0.0
         self.stages: list[tuple[float, type[BaseException]]] = []
-        self.installed = False
 
     def arm(self, limits: TimeLimits, begun: float, hard_too: bool = False) -> bool:
         """Start the clock for a job that began at ``begun`` (monotonic); False: nothing to do."""
@@ -155,9 +154,8 @@ class Alarm:
             stages.append((limits.hard, JobTimeout))
         if not stages:
             return False
-        if not self.installed:
+        if signal.getsignal(signal.SIGALRM) != self._ring:  # first use, or a job took it
             signal.signal(signal.SIGALRM, self._ring)
-            self.installed = True
         self.limits, self.begun, self.stages = limits, begun, stages
         self._next()
         return True
