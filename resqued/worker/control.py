@@ -138,13 +138,25 @@ class Control:
             self.board.beat(self.thread)
 
     def _sleep_beating(self, seconds: float, fds: tuple[int, ...]) -> list[int]:
-        end = time.monotonic() + seconds
+        """Wait in steps of BEAT_EVERY, beating after each quiet one.
+
+        A wait that ends early (an fd, a control call) does not beat: the worker is
+        about to do something, and its job start or end beats anyway.
+        """
         seen = self.changes
+        if seconds <= BEAT_EVERY:
+            ready = self.wakeup.wait(seconds, *fds)
+            if not ready and self.changes == seen:
+                self.beat()
+            return ready
+        end = time.monotonic() + seconds
         while True:
-            self.beat()
             left = end - time.monotonic()
             ready = self.wakeup.wait(min(left, BEAT_EVERY), *fds)
-            if ready or self.changes != seen or left <= BEAT_EVERY:
+            if ready or self.changes != seen:
+                return ready
+            self.beat()
+            if left <= BEAT_EVERY:
                 return ready
 
     def reopen_logs_now(self) -> None:

@@ -105,7 +105,9 @@ class ForkedJob:
         killed: BaseException | None = None  # by a guard rail, and why
         limits = current.limits
         hard_at = current.begun + limits.hard if limits.hard else 0.0
-        board = control.board
+        # The listener asks for kills only with a memory limit.  Touch nothing more than
+        # needed while the child runs: every page the worker writes then is copied.
+        board = control.board if opts.memory_limit else None
         exited = _pidfd_open(pid)  # readable once the child has exited
         reading = True
         done = False
@@ -120,7 +122,7 @@ class ForkedJob:
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
                     _signal_group(pid, signal.SIGKILL)
-                if killed is None:
+                if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
                     hard_at = 0.0 if killed is not None else hard_at
                 deadline = min(t for t in (kill_at, hard_at, float("inf")) if t)
@@ -128,7 +130,7 @@ class ForkedJob:
                 timeout = max(0.05, timeout)
                 if exited is None:
                     timeout = min(timeout, 0.2)
-                if board is not None:  # beat, and look at the listener's requests
+                if board is not None:  # look at the listener's requests every second
                     timeout = min(timeout, BEAT_EVERY)
                 fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
                 if read_fd in control.sleep(timeout, *fds):
@@ -185,15 +187,15 @@ class ForkedJob:
             limits = current.limits
             title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]"
             proctitle.worker(title + limits.tag)
-            alarm = Alarm(_raise)
-            armed = alarm.arm(limits, current.begun)  # SoftTimeout at the soft limit
+            alarm = Alarm(_raise) if limits.soft else None
+            armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:
                 try:
                     hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                     job_hooks.perform(cls, job.args)
                     outcome = Outcome()
                 finally:
-                    if armed:
+                    if armed and alarm is not None:
                         alarm.disarm()
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
