@@ -26,6 +26,7 @@ every process of the machine.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import mmap
 import struct
@@ -43,7 +44,7 @@ _RECORD = struct.Struct(f"<dddBxxxiQQ{NAME}s{NAME}s")
 _BEAT = struct.Struct("<d")  # @0
 _JOB = struct.Struct("<dddBxxxi")  # @0: heartbeat, job start, hard limit, state, child pid
 _CHILD = struct.Struct("<i")  # @28
-_COUNTS = struct.Struct("<QQ")  # @32
+_DONE = struct.Struct("<dddBxxxiQQ")  # @0: a finished job: all but the names in one write
 _NAMES = struct.Struct(f"<{NAME}s{NAME}s")  # @48
 _HEADER = struct.Struct("<II")  # threads, stats sequence (odd while being written)
 _SUPERVISOR = struct.Struct("<d")  # @8: heartbeat of a threaded worker's supervising thread
@@ -74,6 +75,16 @@ class Record:
     class_name: str
 
 
+def _add(row: list[float], ok: bool, duration: float) -> None:
+    row[0] += 1
+    if not ok:
+        row[1] += 1
+    row[2] += duration
+    i = bisect.bisect_left(BUCKETS, duration)
+    if i < len(BUCKETS):
+        row[3 + i] += 1  # per bucket here; cumulative when published
+
+
 def _name(text: str) -> bytes:
     return text.encode("utf-8", "replace")[:NAME]
 
@@ -96,11 +107,13 @@ class Scoreboard:
         self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         _HEADER.pack_into(self.map, 0, threads, 0)
         self._seen_seq = 0
-        self._lock = threading.Lock()
+        # Threads of one worker share the statistics; a single-threaded one needs no lock.
+        self._lock = threading.Lock() if threads > 1 else contextlib.nullcontext()
         self._stats: dict[tuple[str, str], list[float]] = {}
-        self._names: dict[int, tuple[str, str]] = {}  # the names last written per thread
-        self._started: dict[int, float] = {}
-        self._counts: dict[int, list[int]] = {}
+        self._names: list[tuple[str, str]] = [("", "")] * threads  # last written, per thread
+        self._rows: list[list[float]] = [[] for _ in range(threads)]  # their statistics row
+        self._started = [0.0] * threads
+        self._counts = [[0, 0] for _ in range(threads)]
         self._published = 0.0
         self._dirty = False
 
@@ -126,9 +139,11 @@ class Scoreboard:
         off = self._offset(thread)
         _JOB.pack_into(self.map, off, now, now, hard_limit, 2, 0)
         names = (queue, class_name)
-        if self._names.get(thread) != names:
+        if self._names[thread] != names:
             _NAMES.pack_into(self.map, off + 48, _name(queue), _name(class_name))
             self._names[thread] = names
+            with self._lock:
+                self._rows[thread] = self._row(queue, class_name)
         self._started[thread] = now
         return now
 
@@ -157,38 +172,36 @@ class Scoreboard:
     def job_finished(self, ok: bool, thread: int = 0) -> None:
         """Count the job, record its duration, and go back to waiting."""
         now = time.monotonic()
-        off = self._offset(thread)
-        counts = self._counts.setdefault(thread, [0, 0])
+        counts = self._counts[thread]
         counts[0] += 1
         if not ok:
             counts[1] += 1
-        _JOB.pack_into(self.map, off, now, 0.0, 0.0, 1, 0)
-        _COUNTS.pack_into(self.map, off + 32, counts[0], counts[1])
-        queue, class_name = self._names.get(thread, ("", ""))
-        started = self._started.pop(thread, now)
-        self.count(queue, class_name, ok, now - started)
+        _DONE.pack_into(self.map, self._offset(thread), now, 0.0, 0.0, 1, 0, *counts)
+        duration = now - (self._started[thread] or now)
+        self._started[thread] = 0.0
+        with self._lock:
+            _add(self._rows[thread], ok, duration)
+            self._dirty = True
         if now - self._published >= PUBLISH_EVERY:
             self.publish()
 
     def count(self, queue: str, class_name: str, ok: bool, duration: float) -> None:
         """Add one job to the statistics (``job_finished`` does it for the job that ran)."""
         with self._lock:
-            key = (queue, class_name)
+            _add(self._row(queue, class_name), ok, duration)
+            self._dirty = True
+
+    def _row(self, queue: str, class_name: str) -> list[float]:
+        """The statistics row of a queue and class (the caller holds the lock)."""
+        key = (queue, class_name)
+        row = self._stats.get(key)
+        if row is None:
+            if len(self._stats) >= MAX_SERIES:
+                key = (queue, "other")
             row = self._stats.get(key)
             if row is None:
-                if len(self._stats) >= MAX_SERIES:
-                    key = (queue, "other")
-                row = self._stats.get(key)
-                if row is None:
-                    row = self._stats[key] = [0.0] * (3 + len(BUCKETS))
-            row[0] += 1
-            if not ok:
-                row[1] += 1
-            row[2] += duration
-            i = bisect.bisect_left(BUCKETS, duration)
-            if i < len(BUCKETS):
-                row[3 + i] += 1  # per bucket here; cumulative when published
-            self._dirty = True
+                row = self._stats[key] = [0.0] * (3 + len(BUCKETS))
+        return row
 
     def publish(self) -> None:
         """Write the cumulative statistics for the listener (also on the way out)."""
@@ -197,6 +210,8 @@ class Scoreboard:
                 return
             rows = []
             for (q, c), row in self._stats.items():
+                if not row[0]:
+                    continue  # a job of this class has started, none has finished yet
                 cumulative, total = [], 0.0
                 for n in row[3:]:
                     total += n

@@ -32,7 +32,7 @@ JOB_KILLED = "job killed by USR1"
 BEAT_EVERY = 1.0  # seconds between scoreboard heartbeats while the worker waits
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)  # compared by identity; not frozen: made for every job
 class CurrentJob:
     """The job a worker is on, since when (epoch seconds, and monotonic), and its time limits."""
 
@@ -106,8 +106,11 @@ class Control:
 
     # -- for the loop ----------------------------------------------------------
 
-    def job_started(self, job: Job, limits: TimeLimits = NO_LIMITS) -> CurrentJob:
-        self._current = CurrentJob(job, time.time(), time.monotonic(), limits)
+    def job_started(
+        self, job: Job, limits: TimeLimits = NO_LIMITS, begun: float = 0.0
+    ) -> CurrentJob:
+        """``begun``: the job's start on the monotonic clock, when the caller has it."""
+        self._current = CurrentJob(job, time.time(), begun or time.monotonic(), limits)
         return self._current
 
     def job_ended(self) -> None:

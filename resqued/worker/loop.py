@@ -215,9 +215,10 @@ class JobLoop:
 
     def _perform(self, job: Job, cls: type, limits: TimeLimits) -> Outcome:
         board = self.board
-        self.control.job_started(job, limits)
+        begun = 0.0
         if board is not None:
-            board.job_started(job.queue, job.class_name, limits.hard, self.thread)
+            begun = board.job_started(job.queue, job.class_name, limits.hard, self.thread)
+        self.control.job_started(job, limits, begun)
         try:
             outcome = self.run_job(job, cls)
         finally:
