@@ -54,11 +54,15 @@ class Reserver:
             worker_id,
         ]
         self._queue_args = queues.script_args()
+        self._second = -1  # run_at has a resolution of one second: made once a second
 
     def call(self, reserve: bool = True) -> list[bytes]:
         """One round trip: record the pending outcome (if any), then reserve the next job."""
         args = self._args
-        args[2] = times.run_at()
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            args[2] = times.run_at(second)
         if self.pending is not None:
             args[4], args[5] = str(self.finished), self.pending
         else:
