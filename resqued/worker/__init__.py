@@ -13,10 +13,11 @@ Modules, each one job:
 - ``idle_wait``: the BLMOVE hand-over waits of an idle worker
 - ``job_child``: fork per job, the child's side, supervision with a pidfd
 - ``in_process``: performing a job in the worker itself
-- ``heartbeat``: the heartbeat thread
+- ``heartbeat``: the Redis heartbeat thread of a worker no listener watches
 - ``lifecycle``: ``Worker``, one worker from register to unregister
 - ``threads``: ``ThreadedWorker``, several workers in one process
 - ``budget``: ``jobs_per_fork``, counted for the whole process
+- ``limits``: a job's time limits, the guard rails' exceptions, the SIGALRM alarm
 - ``build``: the one place a worker is built from a config row
 """
 
