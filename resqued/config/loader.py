@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-from resqued.config import dsl, yaml_pool
+from resqued.config import compat, dsl, starter_rb, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
 
 YAML_SUFFIXES = (".yml", ".yaml")
+RUBY_SUFFIXES = (".rb",)  # resque_starter's config, read as a literal subset
 
 
 def load(overrides: Overrides) -> Config:
@@ -22,13 +23,18 @@ def load(overrides: Overrides) -> Config:
         config.sources.append(path)
         if path.endswith(YAML_SUFFIXES):
             yaml_pool.evaluate(path, config, overrides.environment)
+        elif path.endswith(RUBY_SUFFIXES):
+            starter_rb.evaluate(path, config)
         else:
             dsl.evaluate(path, config)
     for key, value in overrides.values.items():
         if key in ("queue_rules", "workers", "requires"):
             getattr(config, key).extend(value)
+        elif key == "compat":
+            config.compat = compat.apply(config.compat, value)
         else:
             setattr(config, key, value)
+    yaml_pool.evaluate_pool_file(config, overrides.environment)  # resque-pool's, if any
     validate(config)
     return config
 
