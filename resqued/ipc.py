@@ -12,6 +12,8 @@ master -> listener::
     +<pid>,<queues>                    an older listener's worker is still running
     -<pid>                             that older worker has exited: its slot is free
     COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
+    SIGNAL <name>                      send USR1, USR2 or CONT to your workers (the
+                                       master relays it: resque-pool and the like)
 
 ``encode`` turns a message into its line; ``decode`` turns a line back into a
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
@@ -75,7 +77,16 @@ class Count:
     workers: int
 
 
-Message = Running | Failed | WorkerStarted | WorkerExited | Count
+@dataclass(frozen=True)
+class Relay:
+    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers."""
+
+    signal: str
+
+
+RELAYED = ("USR1", "USR2", "CONT")
+
+Message = Running | Failed | WorkerStarted | WorkerExited | Count | Relay
 
 
 def _one_line(text: str) -> str:
@@ -95,6 +106,8 @@ def encode(message: Message) -> str:
             return f"-{pid} {_one_line(reason)}" if reason else f"-{pid}"
         case Count(workers):
             return f"COUNT {workers}"
+        case Relay(name):
+            return f"SIGNAL {name}"
     raise TypeError(f"not a message: {message!r}")
 
 
@@ -130,6 +143,10 @@ def decode(line: str) -> Message:
         return Running(int(total), doc)
     if word == "FAILED":
         return Failed(rest or "no reason given")
+    if word == "SIGNAL":
+        if rest not in RELAYED:
+            raise Malformed(f"SIGNAL names no signal a worker may be sent: {line!r}")
+        return Relay(rest)
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

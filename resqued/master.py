@@ -11,13 +11,27 @@ the config check process at start-up, then from each listener's ``RUNNING``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
 import time
 from typing import Any
 
-from resqued import daemon, hot_swap, ipc, logs, master_status, proctitle, reexec, systemd
+from resqued import (
+    daemon,
+    hot_swap,
+    ipc,
+    log_rotation,
+    logs,
+    master_status,
+    pool_killer,
+    privileges,
+    proctitle,
+    reexec,
+    signal_modes,
+    systemd,
+)
 from resqued.config.model import Overrides
 from resqued.listener_pool import ListenerPool, listener_spec
 from resqued.listener_proxy import ListenerProxy
@@ -29,7 +43,7 @@ from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
-SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD")
+SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD", "CONT")
 LISTENER_HEALTHY_AFTER = 10.0  # a listener that ran this long resets the restart backoff
 BOOT_TIMEOUT = 300.0  # a listener not ready after this long is stopped (reload failed)
 
@@ -53,6 +67,9 @@ class Master:
         self.boot_timeout_flag = boot_timeout  # --boot-timeout wins over the config's
         self.pool = ListenerPool()
         self.stopping: str | None = None  # "QUIT" or "TERM"
+        self.exit_now = False  # a compat stop (resque-pool's INT, --fast-exit): don't wait
+        self.others_killed = False  # resque-pool's --kill-others, done once
+        self.rotation = log_rotation.from_view(view)  # resque_starter's log_shift_age
         self.kill_at = 0.0
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
@@ -88,9 +105,24 @@ class Master:
         log.info("reload: starting a new listener")
 
     def handle_int(self) -> None:
-        self.handle_term()
+        self.stop_by("INT")
 
     def handle_term(self) -> None:
+        self.stop_by("TERM")
+
+    def handle_quit(self) -> None:
+        self.stop_by("QUIT")
+
+    def stop_by(self, name: str) -> None:
+        """QUIT, INT, TERM: resqued's meaning, or a compat command's (see signal_modes)."""
+        workers_signal, wait = signal_modes.stop_action(self.view, name)
+        self.exit_now = self.exit_now or not wait
+        if workers_signal == "TERM":
+            self.stop_now()
+        else:
+            self.stop_gracefully()
+
+    def stop_now(self) -> None:
         """Stop now: workers are killed (their jobs recorded as DirtyExit); KILL after a timeout."""
         if self.stopping != "TERM":
             self.stopping = "TERM"
@@ -100,7 +132,7 @@ class Master:
         self._cancel_upgrade()
         self.pool.signal(signal.SIGTERM)
 
-    def handle_quit(self) -> None:
+    def stop_gracefully(self) -> None:
         """Graceful: every worker finishes its current job; then everything exits."""
         if self.stopping:
             return
@@ -111,12 +143,34 @@ class Master:
         self.pool.signal(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
-        logs.reopen()
-        self.pool.signal(signal.SIGUSR1)
+        if signal_modes.relays(self.view, "USR1"):
+            self.relay("USR1")
+            return
+        self.reopen_logs()
         log.info("reopened log files")
+
+    def reopen_logs(self) -> None:
+        """Master, listeners (USR1) and workers (HUP) reopen; user()'s processes own the files."""
+        logs.reopen()
+        compat = self.view.get("compat") or {}
+        privileges.give_logs(compat.get("user"), compat.get("group"), logs.paths())
+        self.pool.signal(signal.SIGUSR1)
+
+    def relay(self, name: str) -> None:
+        """A compat command's USR1/USR2/CONT: every listener passes it to its workers."""
+        log.info("%s: sending it to every worker", name)
+        for listener in self.pool.listeners:
+            listener.send(ipc.Relay(name))
+
+    def handle_cont(self) -> None:
+        if signal_modes.relays(self.view, "CONT"):
+            self.relay("CONT")
 
     def handle_usr2(self) -> None:
         """Hot re-exec: once the new release's preflight passes, exec it (same pid)."""
+        if signal_modes.relays(self.view, "USR2"):
+            self.relay("USR2")
+            return
         if self.stopping:
             log.warning("ignoring USR2 while shutting down")
             return
@@ -126,8 +180,8 @@ class Master:
         self.upgrade = Upgrade(self)
 
     def handle_winch(self) -> None:
-        if os.isatty(0):
-            log.info("ignoring WINCH: attached to a terminal")
+        if not signal_modes.handles_winch(self.view, os.isatty(0)):
+            log.info("ignoring WINCH: attached to a terminal, or not daemonized (resque-pool)")
             return
         log.info("stopping all workers (HUP starts them again)")
         self.workers_stopped = True
@@ -164,6 +218,9 @@ class Master:
         finally:
             if self.registration:
                 self.registration.stop()
+            if status_file := signal_modes.setting(self.view, "status_file"):
+                with contextlib.suppress(OSError):  # resque_starter removes it on exit
+                    os.unlink(status_file)
 
     def loop(self) -> int:
         while True:
@@ -179,8 +236,11 @@ class Master:
             self.check_boot()
             if self.upgrade and self.upgrade.poll(self):
                 self.upgrade = None
+            if self.rotation and self.rotation.due():
+                self.rotation.rotate()
+                self.reopen_logs()
             if self.stopping:
-                if self.pool.empty:
+                if self.pool.empty or self.exit_now:
                     break
                 self.escalate()
             elif not self.workers_stopped and self.pool.current is None:
@@ -204,6 +264,8 @@ class Master:
     def start_listener(self) -> None:
         pool = int(self.view.get("pool") or 0) + self.pool_delta
         spec = listener_spec(self.overrides, pool if self.pool_delta else None, self.log_level)
+        spec["reload"] = bool(self.last_reload and self.last_reload["outcome"] == "pending")
+        spec["process_group"] = bool(signal_modes.setting(self.view, "process_groups"))
         self.pool.start(spec, self.cwd)
 
     def describe(self) -> str:
@@ -256,7 +318,10 @@ class Master:
         self.failure = ""
         if self.last_reload and self.last_reload["outcome"] == "pending":
             self.last_reload.update(outcome="ok", error=None)
-        self.pool.retire_all_but(listener)
+        self.pool.retire_all_but(listener, signal_modes.retire_signal(self.view))
+        if signal_modes.setting(self.view, "kill_others") and not self.others_killed:
+            self.others_killed = True  # resque-pool --kill-others, once our workers run
+            pool_killer.kill_others(self.pid)
         if self.replace_pid:
             hot_swap.take_over(self.replace_pid, self.view.get("pidfile"))
             self.replace_pid = 0
@@ -273,6 +338,7 @@ class Master:
         if paths != (self.view.get("stdout_path"), self.view.get("stderr_path")) and any(paths):
             logs.redirect(*paths)
         self.view = {**self.view, **summary}
+        self.rotation = log_rotation.from_view(self.view)
 
     @property
     def boot_timeout(self) -> float:

@@ -22,8 +22,8 @@ from resqued import app, ipc, logs, proctitle, reachable
 from resqued.config import load
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
+from resqued.listener import compat
 from resqued.listener.loop import SIGNALS, Listener, prune
-from resqued.listener.spawn import hand_logs_to
 from resqued.proc import set_parent_death_signal
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
@@ -39,9 +39,11 @@ def boot(number: int, channel: ipc.Channel, spec: dict[str, Any]) -> Listener:
     listener = Listener(number, channel, config, spec["master_pid"], store)
     listener.wakeup.catch(SIGNALS)  # signals during a slow import are queued, not lost
     log.info("listener #%d: %s", number, reachable.check(store))
-    hand_logs_to(config.user, config.group, logs.paths())
+    compat.boot(config, bool(spec.get("reload")))  # lock file, logging, loader reset on HUP
+    compat.drop_privileges(config, logs.paths())  # user(): the logs to it, then become it
     if config.preload_app:
         app.require_all(config.requires)
+    compat.queues_from_jobs(listener)  # resque_starter: no queues given
     prune(store, number)
     gc.collect()
     gc.freeze()  # objects loaded so far stay shared with the workers (copy-on-write)
