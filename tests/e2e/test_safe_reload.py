@@ -168,7 +168,9 @@ def test_test_imports_the_app_and_asks_redis(app_dir, redis_url):
     ok = run_cli("-n", "1", "-r", "demo_jobs", "--test", cwd=app_dir, redis_url=redis_url)
     assert ok.returncode == 0, ok.stderr
     assert "app: imported demo_jobs" in ok.stdout
-    assert re.search(r"redis: (redis|valkey) [\d.]+ at redis://127\.0\.0\.1:\d+/0 answers", ok.stdout)
+    assert re.search(
+        r"redis: (redis|valkey) [\d.]+ at redis://127\.0\.0\.1:\d+/0 answers", ok.stdout
+    )
     missing = run_cli("-n", "1", "-r", "missing_module", "--test", cwd=app_dir,
                       redis_url=redis_url)  # fmt: skip
     assert "cannot require 'missing_module'" in one_line_error(missing)
