@@ -11,33 +11,21 @@ the config check process at start-up, then from each listener's ``RUNNING``.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import os
 import signal
 import time
 from typing import Any
 
-from resqued import (
-    daemon,
-    hot_swap,
-    ipc,
-    log_rotation,
-    logs,
-    master_status,
-    pool_killer,
-    privileges,
-    proctitle,
-    reexec,
-    signal_modes,
-    systemd,
-)
+from resqued import daemon, hot_swap, ipc, logs, master_status, proctitle, reexec, systemd
+from resqued import master_compat as compat
 from resqued.config.model import Overrides
 from resqued.listener_pool import ListenerPool, listener_spec
 from resqued.listener_proxy import ListenerProxy
 from resqued.master_registry import Registration
 from resqued.proc import reaped_any
 from resqued.resque import registry
+from resqued.signal_modes import handles_winch, retire_signal, setting, stop_action
 from resqued.upgrade import Upgrade
 from resqued.wakeup import Wakeup
 
@@ -69,7 +57,6 @@ class Master:
         self.stopping: str | None = None  # "QUIT" or "TERM"
         self.exit_now = False  # a compat stop (resque-pool's INT, --fast-exit): don't wait
         self.others_killed = False  # resque-pool's --kill-others, done once
-        self.rotation = log_rotation.from_view(view)  # resque_starter's log_shift_age
         self.kill_at = 0.0
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
@@ -83,6 +70,7 @@ class Master:
         self.pid = os.getpid()
         self.started_at = time.time()
         self.wakeup = Wakeup()
+        self.rotation = compat.rotation(self)  # resque_starter's log_shift_age
 
     # -- signals: handlers only queue ------------------------------------------------
 
@@ -115,7 +103,7 @@ class Master:
 
     def stop_by(self, name: str) -> None:
         """QUIT, INT, TERM: resqued's meaning, or a compat command's (see signal_modes)."""
-        workers_signal, wait = signal_modes.stop_action(self.view, name)
+        workers_signal, wait = stop_action(self.view, name)
         self.exit_now = self.exit_now or not wait
         if workers_signal == "TERM":
             self.stop_now()
@@ -143,33 +131,23 @@ class Master:
         self.pool.signal(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
-        if signal_modes.relays(self.view, "USR1"):
-            self.relay("USR1")
+        if compat.relayed(self, "USR1"):  # compat: kill every current job
             return
         self.reopen_logs()
         log.info("reopened log files")
 
     def reopen_logs(self) -> None:
-        """Master, listeners (USR1) and workers (HUP) reopen; user()'s processes own the files."""
+        """Master, listeners (USR1) and workers (HUP) reopen their log files."""
         logs.reopen()
-        compat = self.view.get("compat") or {}
-        privileges.give_logs(compat.get("user"), compat.get("group"), logs.paths())
+        compat.give_logs(self)
         self.pool.signal(signal.SIGUSR1)
 
-    def relay(self, name: str) -> None:
-        """A compat command's USR1/USR2/CONT: every listener passes it to its workers."""
-        log.info("%s: sending it to every worker", name)
-        for listener in self.pool.listeners:
-            listener.send(ipc.Relay(name))
-
     def handle_cont(self) -> None:
-        if signal_modes.relays(self.view, "CONT"):
-            self.relay("CONT")
+        compat.relayed(self, "CONT")  # compat: resume every worker; else nothing
 
     def handle_usr2(self) -> None:
         """Hot re-exec: once the new release's preflight passes, exec it (same pid)."""
-        if signal_modes.relays(self.view, "USR2"):
-            self.relay("USR2")
+        if compat.relayed(self, "USR2"):  # compat: pause every worker
             return
         if self.stopping:
             log.warning("ignoring USR2 while shutting down")
@@ -180,7 +158,7 @@ class Master:
         self.upgrade = Upgrade(self)
 
     def handle_winch(self) -> None:
-        if not signal_modes.handles_winch(self.view, os.isatty(0)):
+        if not handles_winch(self.view, os.isatty(0)):
             log.info("ignoring WINCH: attached to a terminal, or not daemonized (resque-pool)")
             return
         log.info("stopping all workers (HUP starts them again)")
@@ -218,9 +196,7 @@ class Master:
         finally:
             if self.registration:
                 self.registration.stop()
-            if status_file := signal_modes.setting(self.view, "status_file"):
-                with contextlib.suppress(OSError):  # resque_starter removes it on exit
-                    os.unlink(status_file)
+            compat.exiting(self)
 
     def loop(self) -> int:
         while True:
@@ -236,9 +212,7 @@ class Master:
             self.check_boot()
             if self.upgrade and self.upgrade.poll(self):
                 self.upgrade = None
-            if self.rotation and self.rotation.due():
-                self.rotation.rotate()
-                self.reopen_logs()
+            compat.tick(self)
             if self.stopping:
                 if self.pool.empty or self.exit_now:
                     break
@@ -265,7 +239,7 @@ class Master:
         pool = int(self.view.get("pool") or 0) + self.pool_delta
         spec = listener_spec(self.overrides, pool if self.pool_delta else None, self.log_level)
         spec["reload"] = bool(self.last_reload and self.last_reload["outcome"] == "pending")
-        spec["process_group"] = bool(signal_modes.setting(self.view, "process_groups"))
+        spec["process_group"] = bool(setting(self.view, "process_groups"))
         self.pool.start(spec, self.cwd)
 
     def describe(self) -> str:
@@ -318,10 +292,8 @@ class Master:
         self.failure = ""
         if self.last_reload and self.last_reload["outcome"] == "pending":
             self.last_reload.update(outcome="ok", error=None)
-        self.pool.retire_all_but(listener, signal_modes.retire_signal(self.view))
-        if signal_modes.setting(self.view, "kill_others") and not self.others_killed:
-            self.others_killed = True  # resque-pool --kill-others, once our workers run
-            pool_killer.kill_others(self.pid)
+        self.pool.retire_all_but(listener, retire_signal(self.view))
+        compat.listener_ready(self)  # resque-pool's --kill-others
         if self.replace_pid:
             hot_swap.take_over(self.replace_pid, self.view.get("pidfile"))
             self.replace_pid = 0
@@ -338,7 +310,7 @@ class Master:
         if paths != (self.view.get("stdout_path"), self.view.get("stderr_path")) and any(paths):
             logs.redirect(*paths)
         self.view = {**self.view, **summary}
-        self.rotation = log_rotation.from_view(self.view)
+        self.rotation = compat.rotation(self)
 
     @property
     def boot_timeout(self) -> float:

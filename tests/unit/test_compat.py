@@ -418,3 +418,21 @@ def test_console_scripts_point_at_their_commands():
         if not path.exists():
             path = ROOT / module.replace(".", os.sep) / "__init__.py"
         assert f"def {function}(" in path.read_text(), target
+
+
+def test_kill_others_recognizes_the_titles_our_pool_masters_set():
+    from types import SimpleNamespace
+
+    from resqued import master_status
+
+    master = SimpleNamespace(
+        pool=SimpleNamespace(workers=7, generation=2),
+        stopping=None,
+        failure="",
+        view={"compat": {"title": "resque-pool[billing]"}},
+        describe=lambda: "/srv/app/config/resque-pool.yml",
+    )
+    title = master_status.title(master)  # type: ignore[arg-type]
+    assert pool_killer.is_pool_manager(title.split(" "))
+    master.view = {}
+    assert not pool_killer.is_pool_manager(master_status.title(master).split(" "))  # type: ignore[arg-type]
