@@ -17,7 +17,8 @@ def load(overrides: Overrides) -> Config:
     """One Config from the files and flags; ConfigError (one line) when anything is wrong."""
     config = Config()
     files = list(overrides.config_files)
-    if not files and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):
+    pool_file = (overrides.values.get("compat") or {}).get("pool_yaml")  # resque-pool's own
+    if not files and not pool_file and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):
         files = [env_file]
     for path in files:
         config.sources.append(path)

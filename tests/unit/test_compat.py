@@ -436,3 +436,10 @@ def test_kill_others_recognizes_the_titles_our_pool_masters_set():
     assert pool_killer.is_pool_manager(title.split(" "))
     master.view = {}
     assert not pool_killer.is_pool_manager(master_status.title(master).split(" "))  # type: ignore[arg-type]
+
+
+def test_resque_pools_yaml_is_read_once(tmp_path, monkeypatch):
+    yml = tmp_path / "pool.yml"
+    yml.write_text("foo: 2\n")
+    monkeypatch.setenv("RESQUE_POOL_CONFIG", str(yml))  # resque-pool -c sets it for the app
+    assert rows(load(Overrides({"compat": {"pool_yaml": str(yml)}}, []))) == ["foo", "foo"]
