@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -33,8 +33,16 @@ from resqued.listener.slots import Slot
 from resqued.proc import signal_name
 from resqued.resque import registry
 
-if TYPE_CHECKING:
-    from resqued.listener.loop import Listener
+
+class ListenerView(Protocol):
+    """What these compat duties read and change on the listener (no import of its loop)."""
+
+    config: Config
+    slots: list[Slot]
+    workers: dict[int, Slot]
+    master_pid: int
+    stopping: str | None
+
 
 log = logging.getLogger("resqued")
 
@@ -105,12 +113,12 @@ class ProcessStatus:
 _spawning: tuple[Starter, int] | None = None
 
 
-def _starter(listener: Listener) -> Starter:
+def _starter(listener: ListenerView) -> Starter:
     old = {pid: slot.index for pid, slot in listener.workers.items()}
     return Starter(log, len(listener.slots), old, listener.master_pid)
 
 
-def before_fork(listener: Listener, slot: Slot) -> None:
+def before_fork(listener: ListenerView, slot: Slot) -> None:
     """The config's ``before_fork`` hooks, just before ``slot``'s worker is forked."""
     global _spawning
     starter = _starter(listener)
@@ -126,7 +134,7 @@ def after_fork(config: Config, worker: Any) -> None:
     hooks.run("config.after_fork", config.hooks["after_fork"], worker, starter, number)
 
 
-def after_spawn(listener: Listener, slot: Slot, pid: int) -> None:
+def after_spawn(listener: ListenerView, slot: Slot, pid: int) -> None:
     """resque-pool's ``after_spawn(worker, pid, workers)``: workers is {queues: {pid: worker}}."""
     fns = listener.config.hooks["after_spawn"]
     if not fns:
@@ -152,7 +160,7 @@ def pace(slots: list[Slot], until: float) -> None:
             slot.not_before = max(slot.not_before, until)
 
 
-def write_status(listener: Listener) -> None:
+def write_status(listener: ListenerView) -> None:
     """resque_starter's status file: ``{'old_workers' => {pid => worker_nr}}`` as YAML.
 
     Only a listener that is not stopping writes it (a retiring one would overwrite
@@ -174,7 +182,7 @@ def write_status(listener: Listener) -> None:
         log.warning("cannot write status file %s: %s", path, exc.strerror)
 
 
-def queues_from_jobs(listener: Listener) -> None:
+def queues_from_jobs(listener: ListenerView) -> None:
     """resque_starter's default queues, when the config names none (after the app's import).
 
     ``$QUEUES`` (or ``$QUEUE``) as Resque's worker reads them, else the ``queue``
