@@ -74,6 +74,9 @@ POLICY: dict[str, Policy] = {
     "config.before_exec": Policy.RAISE,  # in the preflight process: the re-exec is cancelled
     "config.config_loader": Policy.LOG,  # in the listener: the last table is kept
     "config.worker_factory": Policy.RAISE,  # in the new worker: it exits, and is restarted
+    "config.setup": Policy.RAISE,  # where the config is evaluated: the config fails to load
+    "config.after_spawn": Policy.LOG,  # in the listener, after a worker was forked
+    "config.teardown": Policy.LOG,  # in the listener on its way out, after its workers
 }
 
 # Seconds a hook may run where the process running it must not hang.
@@ -82,6 +85,8 @@ DEADLINE: dict[str, float] = {
     "config.after_exit": 10.0,
     "config.config_loader": 10.0,
     "config.before_exec": 60.0,
+    "config.after_spawn": 10.0,
+    "config.teardown": 5.0,  # the config's terminate() (Resque::Forker's) replaces it
 }
 
 
@@ -115,12 +120,13 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def call(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run one hook under its kind's policy and deadline; its result, or None if it failed."""
+def call(kind: str, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
+    """Run one hook under its kind's policy and deadline (``timeout`` replaces the deadline);
+    its result, or None if it failed."""
     policy = POLICY[kind]
     name = f"{kind.removeprefix('config.')} hook {describe(fn)}"
     try:
-        with deadline(DEADLINE.get(kind), name):
+        with deadline(timeout or DEADLINE.get(kind), name):
             return fn(*args)
     except Exception as exc:
         if policy is Policy.RAISE:
@@ -130,10 +136,12 @@ def call(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-def run(kind: str, fns: Iterable[Callable[..., Any]], *args: Any) -> None:
+def run(
+    kind: str, fns: Iterable[Callable[..., Any]], *args: Any, timeout: float | None = None
+) -> None:
     """Run hooks of one kind in order, under that kind's policy and deadline."""
     for fn in fns:
-        call(kind, fn, *args)
+        call(kind, fn, *args, timeout=timeout)
 
 
 def on_failure(cls: type | None, exc: BaseException, args: list[Any]) -> None:

@@ -13,6 +13,8 @@ master -> listener::
     +<pid>,<queues>                    an older listener's worker is still running
     -<pid>                             that older worker has exited: its slot is free
     COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
+    SIGNAL <name>                      send USR1, USR2 or CONT to your workers (the
+                                       master relays it: resque-pool and the like)
 
 ``encode`` turns a message into its line; ``decode`` turns a line back into a
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
@@ -87,7 +89,16 @@ class Count:
     workers: int
 
 
-Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Count
+@dataclass(frozen=True)
+class Relay:
+    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers."""
+
+    signal: str
+
+
+RELAYED = ("USR1", "USR2", "CONT")
+
+Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Count | Relay
 
 
 def _one_line(text: str) -> str:
@@ -109,6 +120,8 @@ def encode(message: Message) -> str:
             return f"-{pid} {_one_line(reason)}" if reason else f"-{pid}"
         case Count(workers):
             return f"COUNT {workers}"
+        case Relay(name):
+            return f"SIGNAL {name}"
     raise TypeError(f"not a message: {message!r}")
 
 
@@ -152,6 +165,10 @@ def decode(line: str) -> Message:
         if not isinstance(stats, dict):
             raise Malformed(f"STATS is not an object: {line[:200]!r}")
         return Stats(stats)
+    if word == "SIGNAL":
+        if rest not in RELAYED:
+            raise Malformed(f"SIGNAL names no signal a worker may be sent: {line!r}")
+        return Relay(rest)
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

@@ -119,3 +119,15 @@ def resolve(class_name: str) -> type:
         f"job class {class_name!r} is not registered with @resqued.job and is not "
         "in a module allowed with -r/--require"
     )
+
+
+def known_classes() -> list[type]:
+    """Every job class this process knows: registered ones, then those in allowed modules."""
+    found: dict[int, type] = {id(cls): cls for cls in _registry.values()}
+    for name, module in list(sys.modules.items()):
+        if module is None or not _allowed_module(name):
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, type) and callable(getattr(obj, "perform", None)):
+                found.setdefault(id(obj), obj)
+    return list(found.values())

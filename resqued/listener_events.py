@@ -14,9 +14,10 @@ import os
 import time
 from typing import Any
 
-from resqued import daemon, hot_swap, logs, systemd
+from resqued import daemon, hot_swap, logs, master_compat, systemd
 from resqued.listener_proxy import ListenerProxy
 from resqued.master_state import MasterState
+from resqued.signal_modes import retire_signal
 
 log = logging.getLogger("resqued")
 
@@ -75,7 +76,8 @@ def ready(m: MasterState, listener: ListenerProxy) -> None:
     apply_summary(m, listener.summary)
     m.failure = ""
     reload_done(m, "ok", None)
-    m.pool.retire_all_but(listener)
+    m.pool.retire_all_but(listener, retire_signal(m.view))
+    master_compat.listener_ready(m)  # resque-pool's --kill-others
     if m.replace_pid:
         hot_swap.take_over(m.replace_pid, m.view.get("pidfile"))
         m.replace_pid = 0
@@ -93,3 +95,4 @@ def apply_summary(m: MasterState, summary: dict[str, Any]) -> None:
     if paths != (m.view.get("stdout_path"), m.view.get("stderr_path")) and any(paths):
         logs.redirect(*paths)
     m.view = {**m.view, **summary}
+    m.rotation = master_compat.rotation(m)

@@ -110,11 +110,11 @@ class ListenerPool:
             return li
         return None
 
-    def retire_all_but(self, keep: ListenerProxy) -> None:
+    def retire_all_but(self, keep: ListenerProxy, sig: int = signal.SIGQUIT) -> None:
         for old in self.listeners:
             if old is not keep:
                 log.info("retiring %r", old)
-                old.kill(signal.SIGQUIT)
+                old.kill(sig)
 
     def signal(self, sig: int) -> None:
         for listener in self.listeners:

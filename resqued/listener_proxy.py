@@ -28,6 +28,7 @@ class ListenerProxy:
             env=env,
             cwd=cwd,  # chdir through the operator's path: a switched symlink is followed
             stdin=subprocess.DEVNULL,
+            process_group=0 if spec.get("process_group") else None,  # resque-pool's default
         )
         theirs.close()
         self.pid = self.process.pid

@@ -122,6 +122,23 @@ def reopen() -> None:
             os.close(new)
 
 
+def reopen_or_keep(who: str) -> bool:
+    """``reopen()``, or one log line saying why not: the open files stay in use.
+
+    Every process reopens through this (master and listeners on USR1, workers on
+    HUP): a file a process may not open (``user()``, a directory it cannot enter,
+    a disk that filled up) never stops it, nor fails a job.
+    """
+    try:
+        reopen()
+    except OSError as exc:
+        logging.getLogger("resqued").warning(
+            "%s: cannot reopen the log files (%s); still writing to the open ones", who, exc
+        )
+        return False
+    return True
+
+
 def check_writable(path: str) -> None:
     """Raise OSError now, rather than in a daemon later, when ``path`` cannot be appended to."""
     os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))

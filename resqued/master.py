@@ -28,6 +28,7 @@ from resqued import (
     reexec,
     systemd,
 )
+from resqued import master_compat as compat
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.job_stats import JobStats
@@ -35,12 +36,13 @@ from resqued.listener_pool import ListenerPool, listener_spec
 from resqued.master_registry import Registration
 from resqued.proc import reaped_any
 from resqued.resque import registry
+from resqued.signal_modes import handles_winch, setting, stop_action
 from resqued.upgrade import Upgrade
 from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
-SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD")
+SIGNALS = ("HUP", "INT", "TERM", "QUIT", "USR1", "USR2", "WINCH", "TTIN", "TTOU", "CHLD", "CONT")
 BOOT_TIMEOUT = 300.0  # a listener not ready after this long is stopped (reload failed)
 
 
@@ -63,6 +65,8 @@ class Master:
         self.boot_timeout_flag = boot_timeout  # --boot-timeout wins over the config's
         self.pool = ListenerPool()
         self.stopping: str | None = None  # "QUIT" or "TERM"
+        self.exit_now = False  # a compat stop (resque-pool's INT, --fast-exit): don't wait
+        self.others_killed = False  # resque-pool's --kill-others, done once
         self.kill_at = 0.0
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
@@ -79,6 +83,7 @@ class Master:
         self.pid = os.getpid()
         self.started_at = time.time()
         self.wakeup = Wakeup()
+        self.rotation = compat.rotation(self)  # resque_starter's log_shift_age
 
     # -- signals: handlers only queue ------------------------------------------------
 
@@ -88,7 +93,7 @@ class Master:
             log.info("ignoring HUP while shutting down")
             return
         systemd.reloading()
-        logs.reopen()
+        logs.reopen_or_keep(f"master {self.pid}")
         self.pool_delta = 0
         self.workers_stopped = False
         booting = self.pool.current
@@ -101,9 +106,24 @@ class Master:
         log.info("reload: starting a new listener")
 
     def handle_int(self) -> None:
-        self.handle_term()
+        self.stop_by("INT")
 
     def handle_term(self) -> None:
+        self.stop_by("TERM")
+
+    def handle_quit(self) -> None:
+        self.stop_by("QUIT")
+
+    def stop_by(self, name: str) -> None:
+        """QUIT, INT, TERM: resqued's meaning, or a compat command's (see signal_modes)."""
+        workers_signal, wait = stop_action(self.view, name)
+        self.exit_now = self.exit_now or not wait
+        if workers_signal == "TERM":
+            self.stop_now()
+        else:
+            self.stop_gracefully()
+
+    def stop_now(self) -> None:
         """Stop now: workers are killed (their jobs recorded as DirtyExit); KILL after a timeout."""
         if self.stopping != "TERM":
             self.stopping = "TERM"
@@ -113,7 +133,7 @@ class Master:
         self._cancel_upgrade()
         self.pool.signal(signal.SIGTERM)
 
-    def handle_quit(self) -> None:
+    def stop_gracefully(self) -> None:
         """Graceful: every worker finishes its current job; then everything exits."""
         if self.stopping:
             return
@@ -124,12 +144,24 @@ class Master:
         self.pool.signal(signal.SIGQUIT)
 
     def handle_usr1(self) -> None:
-        logs.reopen()
-        self.pool.signal(signal.SIGUSR1)
+        if compat.relayed(self, "USR1"):  # compat: kill every current job
+            return
+        self.reopen_logs()
         log.info("reopened log files")
+
+    def reopen_logs(self) -> None:
+        """Master, listeners (USR1) and workers (HUP) reopen their log files."""
+        logs.reopen_or_keep(f"master {self.pid}")
+        compat.give_logs(self)
+        self.pool.signal(signal.SIGUSR1)
+
+    def handle_cont(self) -> None:
+        compat.relayed(self, "CONT")  # compat: resume every worker; else nothing
 
     def handle_usr2(self) -> None:
         """Hot re-exec: once the new release's preflight passes, exec it (same pid)."""
+        if compat.relayed(self, "USR2"):  # compat: pause every worker
+            return
         if self.stopping:
             log.warning("ignoring USR2 while shutting down")
             return
@@ -139,8 +171,8 @@ class Master:
         self.upgrade = Upgrade(self)
 
     def handle_winch(self) -> None:
-        if os.isatty(0):
-            log.info("ignoring WINCH: attached to a terminal")
+        if not handles_winch(self.view, os.isatty(0)):
+            log.info("ignoring WINCH: attached to a terminal, or not daemonized (resque-pool)")
             return
         log.info("stopping all workers (HUP starts them again)")
         self.workers_stopped = True
@@ -185,6 +217,7 @@ class Master:
                 self.metrics.shutdown()
             if self.registration:
                 self.registration.stop()
+            compat.exiting(self)
 
     def loop(self) -> int:
         while True:
@@ -200,8 +233,9 @@ class Master:
             self.check_boot()
             if self.upgrade and self.upgrade.poll(self):
                 self.upgrade = None
+            compat.tick(self)
             if self.stopping:
-                if self.pool.empty:
+                if self.pool.empty or self.exit_now:
                     break
                 self.escalate()
             elif not self.workers_stopped and self.pool.current is None:
@@ -226,6 +260,8 @@ class Master:
     def start_listener(self) -> None:
         pool = int(self.view.get("pool") or 0) + self.pool_delta
         spec = listener_spec(self.overrides, pool if self.pool_delta else None, self.log_level)
+        spec["reload"] = bool(self.last_reload and self.last_reload["outcome"] == "pending")
+        spec["process_group"] = bool(setting(self.view, "process_groups"))
         self.pool.start(spec, self.cwd)
 
     def describe(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from resqued.job_stats import JobStats
 from resqued.listener_pool import ListenerPool
+from resqued.log_rotation import Rotation
 from resqued.master_registry import Registration
 
 
@@ -34,6 +35,8 @@ class MasterState(Protocol):
     reloads: collections.Counter[str]
     job_stats: JobStats
     registration: Registration | None
+    others_killed: bool  # resque-pool's --kill-others, done once
+    rotation: Rotation | None  # resque_starter's log rotation
 
     @property
     def host(self) -> str: ...
@@ -41,3 +44,5 @@ class MasterState(Protocol):
     def describe(self) -> str: ...
 
     def status_text(self) -> str: ...
+
+    def reopen_logs(self) -> None: ...

@@ -31,6 +31,9 @@ def title(m: MasterState) -> str:
     tag = " stopping" if m.stopping else ""
     if m.failure and not m.stopping:
         tag = " [listener failing]"  # the reason is in the log and in status
+    compat = m.view.get("compat") or {}
+    if compat.get("title"):  # resque-pool's appname: resque-pool[<app>]
+        tag += f" {compat['title']}"
     return (
         f"{proctitle.MANAGER_PREFIX} master [gen {m.pool.generation}] "
         f"[{workers} worker{'' if workers == 1 else 's'}]{tag} {m.describe()}"

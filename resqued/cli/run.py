@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from resqued import daemon, logs, pidfile, reexec, startup, workdir
+from resqued import daemon, logs, pidfile, reexec, replace_file, startup, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import limits, probe
 from resqued.config.model import Overrides
@@ -120,6 +120,17 @@ def master_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the config, import the app, ask Redis, print the worker table, and exit",
     )
+    p.add_argument(
+        "--fast-exit",
+        action="store_true",
+        help="on QUIT, INT or TERM, signal the workers and exit without waiting for them "
+        "(Ruby resqued's --fast-exit)",
+    )
+    p.add_argument(
+        "--replace",
+        metavar="FILE",
+        help="(internal, Ruby resqued's) start as the new image of a master whose state is in FILE",
+    )
     add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
@@ -132,6 +143,15 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     values: dict[str, Any] = {}
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
+    elif os.environ.get("WORKER_COUNT"):  # Action Verb's fork: -n, --threads, --jobs-per-fork
+        values["worker_processes"] = count(os.environ["WORKER_COUNT"], "WORKER_COUNT")
+    if args.threads is None and os.environ.get("THREAD_COUNT"):
+        values["threads"] = count(os.environ["THREAD_COUNT"], "THREAD_COUNT", minimum=1)
+    if args.jobs_per_fork is None and os.environ.get("JOBS_PER_FORK"):
+        values["jobs_per_fork"] = count(os.environ["JOBS_PER_FORK"], "JOBS_PER_FORK")
+    if args.fast_exit:  # Ruby resqued: QUIT/INT/TERM reach the workers; the master exits
+        stop = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
+        values["compat"] = {"stop": stop}
     if args.queue:
         values["queue_rules"] = [cli_queue(q) for q in args.queue]
     if args.require:
@@ -205,7 +225,7 @@ def run_master(argv: list[str]) -> int:
         return 0
     if args.chdir:
         os.chdir(cwd)
-    state = reexec.inherited_state()
+    state = replace_file.read(args.replace) if args.replace else reexec.inherited_state()
     if state:  # a USR2 re-exec: the old image's view of the config comes with its state
         view: dict[str, Any] = state.get("view") or {}
     else:

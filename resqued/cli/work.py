@@ -6,7 +6,14 @@ import argparse
 import logging
 import os
 
-from resqued.cli.common import add_log_args, add_redis_args, parser, setup_logging, store
+from resqued.cli.common import (
+    add_log_args,
+    add_redis_args,
+    parser,
+    redis_url,
+    setup_logging,
+    store,
+)
 from resqued.config import limits
 from resqued.config.values import count, seconds, switch
 from resqued.errors import ResquedError
@@ -14,6 +21,11 @@ from resqued.errors import ResquedError
 
 def work_parser() -> argparse.ArgumentParser:
     p = parser("work", "Run one Resque worker in the foreground (no master, no listener).")
+    p.epilog = (
+        "As Resque's rake tasks: $COUNT or $WORKER_COUNT runs that many workers under a "
+        "master (USR1/USR2/CONT to it reach every worker), $BACKGROUND=1 daemonizes, "
+        "$PIDFILE holds the pid (see docs/migrating/actionverb-resque.md)."
+    )
     p.add_argument(
         "-q",
         "--queue",
@@ -73,10 +85,18 @@ def main(argv: list[str]) -> int:
     from resqued.resque.connection import RedisUnreachable
     from resqued.resque.queues import QueueList
     from resqued.resque.server import check_server
+    from resqued.work_pool import (
+        WorkPool,
+        background,
+        claim_pidfile,
+        count_from_env,
+        detach,
+        run_pool,
+    )
     from resqued.worker.build import build_worker, options_for
 
     args = work_parser().parse_args(argv)
-    setup_logging(args)
+    level = setup_logging(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
     names = QueueList.parse([n for q in queues for n in q.split(",")])
     fork = args.fork
@@ -97,6 +117,11 @@ def main(argv: list[str]) -> int:
         **limits.flag_values(args, limits.WORK_FLAGS),
     )
     limits.check(config)
+    if (workers := count_from_env()) is not None:  # COUNT / WORKER_COUNT: a master runs them
+        queue_list = [n.strip() for q in queues for n in q.split(",") if n.strip()]
+        pool = WorkPool(workers, queue_list, config, args.require, redis_url(args), args.namespace)
+        pool.level, pool.argv = level, list(argv)
+        return run_pool(pool)
     st = store(args, probe=False)
     try:
         st.probe()  # a wrong password fails now; an outage is waited out by the worker
@@ -104,5 +129,14 @@ def main(argv: list[str]) -> int:
     except RedisUnreachable as exc:
         logging.getLogger("resqued").warning("%s; the worker will keep trying", exc)
     require_all(args.require)
-    worker = build_worker(st, names, options_for(config, prune=True), config.threads)
-    return worker.work()
+    if background():  # Resque's BACKGROUND: detach, then (PIDFILE) record the worker's pid
+        detach(st)
+    path = claim_pidfile()
+    try:
+        worker = build_worker(st, names, options_for(config, prune=True), config.threads)
+        return worker.work()
+    finally:
+        if path:
+            from resqued import pidfile
+
+            pidfile.remove(path)

@@ -38,7 +38,9 @@ def worker_table(config: Config) -> list[WorkerSlot]:
             if rule.name not in queues:
                 queues.append(rule.name)
     slots = list(config.workers)
-    slots += [WorkerSlot(tuple(q or ["*"]), config.interval) for q in pool]
+    interval = config.compat.pool_interval  # worker_pool(N, interval=...), Ruby resqued's
+    interval = config.interval if interval is None else interval
+    slots += [WorkerSlot(tuple(q or ["*"]), interval) for q in pool]
     return slots
 
 

@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from resqued.config.allocation import format_table, pool_size, worker_table
+from resqued.config.compat_queues import default_queues
 from resqued.config.loader import load
 from resqued.config.model import Config, Overrides
 from resqued.errors import ResquedError
@@ -41,6 +42,7 @@ def view_of(config: Config) -> dict[str, Any]:
         "redis_url": config.redis_url,
         "namespace": config.namespace,
         "table": format_table(table),
+        "compat": config.compat.view(config.user, config.group),
     }
 
 
@@ -52,6 +54,8 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("import_app"):
         app.require_all(config.requires)
         result["app"] = ", ".join(config.requires) if config.requires else "nothing to import"
+        if default_queues(config):  # resque_starter: the job classes' queues, now imported
+            result["view"] = view_of(config)
     if request.get("check_redis"):
         from resqued import reachable
         from resqued.resque.store import Store

@@ -2,39 +2,51 @@
 
 worker_processes(32)
 queue("critical")          # all workers
-queue("high", 20)          # 20 workers
-queue("low", "10%")        # 10% of the workers (3 of 32)
+queue("high", 20)          # 20 workers (also queue("high", count=20))
+queue("low", "10%")        # 10% of the workers (3 of 32; also queue("low", percent=10))
 queue("*")
 worker("mail", "default", interval=1)   # one more worker, on exactly these queues
 
 @after_fork
 def reconnect(worker):
     db.reconnect()
+
+Ruby resqued's spellings work too (``worker_pool(5, "a", "b", interval=1)``,
+several queues in one ``queue`` call); the names of resque-pool, resque_starter
+and Resque::Forker are added by ``dsl_compat``.
 """
 
 from __future__ import annotations
 
-import inspect
+import random
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from resqued.config import limits, values
+from resqued import hooks
+from resqued.config import dsl_compat, hook_forms, limits, values
+from resqued.config.forker import Forker
 from resqued.config.model import HOOKS, Config, WorkerSlot
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
+
+# A trailing positional amount in queue("x", 20), queue("x", "10%"), queue("x", 0.1).
+AMOUNT = re.compile(r"\s*(?:\d+(?:\.\d+)?%?|:?all)\s*")
 
 
 class _Builder:
     def __init__(self, config: Config) -> None:
         self.c = config
+        self.setups: list[Callable[..., Any]] = []  # Resque::Forker's setup hooks
 
     def names(self) -> dict[str, Any]:
         c = self.c
         ns: dict[str, Any] = {
             "worker_processes": self.worker_processes,
             "concurrency": self.worker_processes,  # resque_starter
+            "worker_pool": self.worker_pool,  # Ruby resqued
             "queue": self.queue,
             "queues": self.queues,
             "worker": self.worker,
@@ -79,25 +91,61 @@ class _Builder:
         }
         for hook in HOOKS:
             ns[hook] = self._hook(hook)
+        ns.update(dsl_compat.names(c, self._hook, self.setups))
         return ns
 
     def worker_processes(self, n: object) -> None:
         self.c.worker_processes = values.count(n, "worker_processes")
 
-    def queue(self, name: str, amount: object = None) -> None:
-        self.c.queue_rules.append(values.queue_rule(name, amount))
+    def worker_pool(self, n: object, *queues: object, interval: object = None) -> None:
+        """Ruby resqued's ``worker_pool 5, 'a', 'b', interval: 1``: the pool and its queues."""
+        self.worker_processes(n)
+        self.c.queue_rules.clear()  # as in Ruby resqued, the pool's queues start afresh
+        for name in _flat(queues):
+            self.c.queue_rules.append(values.queue_rule(_name(name)))
+        if interval is not None:
+            self.c.compat.pool_interval = values.seconds(interval, "worker_pool interval")
 
-    def queues(self, *names: str) -> None:
-        for name in names:
+    def queue(self, *names: object, percent: object = None, count: object = None) -> None:
+        """``queue("x")``, ``queue("x", 20)``, ``queue("x", "10%")``, ``queue("a", "b")``,
+        ``queue("x", percent=20)``, ``queue("x", count=2)`` (Ruby resqued's spellings)."""
+        flat = _flat(names)
+        amount: object = None
+        if percent is not None and count is not None:
+            raise ConfigError("queue: give percent= or count=, not both")
+        if percent is not None:
+            if isinstance(percent, bool) or not isinstance(percent, int | float):
+                raise ConfigError(f"queue: percent must be a number, not {percent!r}")
+            amount = f"{percent}%"
+        elif count is not None:
+            amount = values.count(count, "queue count")
+        elif len(flat) >= 2 and _is_amount(flat[-1]):
+            amount = flat.pop()  # queue("high", 20): the older positional form
+        if not flat:
+            raise ConfigError("queue needs at least one queue name")
+        for name in flat:
+            self.c.queue_rules.append(values.queue_rule(_name(name), amount))
+
+    def queues(self, *names: object) -> None:
+        """``queues("a", "b")`` or resque_starter's ``queues(["high", "low"])``."""
+        for name in _flat(names):
             self.queue(name)
 
-    def worker(self, *queues: str, interval: object = None, **guard: object) -> None:
-        names = tuple(q.strip() for spec in queues for q in str(spec).split(",") if q.strip())
+    def worker(
+        self,
+        *queues: object,
+        interval: object = None,
+        shuffle_queues: bool = False,
+        **guard: object,
+    ) -> None:
+        names = [q.strip() for spec in _flat(queues) for q in _name(spec).split(",") if q.strip()]
+        if shuffle_queues:  # Ruby resqued's option: the order is drawn once, here
+            random.shuffle(names)
         ival = None if interval is None else values.seconds(interval, "interval")
-        rails = limits.row_settings(guard, f"worker({','.join(names or ('*',))!r})")
-        self.c.workers.append(WorkerSlot(names or ("*",), ival, **rails))
+        rails = limits.row_settings(guard, f"worker({','.join(names or ['*'])!r})")
+        self.c.workers.append(WorkerSlot(tuple(names) or ("*",), ival, **rails))
 
-    def workload(self, lists: list[str], **guard: object) -> None:
+    def workload(self, lists: list[str], **guard: Any) -> None:
         """Resque::Forker style: ``workload(["import", "import,export"] * 2)``."""
         for spec in lists:
             self.worker(spec, **guard)
@@ -112,38 +160,38 @@ class _Builder:
         self.c.worker_factory = fn
         return fn
 
-    def config_loader(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.c.config_loader = fn
+    def config_loader(self, fn: Any) -> Any:
+        """A callable ``fn(environment)``, or an object with ``call`` (and optionally ``reset``)."""
+        self.c.config_loader = dsl_compat.loader(fn)
         return fn
 
     def _hook(self, name: str) -> Callable[..., Any]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            if not callable(fn):
-                raise ConfigError(f"{name} needs a function, not {fn!r}")
-            hook = fn
-            if name == "after_exit" and _positional_params(fn) == 2:
-                hook = _pid_and_status(fn)  # the older after_exit(pid, status) form
-            self.c.hooks[name].append(hook)
+            self.c.hooks[name].append(hook_forms.adapt(name, fn))
             return fn
 
         return register
 
 
-def _positional_params(fn: Callable[..., Any]) -> int | None:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(p.kind in kinds for p in params)
+def _flat(items: tuple[object, ...] | list[object]) -> list[object]:
+    """Lists and tuples inside the arguments are spread (Ruby's flatten)."""
+    out: list[object] = []
+    for item in items:
+        out.extend(_flat(list(item)) if isinstance(item, list | tuple) else [item])
+    return out
 
 
-def _pid_and_status(fn: Callable[..., Any]) -> Callable[[Any], Any]:
-    def call(summary: Any) -> Any:
-        return fn(summary.pid, summary.status)
+def _name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"a queue name must be a string, not {value!r}")
+    return value
 
-    call.__qualname__ = getattr(fn, "__qualname__", "after_exit")
-    return call
+
+def _is_amount(value: object) -> bool:
+    """A trailing positional amount: anything but a string, or a string shaped like one."""
+    if not isinstance(value, str):
+        return not isinstance(value, list | tuple)
+    return AMOUNT.fullmatch(value) is not None or value.strip().endswith("%")
 
 
 def _where(path: str, exc: BaseException) -> str:
@@ -166,9 +214,12 @@ def evaluate(path: str, config: Config) -> None:
         code = compile(source, path, "exec")
     except SyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    namespace = {"__file__": path, "__name__": "__resqued_config__", **_Builder(config).names()}
+    builder = _Builder(config)
+    namespace = {"__file__": path, "__name__": "__resqued_config__", **builder.names()}
     try:
         exec(code, namespace)  # noqa: S102  (the operator's own config file)
+        for setup in builder.setups:  # Resque::Forker's setup hooks, once the file is read
+            hooks.call("config.setup", setup, Forker(config))
     except ResquedError as exc:  # ConfigError, or an invalid Redis URL (already redacted)
         raise ConfigError(f"{_where(path, exc)}: {exc}") from None
     except Exception as exc:  # noqa: BLE001

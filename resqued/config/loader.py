@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import os
 
-from resqued.config import dsl, limits, yaml_pool
+from resqued.config import compat, dsl, limits, starter_rb, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
 
 YAML_SUFFIXES = (".yml", ".yaml")
+RUBY_SUFFIXES = (".rb",)  # resque_starter's config, read as a literal subset
 
 
 def load(overrides: Overrides) -> Config:
     """One Config from the files and flags; ConfigError (one line) when anything is wrong."""
     config = Config()
     files = list(overrides.config_files)
-    if not files and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):
+    pool_file = (overrides.values.get("compat") or {}).get("pool_yaml")  # resque-pool's own
+    if not files and not pool_file and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):
         files = [env_file]
     for path in files:
         config.sources.append(path)
         if path.endswith(YAML_SUFFIXES):
             yaml_pool.evaluate(path, config, overrides.environment)
+        elif path.endswith(RUBY_SUFFIXES):
+            starter_rb.evaluate(path, config)
         else:
             dsl.evaluate(path, config)
     for key, value in overrides.values.items():
         if key in ("queue_rules", "workers", "requires"):
             getattr(config, key).extend(value)
+        elif key == "compat":
+            config.compat = compat.apply(config.compat, value)
         else:
             setattr(config, key, value)
+    yaml_pool.evaluate_pool_file(config, overrides.environment)  # resque-pool's, if any
     validate(config)
     return config
 

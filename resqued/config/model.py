@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-HOOKS = ("before_exec", "before_fork", "after_fork", "after_exit")
+from resqued.config.compat import Compat
+
+HOOKS = ("before_exec", "before_fork", "after_fork", "after_exit", "after_spawn", "teardown")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Config:
     )
     worker_factory: Callable[..., Any] | None = None
     config_loader: Callable[..., Any] | None = None
+    compat: Compat = field(default_factory=Compat)  # settings of the tools we replace
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""resque-pool's YAML format: ``"foo,bar": 2`` entries and per-environment sections."""
+"""resque-pool's YAML format: ``"foo,bar": 2`` entries and per-environment sections.
+
+The section is chosen as resque-pool chooses it: ``-E``, else ``$RACK_ENV``,
+else ``$RAILS_ENV``, else ``$RESQUE_ENV`` (``resque-pool -E`` sets all three).
+ERB tags (``<%= ... %>``), which resque-pool expands with Ruby, are refused with
+a one-line error: there is no Ruby here to run them.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,14 @@ from resqued.config import values
 from resqued.config.model import Config, WorkerSlot
 from resqued.errors import ConfigError
 
+ENV_VARS = ("RACK_ENV", "RAILS_ENV", "RESQUE_ENV")  # resque-pool's order: the first set wins
+
 
 def environment(explicit: str | None = None) -> str | None:
-    return (
-        explicit
-        or os.environ.get("RESQUE_ENV")
-        or os.environ.get("RAILS_ENV")
-        or os.environ.get("RACK_ENV")
-    )
+    """The environment whose section applies (and what a ``config_loader`` is called with)."""
+    if explicit:
+        return explicit
+    return next((os.environ[name] for name in ENV_VARS if os.environ.get(name)), None)
 
 
 def counts(doc: dict[str, Any], env: str | None) -> dict[str, int]:
@@ -44,7 +50,13 @@ def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerSl
 def evaluate(path: str, config: Config, env: str | None) -> None:
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            text = f.read()
+        if (line := _erb_line(text)) is not None:
+            raise ConfigError(
+                f"{path}:{line}: ERB tags (<% ... %>) are Ruby and cannot be expanded here; "
+                "write the counts out, or compute them in a config_loader"
+            )
+        doc = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -60,3 +72,22 @@ def evaluate(path: str, config: Config, env: str | None) -> None:
         config.workers += slots(counts(doc, environment(env)))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def evaluate_pool_file(config: Config, env: str | None) -> None:
+    """``resque-pool``'s YAML file: its entries are the workers, unless a config_loader is set.
+
+    resque-pool's default loader is the file; a custom loader replaces it.
+    """
+    path = config.compat.pool_yaml
+    if path and config.config_loader is None:
+        config.sources.append(path)
+        evaluate(path, config, env)
+
+
+def _erb_line(text: str) -> int | None:
+    """The line number of the first ERB tag outside a comment, if any."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if "<%" in line.split("#", 1)[0]:
+            return number
+    return None

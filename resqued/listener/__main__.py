@@ -2,9 +2,10 @@
 
 Started by the master with fork+exec in the directory the operator named
 (followed afresh each time, so a reload after a symlink switch runs the new
-release).  Boot: evaluate the config, ask Redis whether it answers, give the
-log files to the workers' user, import the application, prune dead workers,
-``gc.collect(); gc.freeze()``; then report ``RUNNING`` and fork the workers.
+release).  Boot: evaluate the config, ask Redis whether it answers, import the
+application, give the log files to ``user()`` and become it, prune dead
+workers, ``gc.collect(); gc.freeze()``; then report ``RUNNING`` and fork the
+workers.
 A boot that fails reports ``FAILED <reason>`` (one line) and exits 1.
 """
 
@@ -22,8 +23,8 @@ from resqued import app, ipc, logs, proctitle, reachable
 from resqued.config import load
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
+from resqued.listener import compat
 from resqued.listener.loop import SIGNALS, Listener, prune
-from resqued.listener.spawn import hand_logs_to
 from resqued.proc import set_parent_death_signal
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
@@ -39,9 +40,11 @@ def boot(number: int, channel: ipc.Channel, spec: dict[str, Any]) -> Listener:
     listener = Listener(number, channel, config, spec["master_pid"], store)
     listener.wakeup.catch(SIGNALS)  # signals during a slow import are queued, not lost
     log.info("listener #%d: %s", number, reachable.check(store))
-    hand_logs_to(config.user, config.group, logs.paths())
+    compat.boot(config, bool(spec.get("reload")))  # lock file, logging, loader reset on HUP
     if config.preload_app:
         app.require_all(config.requires)
+    compat.queues_from_jobs(listener)  # resque_starter: no queues given
+    compat.drop_privileges(config, logs.paths())  # user(): the logs to it, then become it
     prune(store, number)
     gc.collect()
     gc.freeze()  # objects loaded so far stay shared with the workers (copy-on-write)

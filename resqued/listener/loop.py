@@ -24,6 +24,7 @@ from resqued import hooks, ipc, jobs, logs, proctitle
 from resqued.config import Config, yaml_pool
 from resqued.config.allocation import pool_size, worker_table
 from resqued.config.model import WorkerSlot
+from resqued.listener import compat
 from resqued.listener import slots as slotting
 from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
@@ -51,6 +52,11 @@ class ExitSummary:
     alive_time_sec: float
     queues: str
     reason: str
+
+    @property
+    def process_status(self) -> compat.ProcessStatus:
+        """Ruby resqued's ``worker_summary.process_status`` (a Process::Status)."""
+        return compat.ProcessStatus(self.pid, self.status)
 
 
 class Listener:
@@ -87,7 +93,7 @@ class Listener:
         self._stop("TERM")
 
     def handle_usr1(self) -> None:
-        logs.reopen()
+        logs.reopen_or_keep(f"listener #{self.number}")
         self._signal_workers(signal.SIGHUP)  # workers reopen on HUP; USR1 is Resque's kill-job
 
     def handle_usr2(self) -> None:
@@ -134,6 +140,7 @@ class Listener:
             self._title()
             self._sleep()
         self.watch.report(self.workers, self.old, self.channel, time.monotonic(), last=True)
+        compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
 
@@ -148,6 +155,7 @@ class Listener:
             "stdout_path": c.stdout_path,
             "stderr_path": c.stderr_path,
             "sources": c.sources,
+            "compat": c.compat.view(c.user, c.group),
         }
 
     def _read_master(self) -> None:
@@ -160,6 +168,8 @@ class Listener:
                 case ipc.Count(n):
                     self.config.worker_processes = n
                     self._apply_table()
+                case ipc.Relay(name):  # the master passes this signal on (compat commands)
+                    self._signal_workers(getattr(signal, "SIG" + name))
                 case _:
                     log.warning("listener #%d: unexpected message %r", self.number, message)
         if self.channel.closed and not self.stopping:
@@ -208,6 +218,7 @@ class Listener:
         proctitle.set_title(
             f"{proctitle.MANAGER_PREFIX} listener #{self.number} "
             f"{len(self.workers)}/{running}/{len(self.slots)} {self.state}"
+            + (f" {self.config.compat.title}" if self.config.compat.title else "")
         )
 
     # -- workers --------------------------------------------------------------------
@@ -216,9 +227,12 @@ class Listener:
         now = time.monotonic()
         for slot in slotting.startable(self.slots, len(self.workers) + len(self.old), now):
             self._spawn(slot)
+            if self.config.compat.spawn_delay:  # resque-pool's -s: one start per delay
+                compat.pace(self.slots, now + self.config.compat.spawn_delay)
+                break
 
     def _spawn(self, slot: Slot) -> None:
-        hooks.run("config.before_fork", self.config.hooks["before_fork"])
+        compat.before_fork(self, slot)  # the config's before_fork hooks, in their forms
         board = self.watch.scoreboard()
         pid = fork_worker(
             self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS, board
@@ -226,6 +240,8 @@ class Listener:
         slot.started(pid, time.monotonic(), board, self.watch.rails(slot.row))
         self.workers[pid] = slot
         self.channel.send(ipc.WorkerStarted(pid, slot.row.queue_list))
+        compat.after_spawn(self, slot, pid)
+        compat.write_status(self)
 
     def _let_go(self) -> None:
         """In a new worker: drop what belongs to the listener."""
@@ -262,6 +278,7 @@ class Listener:
                 )
         self.watch.ended(pid, board)
         self.channel.send(ipc.WorkerExited(pid, reason))
+        compat.write_status(self)
         summary = ExitSummary(
             pid,
             status,

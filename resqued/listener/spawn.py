@@ -15,9 +15,11 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 
-from resqued import app, hooks
+from resqued import app
 from resqued.config import Config
 from resqued.config.model import WorkerSlot
+from resqued.listener import compat
+from resqued.privileges import drop as drop_privileges
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -48,6 +50,8 @@ def fork_worker(
         let_go()
         for name in reset_signals:
             signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
+        if config.compat.process_groups:
+            os.setpgrp()  # resque-pool's default: a terminal's Ctrl-C reaches the master only
         drop_privileges(config.user, config.group)
         if not config.preload_app:
             app.require_all(config.requires)
@@ -71,43 +75,5 @@ def work(
     options = options_for(config, row, pause_key=pause_key, parent_pid=os.getppid())
     queues = QueueList.parse(list(row.queues))
     worker = build_worker(store, queues, options, config.threads, config.worker_factory, board)
-    hooks.run("config.after_fork", config.hooks["after_fork"], worker)
+    compat.after_fork(config, worker)  # the config's after_fork hooks, in their forms
     return int(worker.work() or 0)
-
-
-def drop_privileges(user: str | None, group: str | None) -> None:
-    """Become ``user`` (and ``group``) when running as root; nothing otherwise."""
-    if not user or os.getuid() != 0:
-        return
-    import grp
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
-    os.setgid(gid)
-    os.initgroups(user, gid)
-    os.setuid(entry.pw_uid)
-
-
-def hand_logs_to(user: str | None, group: str | None, paths: Iterable[str | None]) -> None:
-    """Give the log files to the workers' user, so they can reopen them on USR1 (as unicorn does).
-
-    Only when running as root with ``user()`` configured; a file that cannot be
-    changed is left as it is (the workers then keep writing to their open descriptor).
-    """
-    if not user or os.getuid() != 0:
-        return
-    import grp
-    import pwd
-
-    try:
-        entry = pwd.getpwnam(user)
-        gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
-    except KeyError as exc:
-        log.error("user() names an unknown user or group: %s", exc)
-        return
-    for path in {p for p in paths if p}:
-        try:
-            os.chown(path, entry.pw_uid, gid)
-        except OSError as exc:
-            log.warning("cannot give log file %s to %s: %s", path, user, exc.strerror)

@@ -172,11 +172,4 @@ def reopen_log_files() -> None:
 
     A worker that dropped its privileges (``user()``) may not open a root-owned file.
     """
-    try:
-        logs.reopen()
-    except OSError as exc:
-        log.warning(
-            "worker %d: cannot reopen the log files (%s); still writing to the open ones",
-            os.getpid(),
-            exc,
-        )
+    logs.reopen_or_keep(f"worker {os.getpid()}")

@@ -90,10 +90,13 @@ def test_bad_input_is_one_line_and_non_zero(args, cause):
 
 
 def test_bad_config_file_names_file_and_line(tmp_path):
-    (tmp_path / "c.py").write_text("worker_processes(2)\nqueue('x', 'many')\n")
+    (tmp_path / "c.py").write_text("worker_processes(2)\nqueue('x', 'many%')\n")
     out = run("-c", str(tmp_path / "c.py"))
     assert out.returncode == 1
-    assert out.stderr.strip() == f"resqued: {tmp_path / 'c.py'}:2: queue 'x': invalid amount 'many'"
+    assert (
+        out.stderr.strip()
+        == f"resqued: {tmp_path / 'c.py'}:2: queue 'x': invalid percentage 'many%'"
+    )
 
 
 def test_unreachable_redis_for_status_is_one_line():

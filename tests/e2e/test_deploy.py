@@ -212,7 +212,7 @@ def test_hup_with_broken_config_keeps_workers(resqued, app_dir, r):
     m, _ = start_master(resqued, app_dir)
     wait_for(lambda: len(worker_procs(m.pid)) == 2, 15, "2 workers")
     before = sorted(p for p, _, _ in worker_procs(m.pid))
-    (app_dir / "conf.py").write_text("worker_processes(2)\nqueue('flow', 'lots')\n")
+    (app_dir / "conf.py").write_text("worker_processes(2)\nqueue('flow', 'lots%')\n")
     m.signal(signal.SIGHUP)
     wait_for(lambda: "reload failed" in m.output(), 10, "reload failure logged")
     assert "conf.py:2" in m.output()

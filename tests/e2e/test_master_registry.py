@@ -36,7 +36,7 @@ def test_a_master_registers_its_listener_and_workers_and_leaves_on_exit(resqued,
     assert master.listener and master.listener.state == "running"
     assert master.workers.configured == 2 and master.workers.running == 2
     assert r.ttl(master_key(Keys(), master.id)) > 0  # it expires if the master vanishes
-    conf.write_text("worker_processes(2)\nqueue('default', 'lots')\n")
+    conf.write_text("worker_processes(2)\nqueue('default', 'lots%')\n")
     m.signal(signal.SIGHUP)
     wait_for(lambda: (masters(redis_url)[0].last_reload or None) is not None
              and masters(redis_url)[0].last_reload.outcome == "failed", 20, "failed reload shown")  # fmt: skip

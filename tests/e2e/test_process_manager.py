@@ -312,8 +312,10 @@ def test_workers_run_as_the_configured_user(resqued, app_dir, r, tmp_path):
     import pwd
 
     assert int(uid_line.split()[1]) == pwd.getpwnam("nobody").pw_uid
-    [(listener, _, _)] = tree(m.pid)["listeners"]
-    assert Path(f"/proc/{listener}/status").read_text().count("Uid:\t0") == 1
+    [(listener, _, _)] = tree(m.pid)["listeners"]  # the listener too (it imported the app first)
+    listener_uid = Path(f"/proc/{listener}/status").read_text().split("Uid:")[1].split()[0]
+    assert int(listener_uid) == pwd.getpwnam("nobody").pw_uid
+    assert Path(f"/proc/{m.pid}/status").read_text().count("Uid:\t0") == 1  # the master: root
 
 
 def test_on_failure_runs_for_the_job_of_a_killed_worker(resqued, app_dir, r):

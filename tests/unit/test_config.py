@@ -199,7 +199,9 @@ def test_resque_pool_yaml_with_environments(tmp_path, monkeypatch):
     monkeypatch.setenv("RAILS_ENV", "production")
     prod = load(Overrides(config_files=[path]))
     assert [w.queue_list for w in worker_table(prod)] == ["foo", "bar", "bar"] + ["foo,bar,baz"] * 4
-    monkeypatch.setenv("RESQUE_ENV", "staging")  # RESQUE_ENV wins; no such section: defaults
+    monkeypatch.setenv("RESQUE_ENV", "staging")  # resque-pool's order: RAILS_ENV beats it
+    assert len(worker_table(load(Overrides(config_files=[path])))) == 7
+    monkeypatch.setenv("RACK_ENV", "staging")  # RACK_ENV beats both; no such section: defaults
     assert len(worker_table(load(Overrides(config_files=[path])))) == 4
     explicit = load(Overrides(config_files=[path], environment="production"))
     assert len(worker_table(explicit)) == 7

@@ -1,0 +1,155 @@
+"""resque_starter's Ruby config file (``resque.conf.rb``), read as a literal subset.
+
+Each line is a setting with a literal value, as in resque_starter's example::
+
+    concurrency 2
+    queues ['high', 'low']
+    dequeue_interval 0.1
+    pid_file ::File.expand_path('../../tmp/pids/resque_starter.pid', __FILE__)
+    status_file File.join(Dir.pwd, 'tmp/pids/resque_starter.stat')
+    logger ::Logger.new('log/resque_starter.log', 3, 1048576)
+    logger.level = ::Logger::INFO
+
+Values: strings (no ``#{}``), numbers, true/false/nil, symbols, arrays,
+``%w()``, ``__FILE__``, ``__dir__``, ``Dir.pwd``, ``File.expand_path``,
+``File.join``, ``File.dirname``, ``ENV['X']``, ``ENV.fetch('X', default)``,
+``.to_i``/``.to_f``/``.to_s`` and ``a || b``.  ``before_fork``/``after_fork``
+blocks, ``require`` lines and ``logger.formatter =`` are Ruby code with no
+meaning for Python workers: each is skipped with a warning (write Python hooks
+in a ``.py`` config instead).  Any other line is an error naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from resqued.config import compat, values
+from resqued.config.model import Config
+from resqued.config.ruby_literals import Expr
+from resqued.errors import ConfigError
+
+log = logging.getLogger("resqued")
+
+SETTING = re.compile(r"([a-z_]+)(?:\((.*)\)|\s+(.*))")
+HOOK = re.compile(r"(before_fork|after_fork)\b")
+ONE_LINE_BLOCK = re.compile(r"(before_fork|after_fork)\b.*(\{.*\}|\bdo\b.*\bend)")
+BLOCK_START = re.compile(r"(before_fork|after_fork)\b.*(\bdo\b(\s*\|[^|]*\|)?|\{[^}]*)")
+OPENERS = ("if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for")
+
+
+def evaluate(path: str, config: Config) -> None:
+    """Apply the settings of resque_starter's ``path`` to ``config``; ConfigError (file:line)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    number = 0
+    while number < len(lines):
+        line = _code(lines[number])
+        number += 1
+        if not line:
+            continue
+        where = f"{path}:{number}"
+        if HOOK.match(line):
+            if not ONE_LINE_BLOCK.fullmatch(line):
+                if not BLOCK_START.fullmatch(line):
+                    raise ConfigError(f"{where}: {line!r}: expected a do ... end block")
+                number = _skip_block(lines, number, where, "do" not in line.split())
+            hook = line.split()[0]
+            log.warning("%s: the %s block is Ruby code: skipped (write it in Python)", where, hook)
+            continue
+        if re.match(r"(require|require_relative)\b", line) or line.startswith("logger.formatter"):
+            log.warning("%s: %r is Ruby code: skipped", where, line)
+            continue
+        try:
+            _setting(line, path, config)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc} in {line!r}") from None
+
+
+def _code(line: str) -> str:
+    """The line without its comment (a ``#`` outside quotes) and surrounding spaces."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            quote = "" if ch == quote and line[i - 1] != "\\" else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i].strip()
+    return line.strip()
+
+
+def _skip_block(lines: list[str], number: int, where: str, braces: bool) -> int:
+    """The line after the ``end`` (or ``}``) that closes the block opened above ``number``."""
+    depth = 1
+    while number < len(lines):
+        line = _code(lines[number])
+        number += 1
+        if braces:
+            depth += line.count("{") - line.count("}")
+        else:
+            words = line.split()
+            if words and (words[0] in OPENERS or re.search(r"\bdo\b(\s*\|[^|]*\|)?$", line)):
+                depth += 1
+            if words and words[0] == "end":
+                depth -= 1
+        if depth <= 0:
+            return number
+    raise ConfigError(f"{where}: the block has no end")
+
+
+def _setting(line: str, path: str, config: Config) -> None:
+    if m := re.fullmatch(r"logger\.level\s*=\s*(.+)", line):
+        config.compat.log_level = compat.log_level(Expr(m.group(1), path).value())
+        return
+    m = SETTING.fullmatch(line)
+    if not m:
+        raise ConfigError(f"{line!r} is not a setting resque-starter reads")
+    name, raw = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+    val = Expr(raw, path).value()
+    if name == "concurrency":
+        config.worker_processes = values.count(val, "concurrency")
+    elif name == "queues":
+        for queue in val if isinstance(val, list) else [val]:
+            for name in str(queue).split(","):
+                config.queue_rules.append(values.queue_rule(name))
+    elif name == "dequeue_interval":
+        config.interval = values.seconds(val, "dequeue_interval")
+    elif name == "preload_app":
+        config.preload_app = bool(val)
+    elif name == "pid_file":
+        config.pidfile = str(val)
+    elif name in ("status_file", "log_level", "log_shift_age", "log_shift_size"):
+        _compat(config, name, val)
+    elif name in ("log_file", "logger"):
+        _log_file(config, val)
+    else:
+        raise ConfigError(f"{name!r} is not a setting resque-starter reads")
+
+
+def _compat(config: Config, name: str, val: Any) -> None:
+    if name == "status_file":
+        config.compat.status_file = str(val)
+    elif name == "log_level":
+        config.compat.log_level = compat.log_level(val)
+    elif name == "log_shift_age":
+        config.compat.log_shift_age = compat.shift_age(val)
+    else:
+        config.compat.log_shift_size = values.count(val, "log_shift_size", minimum=1)
+
+
+def _log_file(config: Config, val: Any) -> None:
+    """``log_file 'path'`` or ``logger Logger.new(path, shift_age, shift_size)``."""
+    args = list(val[1:]) if isinstance(val, tuple) else [val]
+    target = str(args[0])
+    config.stderr_path = None if target in ("STDOUT", "STDERR") else target
+    if len(args) > 1:
+        config.compat.log_shift_age = compat.shift_age(args[1])
+    if len(args) > 2:
+        config.compat.log_shift_size = values.count(args[2], "log_shift_size", minimum=1)
