@@ -32,7 +32,7 @@ class WorkerOptions:
         elif self.job_soft_timeout:
             parts.append(f"soft timeout {self.job_soft_timeout:g}s")
         if self.jobs_per_fork:
-            parts.append(f"{self.jobs_per_fork} jobs")
+            parts.append(f"{self.jobs_per_fork} job{'' if self.jobs_per_fork == 1 else 's'}")
         if self.memory_limit:
             soft = f" (soft {size(self.memory_soft_limit)})" if self.memory_soft_limit else ""
             parts.append(f"memory {size(self.memory_limit)}{soft}")

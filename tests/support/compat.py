@@ -11,6 +11,7 @@ daemonized master, read from its pidfile), checked to be one of ours first.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,8 +152,12 @@ def titles_below(root: int) -> list[str]:
 
 
 def waiting(root: int, queues: str, n: int) -> Callable[[], bool]:
-    """A condition: exactly ``n`` workers below ``root`` wait for ``queues``."""
-    return lambda: sum(t.endswith(f"Waiting for {queues}") for _, t in workers(root)) == n
+    """A condition: exactly ``n`` workers below ``root`` wait for ``queues``.
+
+    A title may end with the guard rails that apply (``[1 job]``, docs/guard-rails.md).
+    """
+    title = re.compile(rf".*Waiting for {re.escape(queues)}( \[[^]]*\])?")
+    return lambda: sum(bool(title.fullmatch(t)) for _, t in workers(root)) == n
 
 
 def pgid(pid: int) -> int:
