@@ -24,7 +24,8 @@ from resqued.config import load
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.listener import compat
-from resqued.listener.loop import SIGNALS, Listener, prune
+from resqued.listener.exits import prune
+from resqued.listener.loop import SIGNALS, Listener
 from resqued.proc import set_parent_death_signal
 from resqued.resque.connection import redact
 from resqued.resque.store import Store

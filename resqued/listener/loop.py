@@ -15,23 +15,20 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import redis
-
-from resqued import hooks, ipc, jobs, logs, proctitle
+from resqued import hooks, ipc, logs, proctitle
 from resqued.config import Config, yaml_pool
 from resqued.config.allocation import pool_size, worker_table
 from resqued.config.model import WorkerSlot
 from resqued.listener import compat
 from resqued.listener import slots as slotting
+from resqued.listener.exits import ExitSummary, prune, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
 from resqued.listener.watch import Watch
 from resqued.proc import reaped
-from resqued.resque import registry
 from resqued.resque.store import Store
 from resqued.wakeup import Wakeup
 
@@ -39,24 +36,6 @@ log = logging.getLogger("resqued")
 
 SIGNALS = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT", "CHLD", "HUP")
 LOADER_INTERVAL = 1.0
-
-
-@dataclass
-class ExitSummary:
-    """What ``after_exit`` hooks receive about a worker that exited (like Ruby resqued's)."""
-
-    pid: int
-    status: int  # the wait status
-    exit_code: int | None
-    signal: int | None
-    alive_time_sec: float
-    queues: str
-    reason: str
-
-    @property
-    def process_status(self) -> compat.ProcessStatus:
-        """Ruby resqued's ``worker_summary.process_status`` (a Process::Status)."""
-        return compat.ProcessStatus(self.pid, self.status)
 
 
 class Listener:
@@ -265,7 +244,9 @@ class Listener:
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
                 log.warning("worker %d (%s) %s", pid, queues, reason)
-            self._unregister_dead(pid, queues, slot)
+            unregister_dead(
+                self.store, pid, queues, self.config.threads, self.watch.in_flight(slot)
+            )
         if current:
             delay = slot.exited(status, now, bool(self.stopping))
             if delay:
@@ -279,27 +260,8 @@ class Listener:
         self.watch.ended(pid, board)
         self.channel.send(ipc.WorkerExited(pid, reason))
         compat.write_status(self)
-        summary = ExitSummary(
-            pid,
-            status,
-            os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            lived,
-            queues,
-            reason,
-        )
+        summary = ExitSummary.of(pid, status, lived, queues, reason)
         hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)
-
-    def _unregister_dead(self, pid: int, queues: str, slot: Slot) -> None:
-        """A worker that could not clean up: fail its in-flight job, requeue hand-overs."""
-        base = registry.worker_id(queues, pid)
-        exception, error, hook = self.watch.in_flight(slot)  # why the guard rails killed it
-        for n in range(1, self.config.threads + 1):
-            wid = base if n == 1 else f"{base}#{n}"
-            try:
-                registry.unregister(self.store, wid, exception, error, dead_job_hook=hook)
-            except (redis.RedisError, OSError) as exc:
-                log.error("could not unregister dead worker %s: %s", wid, exc)
 
     def _prune_now_and_then(self) -> None:
         now = time.monotonic()
@@ -307,16 +269,6 @@ class Listener:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
         prune(self.store, self.number)
-
-
-def prune(store: Store, number: int) -> None:
-    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock."""
-    try:
-        registry.prune_dead_workers(
-            store, f"{registry.hostname()}:{os.getpid()}:listener", jobs.run_failure_hooks
-        )
-    except (redis.RedisError, OSError, RuntimeError) as exc:
-        log.warning("listener #%d: could not prune dead workers: %s", number, exc)
 
 
 def _kill(pid: int, sig: int) -> None:

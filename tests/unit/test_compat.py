@@ -21,7 +21,7 @@ from resqued.config.compat_queues import default_queues
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError, ResquedError
 from resqued.listener.compat import ProcessStatus
-from resqued.listener.loop import ExitSummary
+from resqued.listener.exits import ExitSummary
 from resqued.log_rotation import Rotation, from_view
 from resqued.replace_file import read as read_state
 from resqued.work_pool import count_from_env
