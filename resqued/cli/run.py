@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from typing import Any
 
-from resqued import daemon, logs, pidfile, reexec, replace_file, startup, workdir
+from resqued import reexec, replace_file, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
-from resqued.config import limits, probe
+from resqued.config import limits
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
-from resqued.errors import ResquedError
-from resqued.reexec import PREFLIGHT_ENV
+from resqued.launcher import Launch, launch
 from resqued.version import __version__
 
 USAGE = (
@@ -188,80 +186,28 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     return Overrides(values, files, args.environment)
 
 
-def print_test(answer: probe.Answer) -> None:
-    """``--test``: the worker table, then what was checked."""
-    print(answer.view.get("table", ""))
-    if answer.app:
-        print(f"app: imported {answer.app}")
-    if answer.redis:
-        print(f"redis: {answer.redis} answers")
-
-
 def run_master(argv: list[str]) -> int:
     args = master_parser().parse_args(argv)
     level = setup_logging(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
-    from resqued.resque.connection import default_url, validate
-
-    validate(overrides.values.get("redis_url") or default_url())  # $REDIS_URL too
     deadline = None
     if args.boot_timeout:
         deadline = seconds(args.boot_timeout, "--boot-timeout", minimum=1)
-    check_timeout = deadline or probe.DEFAULT_TIMEOUT
-    if args.test:
-        preflight = bool(os.environ.get(PREFLIGHT_ENV))
-        answer = probe.evaluate(
-            overrides,
-            cwd,
-            import_app=True,
-            check_redis=not preflight,
-            before_exec=preflight,
-            timeout=check_timeout,
-        )
-        if not answer.ok:
-            raise ResquedError(answer.error)
-        print_test(answer)
-        return 0
-    if args.chdir:
-        os.chdir(cwd)
-    state = replace_file.read(args.replace) if args.replace else reexec.inherited_state()
-    if state:  # a USR2 re-exec: the old image's view of the config comes with its state
-        view: dict[str, Any] = state.get("view") or {}
-    else:
-        answer = probe.evaluate(overrides, cwd, timeout=check_timeout)
-        if not answer.ok:
-            raise ResquedError(answer.error)
-        view = answer.view
-    for path in (view.get("stdout_path"), view.get("stderr_path")):
-        if path:
-            try:
-                logs.check_writable(path)
-            except OSError as exc:
-                raise ResquedError(f"cannot write log file {path}: {exc.strerror}") from None
-    if args.hot_swap and not view.get("pidfile") and not state:
-        raise ResquedError("--hot-swap needs -p/--pidfile: it names the master to take over from")
-    if view.get("pidfile") and not state:
-        check_pidfile(view["pidfile"], args.hot_swap)
-
-    def serve() -> int:
-        logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
-        return startup.serve(overrides, view, cwd, level, argv, state, args.hot_swap, deadline)
-
-    if args.daemonize and not state:  # a re-exec is already detached
-        return daemon.run_detached(serve)
-    return serve()
-
-
-def check_pidfile(path: str, hot_swap: bool) -> None:
-    """Refuse a live master's pidfile (unless --hot-swap) and one holding garbage.
-
-    A pidfile naming a process that is not a resqued master (stale, the pid reused) is
-    taken over with a warning; that process is never signalled.
-    """
-    found = pidfile.holder(path)
-    if found.state == "master" and found.pid != os.getpid() and not hot_swap:
-        raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
-    if found.state == "foreign":
-        then = "nothing to take over from; starting" if hot_swap else "taking it over"
-        logging.getLogger("resqued").warning("%s; %s", found.describe(), then)
+    state = None
+    if not args.test:
+        if args.chdir:
+            os.chdir(cwd)
+        state = replace_file.read(args.replace) if args.replace else reexec.inherited_state()
+    start = Launch(
+        overrides,
+        cwd,
+        level,
+        argv,
+        daemonize=args.daemonize,
+        test=args.test,
+        state=state,
+        hot_swap=args.hot_swap,
+        boot_timeout=deadline,
+    )
+    return launch(start)
