@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from resqued.errors import ResquedError
+from resqued.files import write_atomically
 from resqued.proc import ProcessHandle, boot_id, cmdline, start_ticks
 
 MASTER_TITLE = re.compile(r"resqued-\S+ master(?: |$)")
@@ -194,15 +195,9 @@ def write(path: str, pid: int | None = None, force: bool = False) -> None:
 
 
 def _replace(path: str, text: str, pid: int) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{pid}.tmp")
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_atomically(path, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise PidfileError(f"cannot write pidfile {path}: {exc.strerror}") from None
 
 

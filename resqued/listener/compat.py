@@ -14,7 +14,6 @@ about them is in this module.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from resqued.config.allocation import worker_table
 from resqued.config.compat import LOG_LEVELS
 from resqued.config.compat_queues import default_queues
 from resqued.config.forker import Forker
+from resqued.files import write_atomically
 from resqued.listener import slots as slotting
 from resqued.listener.slots import Slot
 from resqued.proc import signal_name
@@ -171,14 +171,9 @@ def write_status(listener: ListenerView) -> None:
         return
     doc = {"old_workers": {pid: slot.index for pid, slot in listener.workers.items()}}
     text = yaml.safe_dump(doc, default_flow_style=False, explicit_start=True, sort_keys=False)
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_atomically(path, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         log.warning("cannot write status file %s: %s", path, exc.strerror)
 
 
