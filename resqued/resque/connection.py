@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import ssl
+import struct
 from typing import Any
 
 import redis
@@ -19,8 +22,10 @@ __all__ = [
     "RedisUnreachable",
     "connect",
     "default_url",
+    "kernel_timeouts",
     "probe",
     "redact",
+    "socket_of",
     "validate",
 ]
 
@@ -74,13 +79,45 @@ def _sentinel_client(target: Target) -> redis.Redis:
     if extra.get("sentinel_ssl"):
         sentinel_kwargs["ssl"] = True
         sentinel_kwargs.update({k: v for k, v in target.options.items() if k in TLS_OPTIONS})
-    manager = Sentinel(  # type: ignore[no-untyped-call]
+    manager = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         list(target.sentinels), sentinel_kwargs=sentinel_kwargs
     )
-    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call,unused-ignore]
         target.service, **{**DEFAULTS, **target.options}
     )
     return client
+
+
+def socket_of(conn: Any) -> Any:
+    """The socket of a redis-py ``Connection`` (None when not connected).
+
+    redis-py has no public accessor for it: this is the one place that reads its
+    private ``_sock`` attribute (present on every connection class, TCP, TLS,
+    unix socket and Sentinel-managed alike).
+    """
+    return conn._sock
+
+
+def kernel_timeouts(conn: Any) -> None:
+    """Let the kernel time a connected plain socket's reads and writes, not Python.
+
+    A socket with a Python timeout costs a ``poll`` before every ``send`` and
+    ``recv``; a blocking one with ``SO_RCVTIMEO``/``SO_SNDTIMEO`` gives up after
+    the same time without them (redis-py then raises ``ConnectionError``, where it
+    would raise ``TimeoutError``: both are a Redis that did not answer).  TLS
+    sockets keep Python's timeout: the kernel's would surface mid-record.
+    """
+    sock = socket_of(conn)
+    if sock is None or isinstance(sock, ssl.SSLSocket):
+        return
+    timeout = sock.gettimeout()
+    if timeout is None or timeout <= 0:
+        return
+    sec = int(timeout)
+    tv = struct.pack("ll", sec, int((timeout - sec) * 1e6))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    sock.settimeout(None)
 
 
 def probe(client: redis.Redis, url: str | None = None) -> None:

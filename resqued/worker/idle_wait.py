@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resqued.resque import connection
 from resqued.resque.store import Store
 from resqued.worker.control import Control
 from resqued.worker.retry import REDIS_DOWN, RedisRetry
@@ -22,13 +23,8 @@ MIN_POLL = 0.1  # shortest idle or paused poll: INTERVAL=0 must not spin on Redi
 
 
 def socket_fileno(conn: Any) -> int:
-    """The file descriptor of a connected redis-py ``Connection``, to wait on with select.
-
-    redis-py has no public accessor for it: this is the one place that reads its
-    private ``_sock`` attribute (present on every connection class, TCP, TLS,
-    unix socket and Sentinel-managed alike).
-    """
-    return int(conn._sock.fileno())
+    """The file descriptor of a connected redis-py ``Connection``, to wait on with select."""
+    return int(connection.socket_of(conn).fileno())
 
 
 class IdleWait:

@@ -19,6 +19,8 @@ from resqued import hooks, jobs, proctitle
 from resqued.resque import failure, payload, registry, times
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList
+from resqued.resque.script_call import ScriptCall, bulk
+from resqued.resque.scripts import RESERVE
 from resqued.resque.store import Store
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
@@ -34,49 +36,78 @@ RunJob = Callable[[Job, type], Outcome]
 
 
 class Reserver:
-    """Builds the RESERVE call and keeps the outcome it has yet to record."""
+    """Builds the RESERVE call and keeps the outcome it has yet to record.
+
+    The call goes out on the worker's own connection (``ScriptCall``), packed
+    from pieces made once: the constant arguments at start, ``run_at`` once a
+    second, the hand-over queues when their list grows.
+    """
 
     def __init__(
         self, store: Store, queues: QueueList, worker_id: str, pause_key: str, handover: list[str]
     ) -> None:
         self.store = store
-        self.handover = handover  # the idle wait's hand-over queues, claimed first
+        self.handover = handover  # the idle wait's hand-over queues, claimed first; only grows
         self.finished = 0  # jobs whose outcome is recorded: mirrors stat:processed:<id>
         self.pending: bytes | None = None  # the last job's outcome, recorded by the next call
-        self._args: list[str | bytes] = [
-            store.keys.prefix,
-            store.keys.worker(worker_id),
-            "",  # run_at
-            pause_key,
-            "",  # jobs finished so far, when an outcome is pending
-            "",  # failure record of the pending outcome
-            "1",  # reserve (or "0": finish only)
-            worker_id,
-        ]
-        self._queue_args = queues.script_args()
+        self.script = ScriptCall(store, RESERVE)
+        self._ns_worker = _packed(store.keys.prefix, store.keys.worker(worker_id))
+        self._pause = _packed(pause_key)
+        self._id = _packed(worker_id)
+        queue_args = queues.script_args()
+        self._queues = _packed(*queue_args)
+        self._nargs = 9 + len(queue_args)  # plus one a hand-over queue
         self._second = -1  # run_at has a resolution of one second: made once a second
+        self._run_at = b""
+        self._nclaims = -1
+        self._claims = b""
 
     def call(self, reserve: bool = True) -> list[bytes]:
         """One round trip: record the pending outcome (if any), then reserve the next job."""
-        args = self._args
         second = int(time.time())
         if second != self._second:
             self._second = second
-            args[2] = times.run_at(second)
-        if self.pending is not None:
-            args[4], args[5] = str(self.finished), self.pending
+            self._run_at = bulk(times.run_at(second).encode())
+        handover = self.handover
+        if len(handover) != self._nclaims:
+            self._nclaims = len(handover)
+            self._claims = _packed(str(len(handover)), *handover)
+        pending = self.pending
+        if pending is not None:
+            outcome = bulk(b"%d" % self.finished) + bulk(pending)
         else:
-            args[4] = args[5] = ""
-        args[6] = "1" if reserve else "0"
-        claims = [str(len(self.handover)), *self.handover]
-        result: list[bytes] = self.store.reserve_script(args=[*args, *claims, *self._queue_args])
-        if self.pending is not None:
+            outcome = NO_OUTCOME
+        result: list[bytes] = self.script(
+            self._nargs + self._nclaims,
+            (
+                self._ns_worker,
+                self._run_at,
+                self._pause,
+                outcome,
+                RESERVE_FLAG if reserve else FINISH_FLAG,
+                self._id,
+                self._claims,
+                self._queues,
+            ),
+        )
+        if pending is not None:
             self.pending = None
             self.finished += 1
         return result
 
     def finish_only(self) -> list[bytes]:
         return self.call(reserve=False)
+
+    def close(self) -> None:
+        self.script.close()
+
+
+NO_OUTCOME = bulk(b"") + bulk(b"")
+RESERVE_FLAG, FINISH_FLAG = bulk(b"1"), bulk(b"0")
+
+
+def _packed(*args: str) -> bytes:
+    return b"".join(bulk(a.encode()) for a in args)
 
 
 class JobLoop:
@@ -117,7 +148,10 @@ class JobLoop:
         try:
             self._jobs()
         finally:
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                self.reserver.close()
 
     def flush(self) -> None:
         """Record a pending outcome without reserving (on the way out)."""

@@ -1,0 +1,98 @@
+"""A Lua script called on a connection of its own: the hot path of a worker, one round trip a job.
+
+redis-py's ``Script`` goes through the client for every call: a pool checkout
+(two ``getpid``, a non-blocking ``recv`` with two ``ioctl`` to check the
+connection is clean), a health check, and the packing of every argument.  A
+worker calls RESERVE once a job, always on the same thread, so ``ScriptCall``
+keeps one connection (``Store.dedicated_connection``: every URL form, TLS,
+unix sockets and Sentinel alike) and sends ``EVALSHA`` packed from pieces the
+caller keeps (``bulk``): its constant arguments are packed once.
+
+Errors are redis-py's: a connection that fails is disconnected by redis-py and
+reconnects on the next call, and the error (``ConnectionError`` or
+``TimeoutError``) reaches the caller, whose retry decides (``worker/retry.py``).
+``NOSCRIPT`` (a restarted or flushed Redis) loads the script and sends again.
+A forked child never uses its parent's socket: it opens its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+
+from resqued.resque import connection
+
+
+def bulk(value: bytes) -> bytes:
+    """One argument in the Redis protocol (a RESP bulk string)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+class ScriptCall:
+    """``EVALSHA`` of one script with no keys, on a connection kept for it."""
+
+    def __init__(self, store: Any, script: str) -> None:
+        self.store = store  # a Store: its dedicated_connection() makes ours
+        self.script = script.encode()
+        sha = hashlib.sha1(self.script).hexdigest().encode()
+        self._head = bulk(b"EVALSHA") + bulk(sha) + bulk(b"0")
+        self._conn: Any = None
+        _LIVE.add(self)
+
+    def __call__(self, nargs: int, packed: Iterable[bytes]) -> Any:
+        """Run the script with ``nargs`` arguments, given as pieces of ``bulk`` strings."""
+        command = [b"*%d\r\n%s%s" % (nargs + 3, self._head, b"".join(packed))]
+        try:
+            return self._send(command)
+        except RedisConnectionError:
+            # A connection Redis closed while we were idle (its ``timeout``), or a
+            # failover: one more try on a new connection, as redis-py's client does.
+            # Safe even if the first call ran: the script's guards make a repeat harmless.
+            return self._send(command)
+
+    def _send(self, command: list[bytes]) -> Any:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.store.dedicated_connection()
+            conn.register_connect_callback(self._connected)
+            self._connected(conn)
+        conn.send_packed_command(command, check_health=False)
+        try:
+            return conn.read_response()
+        except NoScriptError:
+            conn.send_command("SCRIPT", "LOAD", self.script, check_health=False)
+            conn.read_response()
+            conn.send_packed_command(command, check_health=False)
+            return conn.read_response()
+
+    def _connected(self, conn: Any) -> None:
+        connection.kernel_timeouts(conn)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+
+    def _forget(self) -> None:
+        """In a forked child: leave the parent's connection alone, open our own."""
+        if self._conn is not None:
+            _INHERITED.append(self._conn)  # kept, so that no close (or shutdown) touches it
+            self._conn = None
+
+
+_LIVE: weakref.WeakSet[ScriptCall] = weakref.WeakSet()
+_INHERITED: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    for call in list(_LIVE):
+        call._forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
