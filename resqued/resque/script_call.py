@@ -62,6 +62,10 @@ class ScriptCall:
             conn = self._conn = self.store.dedicated_connection()
             conn.register_connect_callback(self._connected)
             self._connected(conn)
+        elif connection.socket_of(conn) is None:
+            # Reconnect through connect(): a Sentinel-managed connection asks the
+            # Sentinels for the primary there (send_packed_command would not).
+            conn.connect()
         conn.send_packed_command(command, check_health=False)
         try:
             return conn.read_response()
