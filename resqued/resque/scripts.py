@@ -23,30 +23,33 @@ only in that worker's memory.  RESERVE takes hand-over jobs first;
 RESERVE = r"""
 local ns, wkey, run_at, mpause = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local counted = false  -- this worker's own count exists: Redis has not forgotten it
+local current = nil  -- worker:<id> as it stands, once this call has finished with it
+local known = false  -- current is known without a GET: we deleted worker:<id>, or it was gone
 if ARGV[5] ~= '' then
   -- Finish the previous job first. Guarded by the per-worker count, so a call
   -- retried after a lost reply does not count (or fail) the job twice.  A count
   -- that is gone (Redis restarted empty, Stat.clear) is no retry: finish, else
   -- worker:<id> would hand the same job back to us forever.  A worker:<id> that is
-  -- gone was failed by someone else (the listener or a prune, after our worker
-  -- died): the job is accounted for already.
+  -- gone (DEL finds nothing) was failed by someone else (the listener or a prune,
+  -- after our worker died): the job is accounted for already.
   local pkey = ns .. 'stat:processed:' .. ARGV[8]
   local done = redis.call('GET', pkey)
   counted = done ~= false
-  local ours = redis.call('EXISTS', wkey) == 1
-  if ours and (not done or tonumber(done) == tonumber(ARGV[5])) then
-    if ARGV[6] ~= '' then
-      redis.call('RPUSH', ns .. 'failed', ARGV[6])
-      redis.call('INCRBY', ns .. 'stat:failed', 1)
-      redis.call('INCRBY', ns .. 'stat:failed:' .. ARGV[8], 1)
+  if not done or tonumber(done) == tonumber(ARGV[5]) then
+    known = true
+    if redis.call('DEL', wkey) == 1 then
+      if ARGV[6] ~= '' then
+        redis.call('RPUSH', ns .. 'failed', ARGV[6])
+        redis.call('INCRBY', ns .. 'stat:failed', 1)
+        redis.call('INCRBY', ns .. 'stat:failed:' .. ARGV[8], 1)
+      end
+      redis.call('INCRBY', ns .. 'stat:processed', 1)
+      redis.call('SET', pkey, tonumber(ARGV[5]) + 1)
     end
-    redis.call('DEL', wkey)
-    redis.call('INCRBY', ns .. 'stat:processed', 1)
-    redis.call('SET', pkey, tonumber(ARGV[5]) + 1)
   end
 end
 if ARGV[7] ~= '1' then return {'finished'} end
-local current = redis.call('GET', wkey)
+if not known then current = redis.call('GET', wkey) end
 if current then return {'resume', current} end
 -- A worker missing from the registry (Redis restarted empty, or a prune elsewhere
 -- took it for dead) is told so, and registers again before it takes a job.  Its
@@ -68,9 +71,16 @@ local function take(q, job)
 end
 local nclaim = tonumber(ARGV[9])
 local function handover(i) return ns .. 'resqued:inflight:' .. ARGV[8] .. ':' .. ARGV[i] end
-local pause = redis.call('GET', ns .. 'pause-all-workers')
-if (pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true')
-   or (mpause ~= '' and redis.call('EXISTS', mpause) == 1) then
+-- Both pause flags in one read: Resque's pause-all-workers ('true'), and this
+-- master's own flag (a string; present means paused).
+local pause, mine
+if mpause ~= '' then
+  local flags = redis.call('MGET', ns .. 'pause-all-workers', mpause)
+  pause, mine = flags[1], flags[2]
+else
+  pause = redis.call('GET', ns .. 'pause-all-workers')
+end
+if (pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true') or mine then
   -- Paused: jobs an idle wait took go back to the head of their queues, in order.
   for i = 10, 9 + nclaim do
     while redis.call('RPOPLPUSH', handover(i), ns .. 'queue:' .. ARGV[i]) do end
