@@ -12,7 +12,7 @@ import pytest
 import resqued
 from resqued.resque import connection, registry
 from resqued.resque.queues import QueueList
-from resqued.worker.loop import Reserver
+from resqued.worker.reserve import Reserver
 
 
 @pytest.fixture
