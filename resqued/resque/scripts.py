@@ -35,7 +35,7 @@ if ARGV[5] ~= '' then
   local pkey = ns .. 'stat:processed:' .. ARGV[8]
   local done = redis.call('GET', pkey)
   counted = done ~= false
-  if not done or tonumber(done) == tonumber(ARGV[5]) then
+  if not done or done == ARGV[5] or tonumber(done) == tonumber(ARGV[5]) then
     known = true
     if redis.call('DEL', wkey) == 1 then
       if ARGV[6] ~= '' then
@@ -44,7 +44,11 @@ if ARGV[5] ~= '' then
         redis.call('INCRBY', ns .. 'stat:failed:' .. ARGV[8], 1)
       end
       redis.call('INCRBY', ns .. 'stat:processed', 1)
-      redis.call('SET', pkey, tonumber(ARGV[5]) + 1)
+      if done == ARGV[5] then  -- INCR stores what SET would: ARGV[5] + 1, no float formatting
+        redis.call('INCR', pkey)
+      else
+        redis.call('SET', pkey, tonumber(ARGV[5]) + 1)
+      end
     end
   end
 end
@@ -58,19 +62,8 @@ if current then return {'resume', current} end
 if not counted and redis.call('SISMEMBER', ns .. 'workers', ARGV[8]) == 0 then
   return {'unregistered'}
 end
-local function take(q, job)
-  local ok, doc = pcall(cjson.decode, job)
-  local body = job
-  if not (ok and type(doc) == 'table' and type(doc['class']) == 'string'
-          and doc['class'] ~= '') then
-    body = '{"class":"resqued.MalformedPayload","args":[' .. cjson.encode(job) .. ']}'
-  end
-  redis.call('SET', wkey,
-    '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
-  return {'job', q, job}
-end
 local nclaim = tonumber(ARGV[9])
-local function handover(i) return ns .. 'resqued:inflight:' .. ARGV[8] .. ':' .. ARGV[i] end
+local inflight = ns .. 'resqued:inflight:' .. ARGV[8] .. ':'
 -- Both pause flags in one read: Resque's pause-all-workers ('true'), and this
 -- master's own flag (a string; present means paused).
 local pause, mine
@@ -83,54 +76,84 @@ end
 if (pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true') or mine then
   -- Paused: jobs an idle wait took go back to the head of their queues, in order.
   for i = 10, 9 + nclaim do
-    while redis.call('RPOPLPUSH', handover(i), ns .. 'queue:' .. ARGV[i]) do end
+    while redis.call('RPOPLPUSH', inflight .. ARGV[i], ns .. 'queue:' .. ARGV[i]) do end
   end
   return {'paused'}
 end
 -- Jobs this worker's idle BLMOVE already moved into its hand-over lists come first.
+local q, job = nil, false
 for i = 10, 9 + nclaim do
-  local job = redis.call('LPOP', handover(i))
-  if job then return take(ARGV[i], job) end
+  job = redis.call('LPOP', inflight .. ARGV[i])
+  if job then q = ARGV[i]; break end
 end
 local nincl, nexcl = tonumber(ARGV[10 + nclaim]), tonumber(ARGV[11 + nclaim])
 local first = 12 + nclaim
-local function matches(spec, q)
-  local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
-  if kind == '=' then return q == body end
-  for pattern in string.gmatch(body, '[^%z]+') do  -- brace alternatives, NUL-separated
-    if string.find(q, pattern) then return true end
-  end
-  return false
-end
-local function excluded(q)
-  for i = first + nincl, first + nincl + nexcl - 1 do
-    if matches(ARGV[i], q) then return true end
-  end
-  return false
-end
-local all, seen, order = nil, {}, {}
-local function add(q)
-  if not seen[q] and not excluded(q) then seen[q] = true; order[#order + 1] = q end
-end
-for i = first, first + nincl - 1 do
-  local spec = ARGV[i]
-  if string.sub(spec, 1, 1) == '=' then
-    add(string.sub(spec, 2))
-  else
-    if not all then
-      all = redis.call('SMEMBERS', ns .. 'queues')
-      table.sort(all)
-    end
-    for _, q in ipairs(all) do
-      if matches(spec, q) then add(q) end
+local popped = false  -- every queue was looked at already
+if not job and nexcl == 0 then
+  -- Named queues only, the usual case: pop them in the order given, no tables made.
+  local last = first + nincl - 1
+  local i = first
+  while i <= last and string.byte(ARGV[i], 1) == 61 do i = i + 1 end  -- 61: '='
+  if i > last then
+    popped = true
+    for k = first, last do
+      job = redis.call('LPOP', ns .. 'queue:' .. string.sub(ARGV[k], 2))
+      if job then q = string.sub(ARGV[k], 2); break end
     end
   end
 end
-for _, q in ipairs(order) do
-  local job = redis.call('LPOP', ns .. 'queue:' .. q)
-  if job then return take(q, job) end
+if not job then
+  local function matches(spec, name)
+    local kind, body = string.sub(spec, 1, 1), string.sub(spec, 2)
+    if kind == '=' then return name == body end
+    for pattern in string.gmatch(body, '[^%z]+') do  -- brace alternatives, NUL-separated
+      if string.find(name, pattern) then return true end
+    end
+    return false
+  end
+  local function excluded(name)
+    for i = first + nincl, first + nincl + nexcl - 1 do
+      if matches(ARGV[i], name) then return true end
+    end
+    return false
+  end
+  local all, seen, order = nil, {}, {}
+  local function add(name)
+    if not seen[name] and not excluded(name) then seen[name] = true; order[#order + 1] = name end
+  end
+  for i = first, first + nincl - 1 do
+    local spec = ARGV[i]
+    if string.sub(spec, 1, 1) == '=' then
+      add(string.sub(spec, 2))
+    else
+      if not all then
+        all = redis.call('SMEMBERS', ns .. 'queues')
+        table.sort(all)
+      end
+      for _, name in ipairs(all) do
+        if matches(spec, name) then add(name) end
+      end
+    end
+  end
+  if not popped then
+    for _, name in ipairs(order) do
+      job = redis.call('LPOP', ns .. 'queue:' .. name)
+      if job then q = name; break end
+    end
+  end
+  if not job then return {'empty', unpack(order)} end
 end
-return {'empty', unpack(order)}
+-- Take the job: record it in worker:<id> as Resque does; a payload that is not a
+-- JSON object naming a class is recorded as a MalformedPayload stand-in.
+local ok, doc = pcall(cjson.decode, job)
+local body = job
+if not (ok and type(doc) == 'table' and type(doc['class']) == 'string'
+        and doc['class'] ~= '') then
+  body = '{"class":"resqued.MalformedPayload","args":[' .. cjson.encode(job) .. ']}'
+end
+redis.call('SET', wkey,
+  '{"queue":' .. cjson.encode(q) .. ',"run_at":"' .. run_at .. '","payload":' .. body .. '}')
+return {'job', q, job}
 """
 
 REQUEUE = r"""
