@@ -8,6 +8,7 @@ import socket
 import struct
 
 import pytest
+import redis
 
 import resqued
 from resqued.resque import connection, registry
@@ -121,3 +122,15 @@ def test_plain_sockets_are_timed_by_the_kernel(store, r):
         assert sec + usec / 1e6 > 0
     finally:
         conn.disconnect()
+
+
+def test_a_reply_that_does_not_come_is_a_redis_error_the_retry_handles(r, redis_url):
+    store = resqued.connect(redis_url + "?socket_timeout=0.3")
+    wid = registry.worker_id("q", 5007)
+    reserver = reserver_for(store, wid)
+    assert reserver.call()[0] == b"empty"
+    r.client_pause(1500, all=True)  # Redis answers nobody for 1.5 s
+    with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
+        reserver.call()
+    r.client_unpause()
+    assert reserver.call()[0] == b"empty"  # and the next call works again
