@@ -15,6 +15,7 @@ it, unless they left the group themselves (``setsid``, ``start_new_session``).
 from __future__ import annotations
 
 import errno
+import fcntl
 import gc
 import json
 import logging
@@ -37,6 +38,7 @@ from resqued.worker.signals import reset_in_job_child
 log = logging.getLogger("resqued")
 
 MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
+SUCCESS = b"{}"  # the report of a job that succeeded: Outcome().report(), precomputed
 
 # Records a job's outcome from the child itself, when its worker died meanwhile.
 OrphanRecorder = Callable[[Job, Outcome], None]
@@ -49,11 +51,14 @@ class ForkedJob:
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
-        try:
-            hooks.run_worker_hooks("before_fork", job)
-        except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
-            hooks.on_failure(cls, exc, job.args)
-            return Outcome.of(exc)
+        if hooks.has_worker_hooks("before_fork"):
+            try:
+                hooks.run_worker_hooks("before_fork", job)
+            except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
+                hooks.on_failure(cls, exc, job.args)
+                return Outcome.of(exc)
+        # Look the class's hooks up here, once: a lookup made in a child is lost with it.
+        job_hooks.warm(cls)
         control = self.control
         current = control.current_job or control.job_started(job)
         worker_pid = os.getpid()
@@ -73,6 +78,8 @@ class ForkedJob:
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
+            if data == SUCCESS:
+                return Outcome()
             try:
                 return Outcome.from_report(json.loads(data))
             except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
@@ -109,7 +116,10 @@ class ForkedJob:
         # needed while the child runs: every page the worker writes then is copied.
         board = control.board if opts.memory_limit else None
         exited = _pidfd_open(pid)  # readable once the child has exited
-        reading = True
+        reading = True  # the pipe has not reached its end
+        # When the whole report fits in the pipe the child never waits for us to read
+        # it: wait for its exit alone, then read, one wake-up a job.  Else read as it comes.
+        watch = exited is None or _pipe_size(read_fd) < MAX_RESULT_BYTES
         done = False
         try:
             while not done:
@@ -132,12 +142,13 @@ class ForkedJob:
                     timeout = min(timeout, 0.2)
                 if board is not None:  # look at the listener's requests every second
                     timeout = min(timeout, BEAT_EVERY)
-                fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
-                if read_fd in control.sleep(timeout, *fds):
+                fds = [fd for fd in (read_fd if watch else None, exited) if fd is not None]
+                ready = control.sleep(timeout, *fds)
+                if watch and read_fd in ready:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
-                    reading = bool(chunk)  # EOF: the child closed its end, or exited
-                done = _has_exited(pid)
+                    reading = watch = bool(chunk)  # EOF: the child closed its end, or exited
+                done = exited in ready or _has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
@@ -191,7 +202,8 @@ class ForkedJob:
             armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:
                 try:
-                    hooks.run_worker_hooks("after_fork", job)  # raising fails the job
+                    if hooks.has_worker_hooks("after_fork"):
+                        hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                     job_hooks.perform(cls, job.args)
                     outcome = Outcome()
                 finally:
@@ -216,17 +228,36 @@ def _raise(exc_type: type[BaseException], message: str, soft: bool) -> None:
 
 
 def _write_report(fd: int, outcome: Outcome) -> None:
-    report = outcome.report()
-    data = payload.dumps(report)
-    if len(data) > MAX_RESULT_BYTES:
-        report["backtrace"] = report.get("backtrace", [])[:20]
-        report["error"] = report.get("error", "")[:10_000]
-        data = payload.dumps(report)
     try:
-        os.write(fd, data)
+        os.write(fd, report_bytes(outcome))
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
+
+
+def report_bytes(outcome: Outcome) -> bytes:
+    """The child's report, at most MAX_RESULT_BYTES (a success: the constant SUCCESS)."""
+    if outcome.exception is None:
+        return SUCCESS
+    report = outcome.report()
+    data = payload.dumps(report)
+    if len(data) > MAX_RESULT_BYTES:
+        report["backtrace"] = report["backtrace"][:20]
+        report["error"] = report["error"][:10_000]
+        data = payload.dumps(report)
+    if len(data) > MAX_RESULT_BYTES:  # long lines, or text that escapes to 6 bytes a character
+        report["exception"] = report["exception"][:1_000]
+        report["error"] = report["error"][:4_000]
+        report["backtrace"] = [line[:200] for line in report["backtrace"]]
+        data = payload.dumps(report)
+    return data
+
+
+def _pipe_size(fd: int) -> int:
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (AttributeError, OSError):  # not Linux: assume the smallest pipe
+        return 4096
 
 
 def _own_group(pid: int) -> None:
