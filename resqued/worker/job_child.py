@@ -3,7 +3,8 @@
 The child performs the job and writes one JSON report to a pipe.  The worker
 watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
-open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
+open.  A report always fits in the pipe, so the worker wakes once a job: at the
+child's exit, when it reads the report.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
 from the supervision loop.
 
 Each child leads a process group of its own.  Signals for the job go to the
@@ -62,17 +63,21 @@ class ForkedJob:
         control = self.control
         current = control.current_job or control.job_started(job)
         worker_pid = os.getpid()
+        tag = current.limits.tag
+        # The child's title, made here: the child's every write to memory copies a page.
+        state = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]{tag}"
+        title = proctitle.worker_title(state)
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd, worker_pid, current)
+            self._child(job, cls, write_fd, worker_pid, current, title)
         _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         if control.board is not None:
             control.board.job_child(pid, control.thread)
-        proctitle.worker(f"Forked {pid} at {int(time.time())}{current.limits.tag}")
+        proctitle.worker(f"Forked {pid} at {int(time.time())}{tag}")
         try:
             status, data, killed = self._supervise(pid, read_fd, current)
         finally:
@@ -120,6 +125,7 @@ class ForkedJob:
         # When the whole report fits in the pipe the child never waits for us to read
         # it: wait for its exit alone, then read, one wake-up a job.  Else read as it comes.
         watch = exited is None or _pipe_size(read_fd) < MAX_RESULT_BYTES
+        fds = _fds(read_fd if watch else None, exited)
         done = False
         try:
             while not done:
@@ -135,19 +141,18 @@ class ForkedJob:
                 if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
                     hard_at = 0.0 if killed is not None else hard_at
-                deadline = min(t for t in (kill_at, hard_at, float("inf")) if t)
-                timeout = 60.0 if deadline == float("inf") else deadline - time.monotonic()
-                timeout = max(0.05, timeout)
-                if exited is None:
-                    timeout = min(timeout, 0.2)
-                if board is not None:  # look at the listener's requests every second
-                    timeout = min(timeout, BEAT_EVERY)
-                fds = [fd for fd in (read_fd if watch else None, exited) if fd is not None]
+                # Loop every second at least (the listener's requests, the heartbeat),
+                # polling five times a second without a pidfd.
+                timeout = BEAT_EVERY if exited is not None else 0.2
+                for at in (kill_at, hard_at):
+                    if at:
+                        timeout = min(timeout, max(0.05, at - time.monotonic()))
                 ready = control.sleep(timeout, *fds)
                 if watch and read_fd in ready:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
                     reading = watch = bool(chunk)  # EOF: the child closed its end, or exited
+                    fds = _fds(read_fd if watch else None, exited)
                 done = exited in ready or _has_exited(pid)
         finally:
             if exited is not None:
@@ -187,7 +192,7 @@ class ForkedJob:
     # -- the child's side ----------------------------------------------------------
 
     def _child(
-        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob
+        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob, title: str
     ) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
@@ -195,9 +200,8 @@ class ForkedJob:
             _own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
+            proctitle.set_title(title)
             limits = current.limits
-            title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]"
-            proctitle.worker(title + limits.tag)
             alarm = Alarm(_raise) if limits.soft else None
             armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:
@@ -251,6 +255,10 @@ def report_bytes(outcome: Outcome) -> bytes:
         report["backtrace"] = [line[:200] for line in report["backtrace"]]
         data = payload.dumps(report)
     return data
+
+
+def _fds(*fds: int | None) -> tuple[int, ...]:
+    return tuple(fd for fd in fds if fd is not None)
 
 
 def _pipe_size(fd: int) -> int:
