@@ -45,8 +45,14 @@ def _plain(cls: type) -> bool:
 
 
 def warm(cls: type) -> None:
-    """Look up the class's hooks now (a worker does before it forks a job's process)."""
-    _plain(cls)
+    """Look up the class's hooks now (a worker does before it forks a job's process).
+
+    A class whose attributes cannot be listed is left to fail its job in the child.
+    """
+    try:
+        _plain(cls)
+    except Exception:  # the job's own process raises it again, and fails
+        pass
 
 
 def _around(

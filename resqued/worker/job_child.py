@@ -5,8 +5,8 @@ watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
 open.  Where the pipe holds a whole report (Linux's default 64 KiB does), the
 child never waits for the worker to read: the worker waits for the exit alone,
-then reads, one wake-up a job.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
-from the supervision loop.
+then reads, one wake-up a job.  TERM (``stopping_now``) and USR1
+(``kill_requested``) reach the child from the supervision loop.
 
 Each child leads a process group of its own.  Signals for the job go to the
 whole group, and when the child has exited (before it is reaped, so its pid
