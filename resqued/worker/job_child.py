@@ -3,8 +3,10 @@
 The child performs the job and writes one JSON report to a pipe.  The worker
 watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
-open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
-from the supervision loop.
+open.  Where the pipe holds a whole report (Linux's default 64 KiB does), the
+child never waits for the worker to read: the worker waits for the exit alone,
+then reads, one wake-up a job.  TERM (``stopping_now``) and USR1
+(``kill_requested``) reach the child from the supervision loop.
 
 Each child leads a process group of its own.  Signals for the job go to the
 whole group, and when the child has exited (before it is reaped, so its pid
@@ -15,6 +17,7 @@ it, unless they left the group themselves (``setsid``, ``start_new_session``).
 from __future__ import annotations
 
 import errno
+import fcntl
 import gc
 import json
 import logging
@@ -37,6 +40,7 @@ from resqued.worker.signals import reset_in_job_child
 log = logging.getLogger("resqued")
 
 MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
+SUCCESS = b"{}"  # the report of a job that succeeded: Outcome().report(), precomputed
 
 # Records a job's outcome from the child itself, when its worker died meanwhile.
 OrphanRecorder = Callable[[Job, Outcome], None]
@@ -49,30 +53,39 @@ class ForkedJob:
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
-        try:
-            hooks.run_worker_hooks("before_fork", job)
-        except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
-            hooks.on_failure(cls, exc, job.args)
-            return Outcome.of(exc)
+        if hooks.has_worker_hooks("before_fork"):
+            try:
+                hooks.run_worker_hooks("before_fork", job)
+            except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
+                hooks.on_failure(cls, exc, job.args)
+                return Outcome.of(exc)
+        # Look the class's hooks up here, once: a lookup made in a child is lost with it.
+        job_hooks.warm(cls)
         control = self.control
         current = control.current_job or control.job_started(job)
         worker_pid = os.getpid()
+        tag = current.limits.tag
+        # The child's title, made here: the child's every write to memory copies a page.
+        state = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]{tag}"
+        title = proctitle.worker_title(state)
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd, worker_pid, current)
+            self._child(job, cls, write_fd, worker_pid, current, title)
         _own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         if control.board is not None:
             control.board.job_child(pid, control.thread)
-        proctitle.worker(f"Forked {pid} at {int(time.time())}{current.limits.tag}")
+        proctitle.worker(f"Forked {pid} at {int(time.time())}{tag}")
         try:
             status, data, killed = self._supervise(pid, read_fd, current)
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
+            if data == SUCCESS:
+                return Outcome()
             try:
                 return Outcome.from_report(json.loads(data))
             except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
@@ -109,7 +122,11 @@ class ForkedJob:
         # needed while the child runs: every page the worker writes then is copied.
         board = control.board if opts.memory_limit else None
         exited = _pidfd_open(pid)  # readable once the child has exited
-        reading = True
+        reading = True  # the pipe has not reached its end
+        # When the whole report fits in the pipe the child never waits for us to read
+        # it: wait for its exit alone, then read, one wake-up a job.  Else read as it comes.
+        watch = exited is None or _pipe_size(read_fd) < MAX_RESULT_BYTES
+        fds = _fds(read_fd if watch else None, exited)
         done = False
         try:
             while not done:
@@ -125,19 +142,19 @@ class ForkedJob:
                 if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
                     hard_at = 0.0 if killed is not None else hard_at
-                deadline = min(t for t in (kill_at, hard_at, float("inf")) if t)
-                timeout = 60.0 if deadline == float("inf") else deadline - time.monotonic()
-                timeout = max(0.05, timeout)
-                if exited is None:
-                    timeout = min(timeout, 0.2)
-                if board is not None:  # look at the listener's requests every second
-                    timeout = min(timeout, BEAT_EVERY)
-                fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
-                if read_fd in control.sleep(timeout, *fds):
+                # Loop every second at least (the listener's requests, the heartbeat),
+                # polling five times a second without a pidfd.
+                timeout = BEAT_EVERY if exited is not None else 0.2
+                for at in (kill_at, hard_at):
+                    if at:
+                        timeout = min(timeout, max(0.05, at - time.monotonic()))
+                ready = control.sleep(timeout, *fds)
+                if watch and read_fd in ready:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
-                    reading = bool(chunk)  # EOF: the child closed its end, or exited
-                done = _has_exited(pid)
+                    reading = watch = bool(chunk)  # EOF: the child closed its end, or exited
+                    fds = _fds(read_fd if watch else None, exited)
+                done = exited in ready or _has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
@@ -176,7 +193,7 @@ class ForkedJob:
     # -- the child's side ----------------------------------------------------------
 
     def _child(
-        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob
+        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob, title: str
     ) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
@@ -184,14 +201,14 @@ class ForkedJob:
             _own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
+            proctitle.set_title(title)
             limits = current.limits
-            title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]"
-            proctitle.worker(title + limits.tag)
             alarm = Alarm(_raise) if limits.soft else None
             armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:
                 try:
-                    hooks.run_worker_hooks("after_fork", job)  # raising fails the job
+                    if hooks.has_worker_hooks("after_fork"):
+                        hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                     job_hooks.perform(cls, job.args)
                     outcome = Outcome()
                 finally:
@@ -216,17 +233,40 @@ def _raise(exc_type: type[BaseException], message: str, soft: bool) -> None:
 
 
 def _write_report(fd: int, outcome: Outcome) -> None:
-    report = outcome.report()
-    data = payload.dumps(report)
-    if len(data) > MAX_RESULT_BYTES:
-        report["backtrace"] = report.get("backtrace", [])[:20]
-        report["error"] = report.get("error", "")[:10_000]
-        data = payload.dumps(report)
     try:
-        os.write(fd, data)
+        os.write(fd, report_bytes(outcome))
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
+
+
+def report_bytes(outcome: Outcome) -> bytes:
+    """The child's report, at most MAX_RESULT_BYTES (a success: the constant SUCCESS)."""
+    if outcome.exception is None:
+        return SUCCESS
+    report = outcome.report()
+    data = payload.dumps(report)
+    if len(data) > MAX_RESULT_BYTES:
+        report["backtrace"] = report["backtrace"][:20]
+        report["error"] = report["error"][:10_000]
+        data = payload.dumps(report)
+    if len(data) > MAX_RESULT_BYTES:  # long lines, or text that escapes to 6 bytes a character
+        report["exception"] = report["exception"][:1_000]
+        report["error"] = report["error"][:4_000]
+        report["backtrace"] = [line[:200] for line in report["backtrace"]]
+        data = payload.dumps(report)
+    return data
+
+
+def _fds(*fds: int | None) -> tuple[int, ...]:
+    return tuple(fd for fd in fds if fd is not None)
+
+
+def _pipe_size(fd: int) -> int:
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (AttributeError, OSError):  # not Linux: assume the smallest pipe
+        return 4096
 
 
 def _own_group(pid: int) -> None:
