@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
+import weakref
 
 import pytest
 
 from resqued import job_hooks
 from resqued.worker import signals
-from resqued.worker.job_child import MAX_RESULT_BYTES, SUCCESS, report_bytes
+from resqued.worker.job_child import MAX_RESULT_BYTES, SUCCESS, freeze_for_fork, report_bytes
 from resqued.worker.outcome import Outcome
 
 
@@ -86,3 +88,22 @@ def test_a_class_without_hooks_is_performed_directly_and_one_with_hooks_is_not()
     assert job_hooks.perform(Plain, [1]) is True
     assert job_hooks.perform(Hooked, [2]) is True
     assert calls == [("plain", (1,)), ("before", (2,)), ("hooked", (2,))]
+
+
+def test_cyclic_garbage_made_between_forks_is_collected_not_frozen_for_good():
+    class Node:
+        pass
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the collection freeze_for_fork makes may reclaim the cycle
+    try:
+        node = Node()
+        node.me = node  # a cycle: reference counting alone never frees it
+        gone = weakref.ref(node)
+        del node
+        freeze_for_fork()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
