@@ -16,8 +16,6 @@ it, unless they left the group themselves (``setsid``, ``start_new_session``).
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import gc
 import json
 import logging
@@ -28,9 +26,10 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from resqued import hooks, job_hooks, proctitle
-from resqued.resque import failure, payload
+from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
+from resqued.worker import child_process, job_report
 from resqued.worker.control import BEAT_EVERY, Control, CurrentJob
 from resqued.worker.limits import Alarm, JobTimeout, MemoryLimitExceeded, hard_message
 from resqued.worker.options import WorkerOptions
@@ -38,9 +37,6 @@ from resqued.worker.outcome import Outcome
 from resqued.worker.signals import reset_in_job_child
 
 log = logging.getLogger("resqued")
-
-MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
-SUCCESS = b"{}"  # the report of a job that succeeded: Outcome().report(), precomputed
 
 # Records a job's outcome from the child itself, when its worker died meanwhile.
 OrphanRecorder = Callable[[Job, Outcome], None]
@@ -85,7 +81,7 @@ class ForkedJob:
         if pid == 0:
             os.close(read_fd)
             self._child(job, cls, write_fd, worker_pid, current, title)
-        _own_group(pid)  # also done in the child: whichever runs first
+        child_process.own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         if control.board is not None:
             control.board.job_child(pid, control.thread)
@@ -95,7 +91,7 @@ class ForkedJob:
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
-            if data == SUCCESS:
+            if data == job_report.SUCCESS:
                 return Outcome()
             try:
                 return Outcome.from_report(json.loads(data))
@@ -132,24 +128,24 @@ class ForkedJob:
         # The listener asks for kills only with a memory limit.  Touch nothing more than
         # needed while the child runs: every page the worker writes then is copied.
         board = control.board if opts.memory_limit else None
-        exited = _pidfd_open(pid)  # readable once the child has exited
+        exited = child_process.pidfd_open(pid)  # readable once the child has exited
         reading = True  # the pipe has not reached its end
         # When the whole report fits in the pipe the child never waits for us to read
         # it: wait for its exit alone, then read, one wake-up a job.  Else read as it comes.
-        watch = exited is None or _pipe_size(read_fd) < MAX_RESULT_BYTES
-        fds = _fds(read_fd if watch else None, exited)
+        watch = exited is None or child_process.pipe_size(read_fd) < job_report.MAX_RESULT_BYTES
+        fds = child_process.fds(read_fd if watch else None, exited)
         done = False
         try:
             while not done:
                 if control.stopping_now and not kill_at:
                     kill_at = time.monotonic() + (opts.term_timeout if opts.term_child else 0)
                     if opts.term_child:
-                        _signal_group(pid, signal.SIGTERM)
+                        child_process.signal_group(pid, signal.SIGTERM)
                 if kill_at and time.monotonic() >= kill_at:
-                    _signal_group(pid, signal.SIGKILL)
+                    child_process.signal_group(pid, signal.SIGKILL)
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
-                    _signal_group(pid, signal.SIGKILL)
+                    child_process.signal_group(pid, signal.SIGKILL)
                 if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
                     hard_at = 0.0 if killed is not None else hard_at
@@ -164,15 +160,15 @@ class ForkedJob:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
                     reading = watch = bool(chunk)  # EOF: the child closed its end, or exited
-                    fds = _fds(read_fd if watch else None, exited)
-                done = exited in ready or _has_exited(pid)
+                    fds = child_process.fds(read_fd if watch else None, exited)
+                done = exited in ready or child_process.has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
         # The child has exited but is not reaped yet, so its pid (the group's id) cannot
         # be reused: end whatever the job left running in its group, then reap.
-        _signal_group(pid, signal.SIGKILL)
-        status = _reap(pid)
+        child_process.signal_group(pid, signal.SIGKILL)
+        status = child_process.reap(pid)
         if board is not None and (request := board.kill_request()) and request[0] == pid:
             board.kill_done()  # asked as the job ended: nothing left to do
         if reading:  # what the child wrote before it exited (never block on a grandchild)
@@ -190,7 +186,7 @@ class ForkedJob:
         """Kill the child at its hard time limit or at the listener's request; why, if so."""
         now = time.monotonic()
         if hard_at and now >= hard_at:
-            _signal_group(pid, signal.SIGKILL)
+            child_process.signal_group(pid, signal.SIGKILL)
             elapsed = now - current.begun
             return JobTimeout(hard_message(current.limits, elapsed, "its process was killed"))
         if board is None or (request := board.kill_request()) is None:
@@ -198,7 +194,7 @@ class ForkedJob:
         board.kill_done()
         if request[0] != pid:
             return None  # about a child of ours that has ended: stale
-        _signal_group(pid, signal.SIGKILL)
+        child_process.signal_group(pid, signal.SIGKILL)
         return MemoryLimitExceeded(request[1])
 
     # -- the child's side ----------------------------------------------------------
@@ -209,7 +205,7 @@ class ForkedJob:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
-            _own_group(0)
+            child_process.own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
             proctitle.set_title(title)
@@ -228,7 +224,7 @@ class ForkedJob:
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
-            _write_report(write_fd, outcome)
+            job_report.write(write_fd, outcome)
             if os.getppid() != worker_pid:  # the worker died while we worked
                 self.orphaned(job, outcome)
         except BaseException:  # the report could not be made: the worker records a DirtyExit
@@ -241,84 +237,3 @@ class ForkedJob:
 def _raise(exc_type: type[BaseException], message: str, soft: bool) -> None:
     """In a job child, the alarm's handler runs in the job's thread: raise right there."""
     raise exc_type(message)
-
-
-def _write_report(fd: int, outcome: Outcome) -> None:
-    try:
-        os.write(fd, report_bytes(outcome))
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-
-
-def report_bytes(outcome: Outcome) -> bytes:
-    """The child's report, at most MAX_RESULT_BYTES (a success: the constant SUCCESS)."""
-    if outcome.exception is None:
-        return SUCCESS
-    report = outcome.report()
-    data = payload.dumps(report)
-    if len(data) > MAX_RESULT_BYTES:
-        report["backtrace"] = report["backtrace"][:20]
-        report["error"] = report["error"][:10_000]
-        data = payload.dumps(report)
-    if len(data) > MAX_RESULT_BYTES:  # long lines, or text that escapes to 6 bytes a character
-        report["exception"] = report["exception"][:1_000]
-        report["error"] = report["error"][:4_000]
-        report["backtrace"] = [line[:200] for line in report["backtrace"]]
-        data = payload.dumps(report)
-    return data
-
-
-def _fds(*fds: int | None) -> tuple[int, ...]:
-    return tuple(fd for fd in fds if fd is not None)
-
-
-def _pipe_size(fd: int) -> int:
-    try:
-        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-    except (AttributeError, OSError):  # not Linux: assume the smallest pipe
-        return 4096
-
-
-def _own_group(pid: int) -> None:
-    """Make the job child the leader of a process group of its own (called on both sides)."""
-    try:
-        os.setpgid(pid, pid)
-    except OSError:  # the child did it first, or has already exited
-        pass
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    """Signal the job child's group: the child and every process it started there.
-
-    Only ever called with the pid of our own job child, before it is reaped, so the
-    group is the one the child leads (or no group at all).
-    """
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _pidfd_open(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux 5.3+: the wait loop polls instead
-        return None
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it."""
-    try:
-        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
-        return os.waitid(os.P_PID, pid, flags) is not None
-    except ChildProcessError:
-        return True
-
-
-def _reap(pid: int) -> int:
-    """The exited child's wait status."""
-    try:
-        return os.waitpid(pid, 0)[1]
-    except ChildProcessError:
-        return 0

@@ -12,7 +12,8 @@ import pytest
 
 from resqued import job_hooks
 from resqued.worker import signals
-from resqued.worker.job_child import MAX_RESULT_BYTES, SUCCESS, freeze_for_fork, report_bytes
+from resqued.worker.job_child import freeze_for_fork
+from resqued.worker.job_report import MAX_RESULT_BYTES, SUCCESS, report_bytes
 from resqued.worker.outcome import Outcome
 
 
