@@ -57,7 +57,42 @@ def rollup(pid: int) -> tuple[int, int]:
     return pss, private
 
 
-def scenario(client: redis.Redis, url: str, d: Path, n: int, cold: bool) -> dict[str, float]:
+def breakdown(pid: int) -> dict[str, int]:
+    """Private kB of one process by kind of mapping (``/proc/PID/smaps``).
+
+    ``arenas``: anonymous private memory (the interpreter's object arenas, large
+    malloc blocks, thread stacks); ``heap``: the brk heap (malloc); ``libpython``:
+    the interpreter's own data; ``libraries``: other files' data; ``shared``:
+    shared anonymous memory (scoreboards).
+    """
+    out: dict[str, int] = {}
+    kind = "other"
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+            perms, path = head[1], head[5] if len(head) > 5 else ""
+            if path in ("[heap]", "[stack]"):
+                kind = path[1:-1]
+            elif "s" in perms:
+                kind = "shared"
+            elif "libpython" in path:
+                kind = "libpython"
+            elif path.startswith("/"):
+                kind = "libraries"
+            elif not path:
+                kind = "arenas"
+            else:
+                kind = "other"
+        elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+            out[kind] = out.get(kind, 0) + int(line.split()[1])
+    return out
+
+
+def scenario(client: redis.Redis, url: str, d: Path, n: int, cold: bool) -> dict[str, Any]:
     """Start-up seconds, total PSS (MB) and mean private MB per worker of one scenario."""
     client.flushall()
     t0 = time.monotonic()
@@ -72,6 +107,7 @@ def scenario(client: redis.Redis, url: str, d: Path, n: int, cold: bool) -> dict
         pids = [pid for p in procs for pid in tree(p.pid)]
         workers = [pid for pid in pids if title(pid).startswith("resque-")]
         figures = {pid: rollup(pid) for pid in pids}
+        kinds = [breakdown(pid) for pid in workers]
     finally:
         stop(procs, signal.SIGTERM if cold else signal.SIGQUIT)
     private = [figures[pid][1] for pid in workers]
@@ -79,6 +115,12 @@ def scenario(client: redis.Redis, url: str, d: Path, n: int, cold: bool) -> dict
         "start_s": up - t0,
         "pss_mb": sum(pss for pss, _ in figures.values()) / 1024,
         "private_mb_per_worker": sum(private) / len(private) / 1024 if private else 0.0,
+        "private_kb_per_worker_by_mapping": {
+            k: round(sum(b.get(k, 0) for b in kinds) / len(kinds), 1)
+            for k in sorted({k for b in kinds for k in b})
+        }
+        if kinds
+        else {},
         "processes": len(pids),
         "workers": len(workers),
     }
@@ -98,7 +140,7 @@ def run(ctx: Context, log: Any) -> list[Row]:
     n, d, c, url = s.manager_workers, ctx.app_dir, ctx.client, ctx.url
     (d / "bench_app.py").write_text(APP.format(mb=s.app_mb, n=s.app_mb * 2000))
     rss = app_rss_mb(d, url)
-    runs: dict[str, list[dict[str, float]]] = {"preload": [], "cold": [], "one": []}
+    runs: dict[str, list[dict[str, Any]]] = {"preload": [], "cold": [], "one": []}
     for r in range(s.manager_rounds):
         for key, count, is_cold in (("preload", n, False), ("cold", n, True), ("one", 1, True)):
             runs[key].append(scenario(c, url, d, count, is_cold))
@@ -108,6 +150,11 @@ def run(ctx: Context, log: Any) -> list[Row]:
     budget = [o["pss_mb"] + n * BUDGET_MB for o in one]
     extra = {"app_rss_mb": rss, "rounds": runs}
     cold_private = sum(o["private_mb_per_worker"] for o in one) / len(one)
+    kinds = [p["private_kb_per_worker_by_mapping"] for p in pre]
+    by_mapping = ", ".join(
+        f"{k} {sum(b.get(k, 0) for b in kinds) / len(kinds) / 1024:.2f}"
+        for k in sorted({k for b in kinds for k in b}, key=lambda k: -kinds[0].get(k, 0))
+    )
     return [
         Row(
             "5",
@@ -146,6 +193,7 @@ def run(ctx: Context, log: Any) -> list[Row]:
             [p["private_mb_per_worker"] for p in pre],
             f"{BUDGET_MB:g} MB a worker (the target's share)",
             [BUDGET_MB],
-            note=f"a cold worker's private memory: {cold_private:.0f} MB",
+            note=f"a cold worker's private memory: {cold_private:.0f} MB; "
+            f"a preloaded worker's by mapping (MB): {by_mapping}",
         ),
     ]

@@ -35,6 +35,26 @@ def job_hooks(cls: type, kind: str) -> tuple[Callable[..., Any], ...]:
     return tuple(getattr(cls, n) for n in names if callable(getattr(cls, n)))
 
 
+PERFORM_KINDS = ("before_perform", "around_perform", "after_perform")
+
+
+@cache
+def _plain(cls: type) -> bool:
+    """Whether the class has no hook around ``perform``."""
+    return not any(job_hooks(cls, kind) for kind in PERFORM_KINDS)
+
+
+def warm(cls: type) -> None:
+    """Look up the class's hooks now (a worker does before it forks a job's process).
+
+    A class whose attributes cannot be listed is left to fail its job in the child.
+    """
+    try:
+        _plain(cls)
+    except Exception:  # the job's own process raises it again, and fails
+        pass
+
+
 def _around(
     hook: Callable[..., Any], args: list[Any], inner: Callable[[], bool]
 ) -> Callable[[], bool]:
@@ -70,6 +90,9 @@ def perform(cls: type, args: list[Any]) -> bool:
 
     Any exception from the job or from a hook around it propagates: the job failed.
     """
+    if _plain(cls):
+        cls.perform(*args)  # type: ignore[attr-defined]
+        return True
     try:
         for hook in job_hooks(cls, "before_perform"):
             hook(*args)

@@ -16,4 +16,9 @@ def set_title(title: str) -> None:
 
 def worker(state: str) -> None:
     """``resque-<ver>: Waiting for high,low`` and friends (Resque's format)."""
-    set_title(f"{WORKER_PREFIX}: {state}")
+    set_title(worker_title(state))
+
+
+def worker_title(state: str) -> str:
+    """A worker's title, to set later with ``set_title`` (a job child's, made before the fork)."""
+    return f"{WORKER_PREFIX}: {state}"

@@ -12,6 +12,8 @@ Modules, each one job:
 - ``loop``: the reserve loop and the pending outcome (one round trip per job)
 - ``idle_wait``: the BLMOVE hand-over waits of an idle worker
 - ``job_child``: fork per job, the child's side, supervision with a pidfd
+- ``job_report``: the job child's bounded report to its worker
+- ``child_process``: a job child as a process (its group, pidfd, reaping)
 - ``in_process``: performing a job in the worker itself
 - ``heartbeat``: the Redis heartbeat thread of a worker no listener watches
 - ``lifecycle``: ``Worker``, one worker from register to unregister

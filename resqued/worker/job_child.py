@@ -3,8 +3,10 @@
 The child performs the job and writes one JSON report to a pipe.  The worker
 watches the child's exit through a pidfd (polled where there is none), not
 through the pipe alone: a grandchild the job left running may hold the pipe
-open.  TERM (``stopping_now``) and USR1 (``kill_requested``) reach the child
-from the supervision loop.
+open.  Where the pipe holds a whole report (Linux's default 64 KiB does), the
+child never waits for the worker to read: the worker waits for the exit alone,
+then reads, one wake-up a job.  TERM (``stopping_now``) and USR1
+(``kill_requested``) reach the child from the supervision loop.
 
 Each child leads a process group of its own.  Signals for the job go to the
 whole group, and when the child has exited (before it is reaped, so its pid
@@ -14,7 +16,6 @@ it, unless they left the group themselves (``setsid``, ``start_new_session``).
 
 from __future__ import annotations
 
-import errno
 import gc
 import json
 import logging
@@ -25,9 +26,10 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from resqued import hooks, job_hooks, proctitle
-from resqued.resque import failure, payload
+from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
+from resqued.worker import child_process, job_report
 from resqued.worker.control import BEAT_EVERY, Control, CurrentJob
 from resqued.worker.limits import Alarm, JobTimeout, MemoryLimitExceeded, hard_message
 from resqued.worker.options import WorkerOptions
@@ -36,10 +38,19 @@ from resqued.worker.signals import reset_in_job_child
 
 log = logging.getLogger("resqued")
 
-MAX_RESULT_BYTES = 60_000  # a child's report fits in one pipe buffer
-
 # Records a job's outcome from the child itself, when its worker died meanwhile.
 OrphanRecorder = Callable[[Job, Outcome], None]
+
+
+def freeze_for_fork() -> None:
+    """Keep the job child from dirtying the worker's pages with GC bookkeeping.
+
+    What is frozen is never collected in the worker, so the cyclic garbage made
+    since the last fork is collected first (young generations only: about a
+    microsecond), else every such cycle would stay for the worker's life.
+    """
+    gc.collect(1)
+    gc.freeze()
 
 
 class ForkedJob:
@@ -49,30 +60,39 @@ class ForkedJob:
         self.orphaned = orphaned
 
     def run(self, job: Job, cls: type) -> Outcome:
-        try:
-            hooks.run_worker_hooks("before_fork", job)
-        except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
-            hooks.on_failure(cls, exc, job.args)
-            return Outcome.of(exc)
+        if hooks.has_worker_hooks("before_fork"):
+            try:
+                hooks.run_worker_hooks("before_fork", job)
+            except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
+                hooks.on_failure(cls, exc, job.args)
+                return Outcome.of(exc)
+        # Look the class's hooks up here, once: a lookup made in a child is lost with it.
+        job_hooks.warm(cls)
         control = self.control
         current = control.current_job or control.job_started(job)
         worker_pid = os.getpid()
+        tag = current.limits.tag
+        # The child's title, made here: the child's every write to memory copies a page.
+        state = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]{tag}"
+        title = proctitle.worker_title(state)
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        gc.freeze()  # keep the child from dirtying the parent's pages with GC bookkeeping
+        freeze_for_fork()
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            self._child(job, cls, write_fd, worker_pid, current)
-        _own_group(pid)  # also done in the child: whichever runs first
+            self._child(job, cls, write_fd, worker_pid, current, title)
+        child_process.own_group(pid)  # also done in the child: whichever runs first
         os.close(write_fd)
         if control.board is not None:
             control.board.job_child(pid, control.thread)
-        proctitle.worker(f"Forked {pid} at {int(time.time())}{current.limits.tag}")
+        proctitle.worker(f"Forked {pid} at {int(time.time())}{tag}")
         try:
             status, data, killed = self._supervise(pid, read_fd, current)
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
+            if data == job_report.SUCCESS:
+                return Outcome()
             try:
                 return Outcome.from_report(json.loads(data))
             except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
@@ -108,43 +128,47 @@ class ForkedJob:
         # The listener asks for kills only with a memory limit.  Touch nothing more than
         # needed while the child runs: every page the worker writes then is copied.
         board = control.board if opts.memory_limit else None
-        exited = _pidfd_open(pid)  # readable once the child has exited
-        reading = True
+        exited = child_process.pidfd_open(pid)  # readable once the child has exited
+        reading = True  # the pipe has not reached its end
+        # When the whole report fits in the pipe the child never waits for us to read
+        # it: wait for its exit alone, then read, one wake-up a job.  Else read as it comes.
+        watch = exited is None or child_process.pipe_size(read_fd) < job_report.MAX_RESULT_BYTES
+        fds = child_process.fds(read_fd if watch else None, exited)
         done = False
         try:
             while not done:
                 if control.stopping_now and not kill_at:
                     kill_at = time.monotonic() + (opts.term_timeout if opts.term_child else 0)
                     if opts.term_child:
-                        _signal_group(pid, signal.SIGTERM)
+                        child_process.signal_group(pid, signal.SIGTERM)
                 if kill_at and time.monotonic() >= kill_at:
-                    _signal_group(pid, signal.SIGKILL)
+                    child_process.signal_group(pid, signal.SIGKILL)
                 if control.kill_requested is current and killed_for is not current:
                     killed_for = current
-                    _signal_group(pid, signal.SIGKILL)
+                    child_process.signal_group(pid, signal.SIGKILL)
                 if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
                     hard_at = 0.0 if killed is not None else hard_at
-                deadline = min(t for t in (kill_at, hard_at, float("inf")) if t)
-                timeout = 60.0 if deadline == float("inf") else deadline - time.monotonic()
-                timeout = max(0.05, timeout)
-                if exited is None:
-                    timeout = min(timeout, 0.2)
-                if board is not None:  # look at the listener's requests every second
-                    timeout = min(timeout, BEAT_EVERY)
-                fds = [fd for fd in (read_fd if reading else None, exited) if fd is not None]
-                if read_fd in control.sleep(timeout, *fds):
+                # Loop every second at least (the listener's requests, the heartbeat),
+                # polling five times a second without a pidfd.
+                timeout = BEAT_EVERY if exited is not None else 0.2
+                for at in (kill_at, hard_at):
+                    if at:
+                        timeout = min(timeout, max(0.05, at - time.monotonic()))
+                ready = control.sleep(timeout, *fds)
+                if watch and read_fd in ready:
                     chunk = os.read(read_fd, 65536)
                     chunks.append(chunk)
-                    reading = bool(chunk)  # EOF: the child closed its end, or exited
-                done = _has_exited(pid)
+                    reading = watch = bool(chunk)  # EOF: the child closed its end, or exited
+                    fds = child_process.fds(read_fd if watch else None, exited)
+                done = exited in ready or child_process.has_exited(pid)
         finally:
             if exited is not None:
                 os.close(exited)
         # The child has exited but is not reaped yet, so its pid (the group's id) cannot
         # be reused: end whatever the job left running in its group, then reap.
-        _signal_group(pid, signal.SIGKILL)
-        status = _reap(pid)
+        child_process.signal_group(pid, signal.SIGKILL)
+        status = child_process.reap(pid)
         if board is not None and (request := board.kill_request()) and request[0] == pid:
             board.kill_done()  # asked as the job ended: nothing left to do
         if reading:  # what the child wrote before it exited (never block on a grandchild)
@@ -162,7 +186,7 @@ class ForkedJob:
         """Kill the child at its hard time limit or at the listener's request; why, if so."""
         now = time.monotonic()
         if hard_at and now >= hard_at:
-            _signal_group(pid, signal.SIGKILL)
+            child_process.signal_group(pid, signal.SIGKILL)
             elapsed = now - current.begun
             return JobTimeout(hard_message(current.limits, elapsed, "its process was killed"))
         if board is None or (request := board.kill_request()) is None:
@@ -170,28 +194,28 @@ class ForkedJob:
         board.kill_done()
         if request[0] != pid:
             return None  # about a child of ours that has ended: stale
-        _signal_group(pid, signal.SIGKILL)
+        child_process.signal_group(pid, signal.SIGKILL)
         return MemoryLimitExceeded(request[1])
 
     # -- the child's side ----------------------------------------------------------
 
     def _child(
-        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob
+        self, job: Job, cls: type, write_fd: int, worker_pid: int, current: CurrentJob, title: str
     ) -> NoReturn:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
-            _own_group(0)
+            child_process.own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
+            proctitle.set_title(title)
             limits = current.limits
-            title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]"
-            proctitle.worker(title + limits.tag)
             alarm = Alarm(_raise) if limits.soft else None
             armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:
                 try:
-                    hooks.run_worker_hooks("after_fork", job)  # raising fails the job
+                    if hooks.has_worker_hooks("after_fork"):
+                        hooks.run_worker_hooks("after_fork", job)  # raising fails the job
                     job_hooks.perform(cls, job.args)
                     outcome = Outcome()
                 finally:
@@ -200,7 +224,7 @@ class ForkedJob:
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
-            _write_report(write_fd, outcome)
+            job_report.write(write_fd, outcome)
             if os.getppid() != worker_pid:  # the worker died while we worked
                 self.orphaned(job, outcome)
         except BaseException:  # the report could not be made: the worker records a DirtyExit
@@ -213,61 +237,3 @@ class ForkedJob:
 def _raise(exc_type: type[BaseException], message: str, soft: bool) -> None:
     """In a job child, the alarm's handler runs in the job's thread: raise right there."""
     raise exc_type(message)
-
-
-def _write_report(fd: int, outcome: Outcome) -> None:
-    report = outcome.report()
-    data = payload.dumps(report)
-    if len(data) > MAX_RESULT_BYTES:
-        report["backtrace"] = report.get("backtrace", [])[:20]
-        report["error"] = report.get("error", "")[:10_000]
-        data = payload.dumps(report)
-    try:
-        os.write(fd, data)
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-
-
-def _own_group(pid: int) -> None:
-    """Make the job child the leader of a process group of its own (called on both sides)."""
-    try:
-        os.setpgid(pid, pid)
-    except OSError:  # the child did it first, or has already exited
-        pass
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    """Signal the job child's group: the child and every process it started there.
-
-    Only ever called with the pid of our own job child, before it is reaped, so the
-    group is the one the child leads (or no group at all).
-    """
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _pidfd_open(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux 5.3+: the wait loop polls instead
-        return None
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it."""
-    try:
-        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
-        return os.waitid(os.P_PID, pid, flags) is not None
-    except ChildProcessError:
-        return True
-
-
-def _reap(pid: int) -> int:
-    """The exited child's wait status."""
-    try:
-        return os.waitpid(pid, 0)[1]
-    except ChildProcessError:
-        return 0

@@ -12,6 +12,11 @@ import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
+try:
+    from _signal import signal as _set_handler  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    _set_handler = signal.signal
+
 from resqued.proc import set_parent_death_signal, signal_name
 from resqued.wakeup import Wakeup
 
@@ -69,10 +74,19 @@ def install(target: Controllable, wakeup: Wakeup, parent_pid: int = 0) -> None:
 
 
 def reset_in_job_child() -> None:
-    """A job child: default dispositions, except TERM, which raises TermException in the job."""
-    for name in SIGNALS:
-        signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _child_term)
+    """A job child: default dispositions, except TERM, which raises TermException in the job.
+
+    Through the C function: ``signal.signal`` also turns the previous handler into an
+    enum, raising and catching a ValueError for each of ours, which in a process that
+    has just forked costs a copied page for every object it touches.
+    """
+    for signum in _RESET_IN_CHILD:
+        _set_handler(signum, _SIG_DFL)
+    _set_handler(signal.SIGTERM, _child_term)
+
+
+_SIG_DFL = int(signal.SIG_DFL)  # the C function takes the plain int, not the enum
+_RESET_IN_CHILD = tuple(int(getattr(signal, "SIG" + name)) for name in SIGNALS if name != "TERM")
 
 
 def _child_term(signum: int, frame: Any) -> None:
