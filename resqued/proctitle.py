@@ -10,8 +10,16 @@ WORKER_PREFIX = f"resque-{__version__}"  # matches Ruby's live-worker test: resq
 MANAGER_PREFIX = f"resqued-{__version__}"
 
 
+_shown = ""  # the title this process shows now: setting it again would cost a syscall
+
+
 def set_title(title: str) -> None:
-    setproctitle.setproctitle(title)
+    """Show ``title`` in ps (skipped when it is shown already: a busy worker's job titles
+    repeat within a second)."""
+    global _shown
+    if title != _shown:
+        setproctitle.setproctitle(title)
+        _shown = title
 
 
 def worker(state: str) -> None:
