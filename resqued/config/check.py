@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -24,6 +25,7 @@ from resqued.config.compat_queues import default_queues
 from resqued.config.loader import load
 from resqued.config.model import Config, Overrides
 from resqued.errors import ResquedError
+from resqued.proc import set_parent_death_signal
 
 
 def view_of(config: Config) -> dict[str, Any]:
@@ -68,6 +70,10 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     fd = int(argv[argv.index("--result-fd") + 1])
+    if "--parent" in argv:  # a master killed meanwhile takes its check along, even a hung one
+        set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != int(argv[argv.index("--parent") + 1]):
+            return 1  # it died before the parent-death signal was set
     try:
         result = check(json.load(sys.stdin))
     except ResquedError as exc:

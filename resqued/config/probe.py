@@ -54,7 +54,15 @@ class Probe:
         }
         try:
             self.process = subprocess.Popen(
-                [python, "-m", "resqued.config.check", "--result-fd", str(write_fd)],
+                [
+                    python,
+                    "-m",
+                    "resqued.config.check",
+                    "--result-fd",
+                    str(write_fd),
+                    "--parent",
+                    str(os.getpid()),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=sys.stderr.fileno(),  # what the config prints goes to our log
                 pass_fds=(write_fd,),

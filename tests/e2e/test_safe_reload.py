@@ -145,7 +145,19 @@ def test_a_config_that_hangs_at_start_fails_the_start(resqued, app_dir, r):
     m = resqued("-c", str(conf), "--boot-timeout", "2", cwd=app_dir)
     assert m.wait(30) == 1
     assert "still running after 2s" in m.output()
-    assert not [p for p, _, t in ps() if "resqued.config.check" in t]
+    # (other suites may run config checks on this machine: only those in app_dir count)
+    assert not [
+        p
+        for p, _, t in ps()
+        if "resqued.config.check" in t and _cwd(p) == os.path.realpath(app_dir)
+    ]
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:  # gone meanwhile
+        return ""
 
 
 def run_cli(*args: str, cwd: Path, redis_url: str | None = None) -> subprocess.CompletedProcess:
@@ -253,3 +265,24 @@ def _age(pid: int) -> float:
     with open("/proc/uptime") as f:
         uptime = float(f.read().split()[0])
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_master_killed_during_a_hung_config_check_takes_the_check_along(
+    resqued, app_dir, r, sig
+):
+    conf = write_conf(app_dir, "while True:\n    pass\n")
+    m = resqued("-c", str(conf), "--boot-timeout", "60", cwd=app_dir)
+    here = os.path.realpath(app_dir)
+
+    def checks() -> list[int]:
+        return [p for p, _, t in ps() if "resqued.config.check" in t and _cwd(p) == here]
+
+    wait_for(checks, 20, "the config check running")
+    m.signal(sig)
+    m.wait(20)
+    try:
+        wait_for(lambda: not checks(), 10, "the config check gone with its master")
+    finally:
+        for pid in checks():  # left running (the test failed): ours, it runs in app_dir
+            os.kill(pid, signal.SIGKILL)
