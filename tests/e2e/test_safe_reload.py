@@ -268,9 +268,7 @@ def _age(pid: int) -> float:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_a_master_killed_during_a_hung_config_check_takes_the_check_along(
-    resqued, app_dir, r, sig
-):
+def test_a_master_killed_during_a_hung_config_check_takes_the_check_along(resqued, app_dir, r, sig):
     conf = write_conf(app_dir, "while True:\n    pass\n")
     m = resqued("-c", str(conf), "--boot-timeout", "60", cwd=app_dir)
     here = os.path.realpath(app_dir)
