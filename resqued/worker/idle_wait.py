@@ -4,7 +4,10 @@ Each wait is ``BLMOVE queue:<q> resqued:inflight:<id>:<q>`` on a connection of
 its own (``Store.dedicated_connection``): a new job wakes one idle worker and
 lands in its hand-over list, where the next reserve takes it.  Waits are ended
 with ``CLIENT UNBLOCK`` and their replies read, so the worker always knows
-whether a job was handed over.  Queues past MAX_WAIT_QUEUES, and patterns
+whether a job was handed over.  A worker that waits on several queues keeps
+one job a wait: when jobs came on two queues at once, the one of its first
+queue is kept and the others go back to the head of their queue for another
+worker.  Queues past MAX_WAIT_QUEUES, and patterns
 matching no queue yet, are looked at every PATTERN_POLL seconds.
 """
 
@@ -59,8 +62,11 @@ class IdleWait:
                 conn.send_packed_command(conn.pack_commands([(*command, "LEFT", "LEFT", timeout)]))
                 waits.append((conn, cid))
             self.control.sleep(timeout + 1.0, *(socket_fileno(conn) for conn, _ in waits))
-            for conn, cid in waits:
-                self._end(conn, cid)
+            taken = [
+                q for q, (conn, cid) in zip(watched, waits, strict=True) if self._end(conn, cid)
+            ]
+            for q in taken[1:]:  # one job a wait: the others go back to the head of their queue
+                self.store.requeue_script(keys=[keys.inflight(self.worker_id, q), keys.queue(q)])
         except REDIS_DOWN as exc:
             self.close()
             self.retry.pause_after_failure(exc)
@@ -78,10 +84,10 @@ class IdleWait:
             self._conns[queue] = (conn, int(conn.read_response()))
         return self._conns[queue]
 
-    def _end(self, conn: Any, cid: int) -> None:
-        """Unblock a wait (if it still waits) and read its reply: nil, or a handed-over job."""
+    def _end(self, conn: Any, cid: int) -> bool:
+        """Unblock a wait (if it still waits) and read its reply: whether it took a job."""
         while not conn.can_read(timeout=0):
             self.store.redis.client_unblock(cid)
             if conn.can_read(timeout=0.05):
                 break
-        conn.read_response()
+        return conn.read_response() is not None
