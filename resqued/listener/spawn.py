@@ -24,6 +24,7 @@ from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
+from resqued.worker import signals as worker_signals
 from resqued.worker.build import build_worker, options_for
 
 log = logging.getLogger("resqued")
@@ -42,14 +43,23 @@ def fork_worker(
 
     ``board``: the scoreboard the worker writes and the listener reads.
     """
-    pid = os.fork()
+    # The worker's signals are blocked across the fork, until the child has let go of the
+    # listener's handlers and records them for its own (worker.signals.hold_until_installed).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, worker_signals.SIGNUMS)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
     code = 1
     try:
         let_go()
         for name in reset_signals:
             signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
+        worker_signals.hold_until_installed()
         if config.compat.process_groups:
             os.setpgrp()  # resque-pool's default: a terminal's Ctrl-C reaches the master only
         drop_privileges(config.user, config.group)

@@ -21,6 +21,7 @@ from resqued.proc import set_parent_death_signal, signal_name
 from resqued.wakeup import Wakeup
 
 SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
+SIGNUMS = frozenset(signal.Signals["SIG" + name] for name in SIGNALS)
 
 
 class TermException(Exception):
@@ -69,8 +70,30 @@ def install(target: Controllable, wakeup: Wakeup, parent_pid: int = 0) -> None:
         HANDLERS[signal_name(signum)[3:]](target)
 
     wakeup.catch(SIGNALS, handle)
+    while _early:  # signals that came before the handlers (hold_until_installed)
+        handle(_early.pop(0), None)
     if parent_pid:
         set_parent_death_signal(signal.SIGQUIT)
+
+
+_early: list[int] = []
+
+
+def hold_until_installed() -> None:
+    """In a new worker whose listener forked it with ``SIGNUMS`` blocked: from now on they
+    are recorded, and ``install`` hands them to the worker's handlers.
+
+    So a QUIT sent to a worker that is still starting (TTOU, a HUP) is obeyed once it
+    can be: neither fatal (the default disposition) nor lost.  The mask is cleared at
+    once, so that processes the worker's start-up hooks start do not inherit it.
+    """
+    for signum in SIGNUMS:
+        _set_handler(signum, _record)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNUMS)
+
+
+def _record(signum: int, frame: Any) -> None:
+    _early.append(signum)
 
 
 def reset_in_job_child() -> None:
