@@ -106,6 +106,7 @@ def dsl_names(c: Config) -> dict[str, Callable[[Any], None]]:
         "memory_soft_limit": setter("memory_soft_limit", size),
         "jobs_per_fork_jitter": setter("jobs_per_fork_jitter", values.count),
         "max_age": setter("max_age", seconds),
+        "max_age_jitter": setter("max_age_jitter", seconds),
         "stuck_timeout": setter("stuck_timeout", seconds),
     }
 
@@ -165,6 +166,13 @@ FLAGS: list[Flag] = [
         "add a random 0..N to --jobs-per-fork for each worker process",
     ),
     ("--max-age", "max_age", seconds, "SECONDS", "replace a worker process after this long"),
+    (
+        "--max-age-jitter",
+        "max_age_jitter",
+        seconds,
+        "SECONDS",
+        "add a random 0..SECONDS to --max-age for each worker process",
+    ),
     (
         "--stuck-timeout",
         "stuck_timeout",

@@ -74,6 +74,7 @@ class Config:
     memory_soft_limit: int = 0
     jobs_per_fork_jitter: int = 0  # each worker process: jobs_per_fork + random 0..jitter
     max_age: float = 0.0  # seconds a worker process may live
+    max_age_jitter: float = 0.0  # each worker process: max_age + random 0..jitter seconds
     stuck_timeout: float = 60.0  # no scoreboard heartbeat for this long: killed and replaced
     user: str | None = None
     group: str | None = None

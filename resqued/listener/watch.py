@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 
 from resqued import ipc, jobs
@@ -61,7 +62,7 @@ class Watch:
             self.mode,
             opts.memory_limit,
             opts.memory_soft_limit,
-            opts.max_age,
+            max_age_of(opts.max_age, self.config.max_age_jitter),
             self.config.stuck_timeout,
             max(self.config.stuck_timeout, self.config.boot_timeout),
             scoreboard=self.config.worker_factory is None,
@@ -216,3 +217,11 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def max_age_of(max_age: float, jitter: float) -> float:
+    """A new worker's max age: ``max_age`` plus a random 0..``jitter`` seconds, so that a
+    fleet started at once is not replaced at once (0: no max age)."""
+    if not max_age or not jitter:
+        return max_age
+    return max_age + random.uniform(0.0, jitter)

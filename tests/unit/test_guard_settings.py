@@ -50,7 +50,7 @@ def test_the_dsl_sets_every_guard_rail(tmp_path):
             tmp_path,
             "job_timeout(300)\njob_soft_timeout(240)\nmemory_limit('2GiB')\n"
             "memory_soft_limit('1.5GiB')\njobs_per_fork(100)\njobs_per_fork_jitter(20)\n"
-            "max_age(3600)\nstuck_timeout(30)\n"
+            "max_age(3600)\nmax_age_jitter(600)\nstuck_timeout(30)\n"
             "worker('mail', job_timeout=30, job_soft_timeout=20, memory_limit='1G')\n"
             "workload(['a', 'b'], memory_soft_limit='100M')\n",
         )
@@ -58,6 +58,7 @@ def test_the_dsl_sets_every_guard_rail(tmp_path):
     assert (c.job_timeout, c.job_soft_timeout) == (300.0, 240.0)
     assert (c.memory_limit, c.memory_soft_limit) == (2 * 2**30, 3 * 2**29)
     assert (c.jobs_per_fork_jitter, c.max_age, c.stuck_timeout) == (20, 3600.0, 30.0)
+    assert c.max_age_jitter == 600.0
     mail, a, b = c.workers
     assert (mail.job_timeout, mail.job_soft_timeout, mail.memory_limit) == (30.0, 20.0, 10**9)
     assert a.memory_soft_limit == b.memory_soft_limit == 10**8 and a.job_timeout is None
@@ -76,6 +77,7 @@ def test_the_dsl_sets_every_guard_rail(tmp_path):
         ("max_age('soon')", "max_age must be a number of seconds"),
         ("stuck_timeout(1)", "stuck_timeout must be 0 (off) or at least 2 seconds"),
         ("jobs_per_fork_jitter(-3)", "jobs_per_fork_jitter must not be negative"),
+        ("max_age_jitter(-3)", "max_age_jitter must not be negative"),
         ("worker('a', job_timeout=5, job_soft_timeout=5)", "worker('a'): job_soft_timeout (5s)"),
         ("worker('a', memory_limit='x')", "worker('a') memory_limit must be a size"),
         ("worker('a', timeout=5)", "worker('a'): unknown setting timeout="),
@@ -99,6 +101,8 @@ def test_flags_parse_and_override_the_file(tmp_path):
             "1GiB",
             "--max-age",
             "600",
+            "--max-age-jitter",
+            "60",
             "--stuck-timeout",
             "0",
         ]
@@ -106,6 +110,7 @@ def test_flags_parse_and_override_the_file(tmp_path):
     values = overrides_from(args, str(tmp_path)).values
     assert values["job_timeout"] == 60.0 and values["memory_limit"] == 2**30
     assert values["max_age"] == 600.0 and values["stuck_timeout"] == 0.0
+    assert values["max_age_jitter"] == 60.0
     with pytest.raises(ConfigError, match="--memory-limit must be a size"):
         overrides_from(master_parser().parse_args(["--memory-limit", "big"]), str(tmp_path))
 
@@ -167,6 +172,15 @@ def test_jitter_gives_each_process_its_own_count():
     assert options_for(Config(jobs_per_fork=0, jobs_per_fork_jitter=10)).jobs_per_fork == 0
 
 
+def test_max_age_jitter_gives_each_process_its_own_age():
+    from resqued.listener.watch import max_age_of
+
+    seen = {max_age_of(3600.0, 600.0) for _ in range(200)}
+    assert all(3600.0 <= age <= 4200.0 for age in seen) and len(seen) > 1
+    assert max_age_of(0.0, 600.0) == 0.0  # no max age: the jitter makes none
+    assert max_age_of(3600.0, 0.0) == 3600.0
+
+
 def test_titles_show_the_limits_that_apply():
     assert WorkerOptions().limits_tag == ""
     opts = WorkerOptions(
@@ -182,3 +196,14 @@ def test_titles_show_the_limits_that_apply():
     )
     assert TimeLimits(0, 5).tag == " [soft timeout 5s]" and TimeLimits().tag == ""
     assert size(512 * 2**20) == "512MiB" and size(100) == "100B"
+
+
+def test_the_listener_gives_each_new_worker_its_own_max_age():
+    from resqued.listener.watch import Watch
+    from resqued.resque.store import Store
+
+    store = Store.connect("redis://127.0.0.1:1/0", "resque")  # never asked: no command is sent
+    config = Config(max_age=3600.0, max_age_jitter=600.0)
+    watch = Watch(config, store, 0.0)
+    ages = {watch.rails(WorkerSlot(("a",))).max_age for _ in range(50)}
+    assert all(3600.0 <= age <= 4200.0 for age in ages) and len(ages) > 1
