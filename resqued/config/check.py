@@ -70,10 +70,9 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     fd = int(argv[argv.index("--result-fd") + 1])
-    if "--parent" in argv:  # a master killed meanwhile takes its check along, even a hung one
-        set_parent_death_signal(signal.SIGKILL)
-        if os.getppid() != int(argv[argv.index("--parent") + 1]):
-            return 1  # it died before the parent-death signal was set
+    set_parent_death_signal(signal.SIGKILL)  # a killed master takes its check along, hung or not
+    if os.getppid() != int(argv[argv.index("--parent") + 1]):
+        return 1  # it died before the parent-death signal was set
     try:
         result = check(json.load(sys.stdin))
     except ResquedError as exc:

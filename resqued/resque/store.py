@@ -9,7 +9,7 @@ import redis
 
 from resqued.resque import connection
 from resqued.resque.keys import Keys
-from resqued.resque.scripts import REQUEUE, RESERVE
+from resqued.resque.scripts import REQUEUE
 
 
 def text(value: bytes | str) -> str:
@@ -24,13 +24,17 @@ class Store:
     url: str = connection.DEFAULT_URL
 
     def __post_init__(self) -> None:
-        self.reserve_script = self.redis.register_script(RESERVE)
         self.requeue_script = self.redis.register_script(REQUEUE)
 
     @classmethod
     def connect(cls, url: str | None = None, namespace: str = "resque") -> Store:
         url = connection.validate(url or connection.default_url())
         return cls(connection.connect(url), Keys(namespace), url)
+
+    def requeue_handover(self, worker_id: str, queue: str) -> int:
+        """Put jobs in ``worker_id``'s hand-over list for ``queue`` back at the queue's head."""
+        keys = self.keys
+        return int(self.requeue_script(keys=[keys.inflight(worker_id, queue), keys.queue(queue)]))
 
     @property
     def safe_url(self) -> str:

@@ -66,7 +66,7 @@ class IdleWait:
                 q for q, (conn, cid) in zip(watched, waits, strict=True) if self._end(conn, cid)
             ]
             for q in taken[1:]:  # one job a wait: the others go back to the head of their queue
-                self.store.requeue_script(keys=[keys.inflight(self.worker_id, q), keys.queue(q)])
+                self.store.requeue_handover(self.worker_id, q)
         except REDIS_DOWN as exc:
             self.close()
             self.retry.pause_after_failure(exc)
