@@ -346,18 +346,23 @@ def test_on_failure_runs_for_the_job_of_a_killed_worker(resqued, app_dir, r):
 def test_a_quit_that_reaches_a_starting_worker_is_obeyed_not_fatal(resqued, app_dir, r, tmp_path):
     """TTOU or HUP may QUIT a worker before its handlers exist: it stops cleanly, not by
     QUIT's default disposition (a core dump, and its registration left behind)."""
-    mark = tmp_path / "forked"
+    mark, go = tmp_path / "forked", tmp_path / "go"
     conf = tmp_path / "slow_start.py"
-    conf.write_text(
+    conf.write_text(  # the first worker starts only once the test has sent its QUIT
         "worker_processes(1)\nqueue('default')\n\n@after_fork\ndef slow(worker):\n"
         "    import os, pathlib, time\n"
-        f"    pathlib.Path({str(mark)!r}).write_text(str(os.getpid()))\n"
-        "    time.sleep(1.5)\n"
+        f"    mark, go = pathlib.Path({str(mark)!r}), pathlib.Path({str(go)!r})\n"
+        "    if mark.exists():\n        return\n"
+        "    mark.write_text(str(os.getpid()))\n"
+        "    deadline = time.monotonic() + 20\n"
+        "    while not go.exists() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
     )
     m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir)
     wait_for(lambda: mark.exists() and mark.read_text(), 20, "a worker in its after_fork hook")
     pid = int(mark.read_text())
-    os.kill(pid, signal.SIGQUIT)  # our own worker, by pid
+    os.kill(pid, signal.SIGQUIT)  # our own worker, by pid, while it is still starting
+    go.touch()
     wait_for(lambda: not alive(pid), 20, "the worker gone")
     wait_for(lambda: f"{pid}" in m.output(), 10, "its exit logged")
     lines = [line for line in m.output().splitlines() if f"worker {pid} " in line]
