@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import setproctitle
 
 from resqued.version import __version__
@@ -25,6 +27,11 @@ def set_title(title: str) -> None:
 def worker(state: str) -> None:
     """``resque-<ver>: Waiting for high,low`` and friends (Resque's format)."""
     set_title(worker_title(state))
+
+
+def processing(queue: str, class_name: str, tag: str = "") -> str:
+    """A worker at work, in Resque's words: ``Processing <queue> since <epoch> [<class>]``."""
+    return f"Processing {queue} since {int(time.time())} [{class_name}]{tag}"
 
 
 def worker_title(state: str) -> str:

@@ -10,8 +10,6 @@ instead.  In a threaded worker the main thread times every thread's job
 
 from __future__ import annotations
 
-import time
-
 from resqued import hooks, job_hooks, proctitle
 from resqued.resque.payload import Job
 from resqued.worker.control import Control
@@ -29,8 +27,7 @@ class InProcessJob:
         control = self.control
         current = control.current_job or control.job_started(job)
         limits = current.limits
-        title = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]{limits.tag}"
-        proctitle.worker(title)
+        proctitle.worker(proctitle.processing(job.queue, job.class_name, limits.tag))
         alarm = self.alarm
         armed = alarm is not None and alarm.arm(limits, current.begun, self.hard_too)
         try:

@@ -73,8 +73,7 @@ class ForkedJob:
         worker_pid = os.getpid()
         tag = current.limits.tag
         # The child's title, made here: the child's every write to memory copies a page.
-        state = f"Processing {job.queue} since {int(time.time())} [{job.class_name}]{tag}"
-        title = proctitle.worker_title(state)
+        title = proctitle.worker_title(proctitle.processing(job.queue, job.class_name, tag))
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         freeze_for_fork()
         pid = os.fork()
