@@ -12,6 +12,7 @@ from typing import Any
 
 from resqued.resque import failure, times
 from resqued.resque.payload import malformed_stand_in
+from resqued.resque.scripts import FAIL_IN_FLIGHT
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -91,25 +92,35 @@ def fail_in_flight(
     error: str,
     dead_job_hook: FailureHook | None = None,
 ) -> bool:
-    """Move a job left in ``worker:<id>`` to ``failed``. GETDEL makes it happen once."""
-    raw = store.redis.getdel(store.keys.worker(wid))
-    if raw is None:
-        return False
-    raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
-    try:
-        doc = json.loads(raw_bytes)
-    except (ValueError, RecursionError):
-        doc = None
-    if isinstance(doc, dict) and isinstance(doc.get("payload"), dict):
-        payload, queue = doc["payload"], str(doc.get("queue") or "")
-    else:  # not what Resque or pyres write: keep the raw text for whoever looks
-        payload, queue = malformed_stand_in(raw_bytes), ""
+    """Move a job left in ``worker:<id>`` to ``failed``, in one atomic step, once.
+
+    The FAIL_IN_FLIGHT script writes the failure record first and deletes
+    ``worker:<id>`` only if it still holds what was read here.  A Redis that
+    refuses the write (``OOM``, ``READONLY``, ``MISCONF``) refuses the whole step:
+    the error is raised and the job stays where a later unregister, prune or
+    start finds it.  False when there was no job (or someone else moved it).
+    """
     k = store.keys
-    pipe = store.redis.pipeline(transaction=False)
-    pipe.rpush(k.failed, failure.record(payload, exception, error, [], wid, queue, raw=raw_bytes))
-    pipe.incr(k.failed_count)
-    pipe.incr(k.failed_by(wid))
-    pipe.execute()
+    key = k.worker(wid)
+    move = store.redis.register_script(FAIL_IN_FLIGHT)
+    for _ in range(3):  # worker:<id> changed between our read and the move: read it again
+        raw = store.redis.get(key)
+        if raw is None:
+            return False
+        raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
+        try:
+            doc = json.loads(raw_bytes)
+        except (ValueError, RecursionError):
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("payload"), dict):
+            payload, queue = doc["payload"], str(doc.get("queue") or "")
+        else:  # not what Resque or pyres write: keep the raw text for whoever looks
+            payload, queue = malformed_stand_in(raw_bytes), ""
+        record = failure.record(payload, exception, error, [], wid, queue, raw=raw_bytes)
+        if move(keys=[key, k.failed, k.failed_count, k.failed_by(wid)], args=[raw_bytes, record]):
+            break
+    else:
+        return False
     log.warning("failed job left in flight by %s: %s %s", wid, exception, payload.get("class"))
     if dead_job_hook and isinstance(payload, dict):
         args = payload.get("args")
@@ -126,7 +137,11 @@ def unregister(
     error: str = "Job still being processed",
     dead_job_hook: FailureHook | None = None,
 ) -> None:
-    """Requeue hand-over jobs, fail any job still in flight, then remove every key of the worker."""
+    """Requeue hand-over jobs, fail any job still in flight, then remove every key of the worker.
+
+    A Redis that refuses writes stops it before any key is removed (the error is
+    raised): the worker stays registered with its job, for a later try or prune.
+    """
     requeue_handed_over(store, wid)
     fail_in_flight(store, wid, exception, error, dead_job_hook)
     k = store.keys

@@ -18,6 +18,13 @@ An idle worker waits with ``BLMOVE queue:<q> resqued:inflight:<id>:<q>``: a
 new job wakes exactly one worker (no thundering herd), and the job is never
 only in that worker's memory.  RESERVE takes hand-over jobs first;
 ``REQUEUE`` puts any a worker left behind back at the head of their queue.
+
+A script that moves a job writes its destination first: Redis refuses a
+script's writes for lack of memory only until it has written something, so a
+refused move has changed nothing (Redis 6.2, 7 and Valkey alike; the scripts
+carry no ``#!lua`` flags, which 6.2 does not know).  RESERVE's first write
+is a DEL or LPOP, which Redis allows even when full, so workers keep taking
+(and draining) jobs then.
 """
 
 RESERVE = r"""
@@ -160,4 +167,19 @@ REQUEUE = r"""
 local n = 0
 while redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) do n = n + 1 end
 return n
+"""
+
+# Move a job left in worker:<id> to failed, once.  KEYS: worker:<id>, failed, stat:failed,
+# stat:failed:<id>.  ARGV: worker:<id> as the caller read it, the failure record.
+# The RPUSH is the script's first write: a Redis that refuses writes (maxmemory with
+# noeviction, a replica, MISCONF) refuses it before anything has changed, so the job
+# stays in worker:<id>.  worker:<id> is deleted only if it still holds what was read:
+# a job someone else moved meanwhile, or a new one, is left alone.
+FAIL_IN_FLIGHT = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('INCR', KEYS[3])
+redis.call('INCR', KEYS[4])
+redis.call('DEL', KEYS[1])
+return 1
 """

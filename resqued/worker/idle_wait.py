@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from resqued.resque import connection
+import redis
+
+from resqued.resque import connection, outage
 from resqued.resque.store import Store
 from resqued.worker.control import Control
 from resqued.worker.retry import REDIS_DOWN, RedisRetry
@@ -62,14 +64,26 @@ class IdleWait:
                 conn.send_packed_command(conn.pack_commands([(*command, "LEFT", "LEFT", timeout)]))
                 waits.append((conn, cid))
             self.control.sleep(timeout + 1.0, *(socket_fileno(conn) for conn, _ in waits))
-            taken = [
-                q for q, (conn, cid) in zip(watched, waits, strict=True) if self._end(conn, cid)
-            ]
+            ended = [self._end(conn, cid) for conn, cid in waits]
+            taken = [q for q, took in zip(watched, ended, strict=True) if took is True]
             for q in taken[1:]:  # one job a wait: the others go back to the head of their queue
-                self.store.requeue_handover(self.worker_id, q)
+                self._give_back(q)
         except REDIS_DOWN as exc:
             self.close()
             self.retry.pause_after_failure(exc)
+            return
+        refused = [e for e in ended if isinstance(e, redis.RedisError)]
+        if refused:
+            self.retry.pause_after_failure(refused[0])
+
+    def _give_back(self, queue: str) -> None:
+        """Put a job a wait took back at the head of its queue; if Redis refuses, keep it
+        in the hand-over list, where this worker's next reserve takes it."""
+        try:
+            self.store.requeue_handover(self.worker_id, queue)
+        except redis.ResponseError as exc:
+            if not outage.refused_write(exc):
+                raise
 
     def close(self) -> None:
         for conn, _ in self._conns.values():
@@ -84,10 +98,16 @@ class IdleWait:
             self._conns[queue] = (conn, int(conn.read_response()))
         return self._conns[queue]
 
-    def _end(self, conn: Any, cid: int) -> bool:
-        """Unblock a wait (if it still waits) and read its reply: whether it took a job."""
+    def _end(self, conn: Any, cid: int) -> bool | redis.RedisError:
+        """Unblock a wait (if it still waits) and read its reply: whether it took a job,
+        or the refusal Redis answered instead (the connection stays usable)."""
         while not conn.can_read(timeout=0):
             self.store.redis.client_unblock(cid)
             if conn.can_read(timeout=0.05):
                 break
-        return conn.read_response() is not None
+        try:
+            return conn.read_response() is not None
+        except redis.ResponseError as exc:
+            if not outage.refused_write(exc):
+                raise
+            return exc
