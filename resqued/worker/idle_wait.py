@@ -74,7 +74,9 @@ class IdleWait:
             return
         refused = [e for e in ended if isinstance(e, redis.RedisError)]
         if refused:
-            self.retry.pause_after_failure(refused[0])
+            self.retry.wait_refused(refused[0], timeout)  # poll: the reserve still works
+        else:
+            self.retry.wait_taken()
 
     def _give_back(self, queue: str) -> None:
         """Put a job a wait took back at the head of its queue; if Redis refuses, keep it
