@@ -244,6 +244,8 @@ class Listener:
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
                 log.warning("worker %d (%s) %s", pid, queues, reason)
+            if current:  # its scoreboard is the slot's
+                self.watch.end_orphaned_job(slot)
             unregister_dead(
                 self.store, pid, queues, self.config.threads, self.watch.in_flight(slot)
             )

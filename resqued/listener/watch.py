@@ -181,6 +181,20 @@ class Watch:
 
     # -- a worker that exited ----------------------------------------------------------------
 
+    def end_orphaned_job(self, slot: Slot) -> None:
+        """A fork-mode worker died mid-job: end what its job left running.
+
+        Its job child dies with it (parent-death signal); the processes the job started
+        in the child's group are ended here, before the job is recorded.  The group's id
+        is the child's pid, which stays allocated while any member of the group lives and
+        is handed out again only after the kernel's pids wrap around.
+        """
+        if self.mode != guard.FORK or slot.board is None:
+            return
+        for rec in slot.board.records():
+            if rec.state == "working" and rec.child_pid > 1:
+                _kill_group(rec.child_pid)
+
     def ended(self, pid: int, board: Scoreboard | None) -> None:
         """A worker exited: read its scoreboard one last time (its statistics count on),
         then let the scoreboard go."""

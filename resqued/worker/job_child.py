@@ -12,6 +12,11 @@ Each child leads a process group of its own.  Signals for the job go to the
 whole group, and when the child has exited (before it is reaped, so its pid
 cannot be reused) the group gets KILL: processes a job started do not outlive
 it, unless they left the group themselves (``setsid``, ``start_new_session``).
+
+A child dies with its worker (its parent-death signal is ``KILL``): a worker
+killed mid-job takes the job along, its listener ends the rest of the job's
+group and records the job in ``failed`` (``listener/watch.py``).  Nothing is
+left running without a time or memory limit, and the job is never run twice.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from resqued import hooks, job_hooks, proctitle
+from resqued.proc import set_parent_death_signal
 from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
@@ -204,6 +210,12 @@ class ForkedJob:
         """Perform one job, write one report, leave with _exit (never returns)."""
         code = 0
         try:
+            # Die with the worker: a worker SIGKILLed (or OOM-killed) mid-job must not
+            # leave its job running with no time or memory limit and no one to record it.
+            # A worker that died before this line is seen by getppid: nothing is run.
+            set_parent_death_signal(signal.SIGKILL)
+            if os.getppid() != worker_pid:
+                os._exit(1)
             child_process.own_group(0)
             self.control.wakeup.close()
             reset_in_job_child()
@@ -224,7 +236,7 @@ class ForkedJob:
                 hooks.on_failure(cls, exc, job.args)
                 outcome = Outcome.of(exc)
             job_report.write(write_fd, outcome)
-            if os.getppid() != worker_pid:  # the worker died while we worked
+            if os.getppid() != worker_pid:  # the worker died while we worked (no prctl here)
                 self.orphaned(job, outcome)
         except BaseException:  # the report could not be made: the worker records a DirtyExit
             log.exception("worker child %d crashed", os.getpid())

@@ -115,3 +115,27 @@ def test_stopping_the_whole_tree_leaves_no_process_behind(resqued, app_dir, r, s
     wait_for(lambda: not [p for p, t in tree.items() if _live(p, t)], 10, "no pool process left")
     if sig == signal.SIGQUIT:
         assert sorted(strings(r, "finished")) == ["a", "b"]
+
+
+def test_a_job_child_and_what_it_started_die_with_a_killed_worker(resqued, app_dir, r, spawned):
+    """A worker SIGKILLed mid-job: its job child (no time or memory limit without it) and
+    the child's own processes end at once, the job is failed once, and QUIT leaves nothing."""
+    m = resqued("-n", "1", "-r", "spawn_jobs", "--interval", "1", cwd=app_dir)
+    wait_for(lambda: r.scard("resque:workers") == 1, 20, "a worker")
+    push(r, "default", "SpawnSleep", "orphan", 60)
+    [grandchild] = wait_for(spawned, 15, "the job's sleep 300")
+    rows = descendants(m.pid)
+    [child] = [p for p, _, t in rows if "Processing default" in t]
+    worker = next(pp for p, pp, _ in rows if p == child)
+    started = _snapshot([child, worker])
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: not _live(child, started[child]), 10, "the job child ended with its worker")
+    wait_for(lambda: not spawned.running(grandchild), 10, "the job's own process ended too")
+    wait_for(lambda: r.llen("resque:failed") == 1, 15, "the job failed")
+    [failed] = failures(r)
+    assert failed["exception"] == "Resque::DirtyExit"
+    assert failed["payload"] == {"class": "SpawnSleep", "args": ["orphan", 60]}
+    wait_for(lambda: r.scard("resque:workers") == 1, 20, "a new worker in the slot")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+    assert strings(r, "finished") == [] and r.llen("resque:failed") == 1  # never ran on
