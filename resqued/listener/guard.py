@@ -144,6 +144,21 @@ def timed_out(rails: Rails, reading: Reading) -> Action | None:
     return Action(KILL, "timed out", "resqued.JobTimeout", message)
 
 
+def watchdog_kill(rails: Rails, reading: Reading) -> Action | None:
+    """An in-process worker that died by KILL while its job was past its hard limit: its
+    own watchdog killed it (``worker/watchdog.py``).  Recorded as the listener's kill is."""
+    if rails.mode != IN_PROCESS or not rails.scoreboard or not reading.records:
+        return None
+    rec = reading.records[0]
+    if rec.state != "working" or not rec.hard_limit or not rec.job_started:
+        return None
+    if reading.now - rec.job_started < rec.hard_limit:
+        return None
+    what = "its worker process was killed by its watchdog"
+    message = hard_message(TimeLimits(rec.hard_limit), rec.hard_limit, what)
+    return Action(KILL, "timed out", "resqued.JobTimeout", message)
+
+
 def memory_hard(rails: Rails, reading: Reading) -> Action | None:
     limit, used = rails.memory_limit, reading.memory
     if not limit or used is None or used <= limit:

@@ -240,6 +240,8 @@ class Listener:
         queues = slot.row.queue_list
         current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
         board = slot.board
+        if current:  # its scoreboard is the slot's
+            self.watch.killed_by_watchdog(pid, slot, status, now)
         reason = slot.replacement_reason(status)
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills

@@ -181,6 +181,21 @@ class Watch:
 
     # -- a worker that exited ----------------------------------------------------------------
 
+    def killed_by_watchdog(self, pid: int, slot: Slot, status: int, now: float) -> None:
+        """An in-process worker killed by its own watchdog at its job's hard limit: note it
+        as this listener's kill (``slot.pending``), so the job is recorded as timed out and
+        the slot restarts at once, whether or not this listener was free to act then."""
+        if slot.pending is not None or slot.board is None or slot.rails is None:
+            return
+        if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+            return
+        reading = Reading(now, slot.started_at, slot.board.records())
+        action = guard.watchdog_kill(slot.rails, reading)
+        if action is not None:
+            slot.pending = action
+            where = f"worker {pid} ({slot.row.queue_list})"
+            log.warning("%s: %s: %s", where, action.reason, action.message)
+
     def end_orphaned_job(self, slot: Slot) -> None:
         """A fork-mode worker died mid-job: end what its job left running.
 

@@ -183,7 +183,10 @@ def live_resque_pids(proc: str = "/proc") -> set[str] | None:
 
     Read from ``/proc`` directly.  A zombie (exited, not yet reaped by its parent)
     is dead: ``ps`` shows it as ``[resque-0.1.0: W] <defunct>``, which Ruby's test
-    would take for a live worker.  None when ``/proc`` cannot be read.
+    would take for a live worker.  Except a zombie of the caller's own (a listener's
+    worker it killed, or whose watchdog killed it): the caller reaps it next and
+    records its job with the reason (``JobTimeout``, ``WorkerStuck``, ...), which a
+    prune would record as a dirty exit.  None when ``/proc`` cannot be read.
     """
     try:
         names = os.listdir(proc)
@@ -191,17 +194,21 @@ def live_resque_pids(proc: str = "/proc") -> set[str] | None:
         log.warning("cannot list processes in %s (%s): not pruning by pid", proc, exc)
         return None
     pids = set()
+    me = str(os.getpid()).encode()
     for name in names:
         if not name.isdigit():
             continue
         try:
             with open(f"{proc}/{name}/stat", "rb") as f:
-                state = f.read().rpartition(b")")[2].split()[:1]
+                state, ppid = (f.read().rpartition(b")")[2].split()[:2] + [b"", b""])[:2]
             with open(f"{proc}/{name}/cmdline", "rb") as f:
                 title = f.read().replace(b"\0", b" ")
         except OSError:  # gone meanwhile
             continue
-        if state and state[0] not in (b"Z", b"X") and LIVE_WORKER_TITLE.search(title):
+        if state in (b"Z", b"X"):
+            if ppid == me:  # our own zombie (its title is gone): ours to reap and record
+                pids.add(name)
+        elif state and LIVE_WORKER_TITLE.search(title):
             pids.add(name)
     return pids
 

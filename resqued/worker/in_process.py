@@ -1,9 +1,11 @@
 """Performing a job in the worker itself (``--no-fork``, and every thread of ``--threads``).
 
 A single in-process worker (``alarm``) times its jobs with SIGALRM: ``SoftTimeout``
-is raised inside the job at its soft limit.  At the hard limit its listener
-kills the whole worker (it reads the job's start and limit from the scoreboard);
-a worker no listener watches (``hard_too``) raises ``JobTimeout`` inside the job
+is raised inside the job at its soft limit.  At the hard limit the whole worker
+is killed: by its own watchdog (``watchdog.py``, a kernel timer, so a listener
+blocked on Redis or stopped does not delay it), else by its listener, which
+reads the job's start and limit from the scoreboard and records the job; a
+worker no listener watches (``hard_too``) raises ``JobTimeout`` inside the job
 instead.  In a threaded worker the main thread times every thread's job
 (``threads.py``).
 """
@@ -15,13 +17,17 @@ from resqued.resque.payload import Job
 from resqued.worker.control import Control
 from resqued.worker.limits import Alarm
 from resqued.worker.outcome import Outcome
+from resqued.worker.watchdog import Watchdog
 
 
 class InProcessJob:
-    def __init__(self, control: Control, alarm: bool = True, hard_too: bool = False) -> None:
+    def __init__(
+        self, control: Control, alarm: bool = True, hard_too: bool = False, watchdog: bool = False
+    ) -> None:
         self.control = control
         self.alarm = Alarm(self._interrupt) if alarm else None
         self.hard_too = hard_too
+        self.watchdog = Watchdog() if watchdog and not hard_too else None
 
     def run(self, job: Job, cls: type) -> Outcome:
         control = self.control
@@ -30,11 +36,16 @@ class InProcessJob:
         proctitle.worker(proctitle.processing(job.queue, job.class_name, limits.tag))
         alarm = self.alarm
         armed = alarm is not None and alarm.arm(limits, current.begun, self.hard_too)
+        watchdog = self.watchdog if limits.hard else None
+        if watchdog is not None:
+            watchdog.arm(current.begun + limits.hard)
         try:
             error = control.interruptible.call(
                 lambda: job_hooks.perform(cls, job.args), control.interruption
             )
         finally:
+            if watchdog is not None:
+                watchdog.disarm()
             if armed and alarm is not None:
                 alarm.disarm()
         if error is None:

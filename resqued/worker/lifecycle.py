@@ -78,7 +78,12 @@ class Worker(Control):
         if self.options.fork_per_job:
             run_job = ForkedJob(self, self.options, self._record_orphaned).run
         else:
-            run_job = InProcessJob(self, alarm=owns_process, hard_too=board is None).run
+            run_job = InProcessJob(
+                self,
+                alarm=owns_process,
+                hard_too=board is None,
+                watchdog=owns_process and board is not None,
+            ).run
         if budget is None and self.options.jobs_per_fork:
             budget = JobBudget(self.options.jobs_per_fork, lambda: recycling(board, budget))
         self.loop = JobLoop(

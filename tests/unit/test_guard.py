@@ -82,6 +82,25 @@ def test_an_in_process_job_past_its_hard_limit_kills_the_worker():
     assert g.judge(g.Rails(g.THREADS), look(job, now=100.5, supervisor=100.0)) is None
 
 
+def test_an_in_process_worker_its_watchdog_killed_is_recorded_as_timed_out():
+    """Read at its reap (maybe long after, when the listener was blocked): the job had
+    passed its hard limit, so the KILL was its watchdog's, at the limit."""
+    job = rec("working", beat=40.0, started=70.0, hard=30.0)
+    action = g.watchdog_kill(IN_PROCESS, look(job, now=105.8))
+    assert (action.kind, action.reason, action.exception) == (
+        g.KILL,
+        "timed out",
+        "resqued.JobTimeout",
+    )
+    assert action.message == (
+        "job timed out after 30.0s (hard time limit 30s); "
+        "its worker process was killed by its watchdog"
+    )
+    assert g.watchdog_kill(IN_PROCESS, look(job, now=99.0)) is None  # killed before: not so
+    assert g.watchdog_kill(IN_PROCESS, look(rec("waiting"), now=105.8)) is None
+    assert g.watchdog_kill(g.Rails(g.FORK), look(job, now=105.8)) is None
+
+
 def test_hard_memory_kills_the_job_child_or_the_worker():
     rails = g.Rails(g.FORK, memory_limit=100 * MiB)
     busy = rec("working", started=90.0, child=4242)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -129,10 +130,12 @@ def test_passwords_are_redacted():
     )
 
 
-def fake_proc(root, pid: str, state: str, cmdline: bytes, comm: str = "python3") -> None:
+def fake_proc(
+    root, pid: str, state: str, cmdline: bytes, comm: str = "python3", ppid: int = 1
+) -> None:
     d = root / pid
     d.mkdir()
-    (d / "stat").write_text(f"{pid} ({comm}) {state} 1 1 1 0 -1 4194560 0 0 0 0")
+    (d / "stat").write_text(f"{pid} ({comm}) {state} {ppid} 1 1 0 -1 4194560 0 0 0 0")
     (d / "cmdline").write_bytes(cmdline)
 
 
@@ -147,6 +150,14 @@ def test_live_workers_are_read_from_proc_and_zombies_are_dead(tmp_path):
     (tmp_path / "self").mkdir()
     (tmp_path / "17").mkdir()  # vanished between listing and reading
     assert registry.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
+
+
+def test_a_zombie_of_the_pruner_itself_is_left_for_it_to_reap(tmp_path):
+    """A listener's worker killed a moment ago (by a guard rail or its watchdog): the
+    listener's reap records why; its own prune must not record it as a dirty exit first."""
+    fake_proc(tmp_path, "20", "Z", b"", comm="resque-0.1.0: P", ppid=os.getpid())
+    fake_proc(tmp_path, "21", "Z", b"", comm="resque-0.1.0: P", ppid=os.getpid() + 1)
+    assert registry.live_resque_pids(str(tmp_path)) == {"20"}
 
 
 def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
