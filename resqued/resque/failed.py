@@ -31,6 +31,7 @@ __all__ = ["FailedJob", "FailedJobError", "FailedList", "FailureFilter", "Page"]
 
 CHUNK = BLOCK  # records per LRANGE when reading the list without the index
 GROUP = 4  # blocks read per round trip when reading on until a page is full
+SCAN_BUDGET = 50_000  # records a page without exact counts reads at most
 T = TypeVar("T")
 Blocks = list[Block]
 Jobs = list[FailedJob]
@@ -60,11 +61,16 @@ def _bytes(value: bytes | str) -> bytes:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of matches.  With ``exact``, ``total`` is how many match and the next page
+    is ``start + count``; without (a filter the index cannot count, read only as far as
+    the page needed), ``total`` is an upper bound and the next page is ``before=more``."""
+
     jobs: Jobs  # newest first
-    total: int  # jobs matching the filter (exact), or at most this many (not exact)
+    total: int
     start: int
     count: int
-    exact: bool = True  # False: a ``retried`` filter on a list not read to its end
+    exact: bool = True
+    more: int | None = None  # without exact: pass as ``before`` for the next page; None: no more
 
 
 class FailedList:
@@ -112,58 +118,47 @@ class FailedList:
 
     # -- pages --------------------------------------------------------------------------
 
-    def list(self, where: FailureFilter | None = None, start: int = 0, count: int = 20) -> Page:
-        """One page of the jobs matching ``where``, newest first."""
+    def list(
+        self,
+        where: FailureFilter | None = None,
+        start: int = 0,
+        count: int = 20,
+        before: int | None = None,
+    ) -> Page:
+        """One page of the jobs matching ``where``, newest first: skip ``start`` matches
+        (of those older than job ``before``, when given)."""
         where = where or FailureFilter()
         start, count = max(0, start), max(0, count)
         if where.empty:
             total = self.count()
-            hi = total - 1 - start
+            below = total if before is None else min(total, max(0, before))
+            hi = below - 1 - start
             lo = max(0, hi - count + 1)
             raws = self.store.redis.lrange(self.key, lo, hi) if hi >= 0 and count else []
             jobs = [FailedJob.parse(lo + i, _bytes(raw)) for i, raw in enumerate(raws)]
-            return Page(jobs[::-1], total, start, count)
-        return self._again(lambda: self._page(where, start, count))
+            return Page(jobs[::-1], below if before is not None else total, start, count)
+        if where.exact_by_index and before is None:
+            return self._again(lambda: self._exact_page(where, start, count))
+        return self._again(lambda: self._scan_page(where, start, count, before))
 
-    def matching(self, where: FailureFilter) -> tuple[int, bool]:
-        """How many jobs match ``where``, and whether that is exact (else: at most)."""
+    def matching(self, where: FailureFilter) -> int:
+        """How many jobs match ``where``: from the index when it counts them exactly, else by
+        reading the blocks that may hold them."""
         if where.empty:
-            return self.count(), True
-        if not _narrows(where):
-            return self.count(), where.retried is None
+            return self.count()
+        if where.exact_by_index:
+            return self._again(lambda: sum(self._counts(where)[1].values()))
+        return self._again(lambda: sum(len(p.targets) for p in self._plans(where, _narrows(where))))
+
+    def _counts(self, where: FailureFilter) -> tuple[Blocks, dict[int, int]]:
+        """The blocks that may hold matches, newest first, and their counts (index)."""
         layout = self.index.sync()
-        return sum(self.index.counts(layout, where).values()), where.by_fields
+        counts = self.index.counts(layout, where)
+        return [b for b in reversed(layout.blocks) if counts.get(b.id)], counts
 
-    def _page(self, where: FailureFilter, start: int, count: int) -> Page:
-        if _narrows(where):
-            layout = self.index.sync()
-            counts = self.index.counts(layout, where)
-            blocks = [b for b in reversed(layout.blocks) if counts.get(b.id)]
-            upper = sum(counts.values())
-            if where.by_fields:
-                return self._exact_page(where, blocks, counts, start, count, upper)
-        else:
-            blocks = _chunks(self.count())[::-1]
-            upper = sum(b.n for b in blocks)
-        found: Jobs = []
-        for i in range(0, len(blocks), GROUP):
-            group = blocks[i : i + GROUP]
-            for block, raws in zip(group, self._read(group), strict=True):
-                found += _matches(where, block, raws)
-            if len(found) >= start + count and i + GROUP < len(blocks):
-                return Page(found[start : start + count], upper, start, count, exact=False)
-        return Page(found[start : start + count], len(found), start, count)
-
-    def _exact_page(
-        self,
-        where: FailureFilter,
-        blocks: Blocks,
-        counts: dict[int, int],
-        start: int,
-        count: int,
-        total: int,
-    ) -> Page:
+    def _exact_page(self, where: FailureFilter, start: int, count: int) -> Page:
         """Skip whole blocks by their counts, then read just the blocks the page is in."""
+        blocks, counts = self._counts(where)
         chosen: Blocks = []
         skip, need = start, count
         for b in blocks:
@@ -177,7 +172,37 @@ class FailedList:
         found: Jobs = []
         for block, raws in zip(chosen, self._read(chosen), strict=True):
             found += _matches(where, block, raws)
-        return Page(found[skip : skip + count], total, start, count)
+        return Page(found[skip : skip + count], sum(counts.values()), start, count)
+
+    def _scan_page(self, where: FailureFilter, start: int, count: int, before: int | None) -> Page:
+        """Read the blocks that may hold matches newest first, older than ``before``, until
+        the page is full or ``SCAN_BUDGET`` records were read; the page says where to go on."""
+        if _narrows(where):
+            blocks, counts = self._counts(where)
+            upper = sum(counts.values())
+        else:
+            blocks = _chunks(self.count())[::-1]
+            upper = sum(b.n for b in blocks)
+        if before is not None:
+            blocks = [_below(b, before) for b in blocks if b.start < before]
+        found: Jobs = []
+        read = 0
+        for i in range(0, len(blocks), GROUP):
+            group = blocks[i : i + GROUP]
+            for block, raws in zip(group, self._read(group), strict=True):
+                found += _matches(where, block, raws)
+            read += sum(b.n for b in group)
+            left = i + GROUP < len(blocks)
+            if left and (len(found) >= start + count or read >= SCAN_BUDGET):
+                jobs = found[start : start + count]
+                full = len(jobs) == count and count > 0
+                more = jobs[-1].index if full else group[-1].start
+                return Page(jobs, upper, start, count, exact=False, more=more)
+        jobs = found[start : start + count]
+        if before is None:
+            return Page(jobs, len(found), start, count)
+        more = jobs[-1].index if len(found) > start + count and jobs else None
+        return Page(jobs, len(found), start, count, exact=False, more=more)
 
     def _read(self, blocks: Blocks) -> Reads:
         """The blocks' records; a block of the index no longer in place raises _Moved after
@@ -322,6 +347,13 @@ class FailedList:
 def _narrows(where: FailureFilter) -> bool:
     """Whether the index can narrow ``where`` (it names a queue, class or exception)."""
     return any(v is not None for v in (where.queue, where.class_name, where.exception))
+
+
+def _below(block: Block, before: int) -> Block:
+    """``block`` cut to its records older than job ``before`` (not checked as a block)."""
+    if block.end < before:
+        return block
+    return Block(-1, block.start, before - block.start, "", "")
 
 
 def _chunks(llen: int) -> list[Block]:

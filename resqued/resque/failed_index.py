@@ -2,8 +2,8 @@
 
 The list is cut into *blocks* of consecutive records (up to ``BLOCK``).  For each
 block the index keeps its record count and the identity (``failed_record.identity``)
-of its first and last record; for each distinct (queue, class, exception) it keeps
-how many records of each block have them.  A filtered page, a retry or a remove by
+of its first and last record; for each queue, class and exception it keeps how many
+records of each block have it.  A filtered page, a retry or a remove by
 filter then reads only the blocks that hold matches (one LRANGE each) instead of the
 whole list; a page with no filter needs no index at all.
 
@@ -20,9 +20,9 @@ LREM, DEL) and know nothing of the index, so every use first *syncs* it (``sync`
 
 Keys, beside ``<ns>:failed``: ``<ns>:resqued:failed:idx`` (HASH: ``v`` format,
 ``len`` records covered), ``...:idx:blocks`` (HASH: block id -> ``n head tail``),
-``...:idx:fields`` (HASH: fields id -> JSON [queue, class, exception, as stored]),
-``...:idx:f:<fields id>`` (HASH: block id -> count), ``...:idx:b:<block id>`` (HASH:
-fields id -> count), ``...:idx:next`` (block ids, never reused).  Every change to
+``...:idx:v:<value id>`` (HASH: block id -> records with that queue, class or exception;
+``value_id``), ``...:idx:b:<block id>`` (HASH: value id -> the same count), ``...:idx:next``
+(block ids, never reused).  Every change to
 them is one Lua script that first checks the part of the index it changes is
 still what was read; no call reads or writes more than a few blocks.
 """
@@ -42,11 +42,12 @@ from resqued.resque.store import Store, text
 
 BLOCK = 500  # records per block
 DROP_BATCH = 16  # blocks dropped per call
+MAX_VALUES = 200  # distinct values indexed per call
 VERSION = "1"
 MARKER = b"resqued:removing:"  # a record being removed (failed_bulk): in place, not drift
 SYNC_ROUNDS = 8  # repairs in one sync before giving up (the list keeps changing under it)
 
-# KEYS: meta, blocks, fields registry, the failed list.  ARGV: key prefix, JSON
+# KEYS: meta, blocks, the failed list.  ARGV: key prefix, JSON
 # {v, len (expected, or -1), want {block id: "n head tail" or ""}, lrem [marker, count]
 # or null, dlen, ops}.  The LREM is done whatever the checks say (the caller marked
 # those records already); the index changes only if every check passes.
@@ -55,7 +56,7 @@ local base = ARGV[1]
 local doc = cjson.decode(ARGV[2])
 local removed = 0
 if type(doc.lrem) == 'table' then
-  removed = redis.call('LREM', KEYS[4], doc.lrem[2], doc.lrem[1])
+  removed = redis.call('LREM', KEYS[3], doc.lrem[2], doc.lrem[1])
 end
 if doc.len >= 0 and tonumber(redis.call('HGET', KEYS[1], 'len') or '0') ~= doc.len then
   return {0, removed}
@@ -66,23 +67,16 @@ end
 local function add(key, name, delta)
   if redis.call('HINCRBY', key, name, delta) <= 0 then redis.call('HDEL', key, name) end
 end
-local function forget_if_empty(tid)
-  if redis.call('EXISTS', base .. ':f:' .. tid) == 0 then redis.call('HDEL', KEYS[3], tid) end
-end
 for _, op in ipairs(doc.ops) do
-  if op[1] == 'f' then
-    local tid, bid, delta = op[2], op[4], op[5]
-    if delta > 0 then redis.call('HSETNX', KEYS[3], tid, op[3]) end
-    add(base .. ':f:' .. tid, bid, delta)
-    add(base .. ':b:' .. bid, tid, delta)
-    forget_if_empty(tid)
+  if op[1] == 'v' then
+    add(base .. ':v:' .. op[2], op[3], op[4])
+    add(base .. ':b:' .. op[3], op[2], op[4])
   elseif op[1] == 'b' then
     redis.call('HSET', KEYS[2], op[2], op[3])
   elseif op[1] == 'drop' then
     local bkey = base .. ':b:' .. op[2]
-    for _, tid in ipairs(redis.call('HKEYS', bkey)) do
-      redis.call('HDEL', base .. ':f:' .. tid, op[2])
-      forget_if_empty(tid)
+    for _, vid in ipairs(redis.call('HKEYS', bkey)) do
+      redis.call('HDEL', base .. ':v:' .. vid, op[2])
     end
     redis.call('DEL', bkey)
     redis.call('HDEL', KEYS[2], op[2])
@@ -94,8 +88,15 @@ return {1, removed}
 """
 
 
-def fields_id(fields: Fields) -> str:
-    return hashlib.sha1(json.dumps(list(fields)).encode()).hexdigest()[:16]
+def value_id(kind: str, value: str) -> str:
+    """The id of one indexed value: ``kind`` is q (queue), c (class) or e (exception)."""
+    return hashlib.sha1(f"{kind}\0{value}".encode()).hexdigest()[:16]
+
+
+def values_of(fields: Fields) -> set[tuple[str, str]]:
+    """The indexed values of a record with these fields (pyres's stored exception too)."""
+    queue, class_name, exception, stored = fields
+    return {("q", queue), ("c", class_name), ("e", exception), ("e", stored)}
 
 
 def is_marker(raw: bytes) -> bool:
@@ -161,7 +162,7 @@ class FailedIndex:
         self.list_key = store.keys.failed
         self.base = store.keys.prefix + "resqued:failed:idx"
         self.meta, self.blocks_key = self.base, self.base + ":blocks"
-        self.registry, self.next_key = self.base + ":fields", self.base + ":next"
+        self.next_key = self.base + ":next"
         self._apply = store.redis.register_script(_APPLY)
 
     # -- reading ---------------------------------------------------------------------
@@ -186,19 +187,21 @@ class FailedIndex:
         return bool(self.store.redis.exists(self.meta))
 
     def counts(self, layout: Layout, where: FailureFilter) -> dict[int, int]:
-        """Block id -> records in it whose fields match ``where`` (blocks of ``layout`` only)."""
-        registry = self.store.redis.hgetall(self.registry)
-        tids = [text(tid) for tid, doc in registry.items() if where.matches_fields(_fields(doc))]
+        """Block id -> how many of its records can match ``where``: exact when the filter
+        names one of queue, class, exception (``where.exact_by_index``), else at most."""
+        named = where.named()
         pipe = self.store.redis.pipeline(transaction=False)
-        for tid in tids:
-            pipe.hgetall(f"{self.base}:f:{tid}")
+        for kind, value in named:
+            pipe.hgetall(f"{self.base}:v:{value_id(kind, value)}")
         known = {b.id for b in layout.blocks}
-        out: Counter[int] = Counter()
-        for per_block in pipe.execute() if tids else []:
-            for bid, n in per_block.items():
-                if int(bid) in known:
-                    out[int(bid)] += int(n)
-        return dict(out)
+        out: dict[int, int] | None = None
+        for per_block in pipe.execute() if named else []:
+            these = {int(bid): int(n) for bid, n in per_block.items() if int(bid) in known}
+            if out is None:
+                out = these
+            else:
+                out = {bid: min(n, these[bid]) for bid, n in out.items() if bid in these}
+        return out or {}
 
     def read_blocks(self, blocks: list[Block]) -> list[list[bytes]]:
         """Each block's records, one LRANGE each in one round trip."""
@@ -293,7 +296,8 @@ class FailedIndex:
                 continue
 
     def _extend(self, layout: Layout) -> Layout:
-        """Index the next records after ``layout.len`` (at most one block's worth)."""
+        """Index the records after ``layout.len``: one LRANGE of up to ``BLOCK``, committed
+        in calls of at most ``MAX_VALUES`` distinct values each."""
         start = layout.len
         last = layout.blocks[-1] if layout.blocks else None
         first = start - 1 if last is not None else 0
@@ -305,37 +309,27 @@ class FailedIndex:
             raws = raws[1:]
         if not raws:
             return replace(layout, llen=start)
-        room = BLOCK - last.n if last is not None else 0
-        groups: list[tuple[Block, list[bytes]]] = []
-        if last is not None and room > 0:
-            groups.append((last, raws[:room]))
-            raws = raws[room:]
-        fresh = [raws[i : i + BLOCK] for i in range(0, len(raws), BLOCK)]
-        if fresh:
-            top = int(self.store.redis.incrby(self.next_key, len(fresh)))
-            ids = range(top - len(fresh) + 1, top + 1)
-            groups += [(Block(bid, -1, 0, "", ""), c) for bid, c in zip(ids, fresh, strict=True)]
-        ops: list[list[Any]] = []
-        blocks = list(layout.blocks)
-        at = start
-        for block, chunk in groups:
-            grown = Block(
-                block.id,
-                block.start if block.n else at,
-                block.n + len(chunk),
-                block.head if block.n else identity(chunk[0]),
-                identity(chunk[-1]),
-            )
-            ops.append(["b", str(grown.id), grown.value])
-            ops += _field_ops(grown.id, (FailedJob.parse(0, raw).fields for raw in chunk), +1)
-            if block.n:
-                blocks[-1] = grown
-            else:
-                blocks.append(grown)
-            at += len(chunk)
-        want = {last.id: last.value} if last is not None and room > 0 else {}
-        self.apply(ops=ops, want=want, length=start, dlen=at - start)
-        return Layout(blocks, max(layout.llen, at))
+        for piece in _pieces(layout, raws):
+            layout = self._commit(layout, piece)
+        return layout
+
+    def _commit(self, layout: Layout, piece: list[tuple[bytes, set[str]]]) -> Layout:
+        """Add ``piece`` (records, each with its value ids) after the last block: to it while
+        it has room, else as a new block."""
+        last = layout.blocks[-1] if layout.blocks else None
+        start = layout.len
+        if last is not None and last.n < BLOCK:
+            block, want = last, {last.id: last.value}
+        else:
+            bid = int(self.store.redis.incr(self.next_key))
+            block, want = Block(bid, start, 0, identity(piece[0][0]), ""), {}
+        grown = replace(block, n=block.n + len(piece), tail=identity(piece[-1][0]))
+        tally: Counter[str] = Counter(vid for _, vids in piece for vid in vids)
+        ops: list[list[Any]] = [["b", str(grown.id), grown.value]]
+        ops += [["v", vid, str(grown.id), n] for vid, n in tally.items()]
+        self.apply(ops=ops, want=want, length=start, dlen=len(piece))
+        blocks = layout.blocks[:-1] + [grown] if block.n else layout.blocks + [grown]
+        return Layout(blocks, max(layout.llen, start + len(piece)))
 
     def apply(
         self,
@@ -356,7 +350,7 @@ class FailedIndex:
             "dlen": dlen,
             "ops": ops,
         }
-        keys = [self.meta, self.blocks_key, self.registry, self.list_key]
+        keys = [self.meta, self.blocks_key, self.list_key]
         ok, removed = self._apply(keys=keys, args=[self.base, json.dumps(doc)])
         if not ok:
             raise IndexChanged(int(removed))
@@ -365,22 +359,33 @@ class FailedIndex:
 
 def field_ops(block_id: int, jobs: Iterable[FailedJob], delta: int) -> list[list[Any]]:
     """The index changes for ``jobs`` entering (+1) or leaving (-1) block ``block_id``."""
-    return _field_ops(block_id, (j.fields for j in jobs), delta)
+    return _value_ops(block_id, (j.fields for j in jobs), delta)
 
 
-def _field_ops(block_id: int, all_fields: Iterable[Fields], delta: int) -> list[list[Any]]:
-    tally = Counter(all_fields)
-    return [
-        ["f", fields_id(f), json.dumps(list(f)), str(block_id), delta * n] for f, n in tally.items()
-    ]
+def _value_ops(block_id: int, all_fields: Iterable[Fields], delta: int) -> list[list[Any]]:
+    tally: Counter[str] = Counter()
+    for fields in all_fields:
+        tally.update(value_id(kind, value) for kind, value in values_of(fields))
+    return [["v", vid, str(block_id), delta * n] for vid, n in tally.items()]
 
 
-def _fields(doc: bytes | str) -> Fields:
-    try:
-        q, c, e, s = json.loads(doc)
-        return (str(q), str(c), str(e), str(s))
-    except (ValueError, TypeError):
-        return ("", "", "", "")
+def _pieces(layout: Layout, raws: list[bytes]) -> list[list[tuple[bytes, set[str]]]]:
+    """``raws`` cut where a block fills up or a call would name too many distinct values."""
+    last = layout.blocks[-1] if layout.blocks else None
+    room = BLOCK - last.n if last is not None and last.n < BLOCK else BLOCK
+    pieces: list[list[tuple[bytes, set[str]]]] = [[]]
+    seen: set[str] = set()
+    for raw in raws:
+        fields = FailedJob.parse(0, raw).fields
+        vids = {value_id(kind, value) for kind, value in values_of(fields)}
+        if room == 0 or len(seen | vids) > MAX_VALUES:
+            pieces.append([])
+            seen = set()
+            room = room or BLOCK
+        pieces[-1].append((raw, vids))
+        seen |= vids
+        room -= 1
+    return [p for p in pieces if p]
 
 
 def _is(raw: Any, want: str) -> bool:

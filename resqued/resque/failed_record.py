@@ -171,6 +171,8 @@ class FailureFilter:
 
     def might_match(self, raw: bytes) -> bool:
         """A cheap test on the bytes: False only when the record cannot match."""
+        if self.retried and b'"retried_at"' not in raw:
+            return False
         for value in (self.queue, self.class_name):
             if (
                 value
@@ -186,7 +188,13 @@ class FailureFilter:
     def empty(self) -> bool:
         return self == FailureFilter()
 
+    def named(self) -> list[tuple[str, str]]:
+        """The (kind, value) pairs the index keeps counts of: q, c, e."""
+        pairs = (("q", self.queue), ("c", self.class_name), ("e", self.exception))
+        return [(kind, value) for kind, value in pairs if value is not None]
+
     @property
-    def by_fields(self) -> bool:
-        """Whether the index alone decides which records match (no ``retried`` part)."""
-        return self.retried is None
+    def exact_by_index(self) -> bool:
+        """Whether the index's counts are exact for this filter: it names one of queue, class
+        and exception, and nothing else."""
+        return len(self.named()) == 1 and self.retried is None
