@@ -31,7 +31,7 @@ __all__ = ["FailedJob", "FailedJobError", "FailedList", "FailureFilter", "Page"]
 
 CHUNK = BLOCK  # records per LRANGE when reading the list without the index
 GROUP = 4  # blocks read per round trip when reading on until a page is full
-SCAN_BUDGET = 50_000  # records a page without exact counts reads at most
+SCAN_BUDGET = 20_000  # records a page without exact counts reads at most
 T = TypeVar("T")
 Blocks = list[Block]
 Jobs = list[FailedJob]
@@ -201,8 +201,8 @@ class FailedList:
         jobs = found[start : start + count]
         if before is None:
             return Page(jobs, len(found), start, count)
-        more = jobs[-1].index if len(found) > start + count and jobs else None
-        return Page(jobs, len(found), start, count, exact=False, more=more)
+        rest = jobs[-1].index if len(found) > start + count and jobs else None
+        return Page(jobs, len(found), start, count, exact=False, more=rest)
 
     def _read(self, blocks: Blocks) -> Reads:
         """The blocks' records; a block of the index no longer in place raises _Moved after
