@@ -283,7 +283,7 @@ class FailedList:
         done: set[str] = set()  # identities retried: a walk started again skips them
 
         def once() -> None:
-            for plan in self._plans(where, indexed=_narrows(where)):
+            for plan in self._plans(where, indexed=_narrows(where), newest_first=False):
                 plan.targets = {
                     i: j
                     for i, j in plan.targets.items()
@@ -316,16 +316,20 @@ class FailedList:
         self._again(once)
         return removed[0]
 
-    def _plans(self, where: FailureFilter, indexed: bool) -> Iterator[BlockPlan]:
-        """The matching records block by block, newest block first, read a few blocks a
-        round trip; with ``indexed``, the index's blocks (only those with matches when the
-        filter names fields), else chunks of the list."""
+    def _plans(
+        self, where: FailureFilter, indexed: bool, newest_first: bool = True
+    ) -> Iterator[BlockPlan]:
+        """The matching records block by block (newest block first, or oldest), read a few
+        blocks a round trip; with ``indexed``, the index's blocks (only those with matches
+        when the filter names fields), else chunks of the list."""
         if indexed:
             layout = self.index.sync()
             counts = self.index.counts(layout, where) if _narrows(where) else None
-            blocks = [b for b in reversed(layout.blocks) if counts is None or counts.get(b.id)]
+            blocks = [b for b in layout.blocks if counts is None or counts.get(b.id)]
         else:
-            blocks = _chunks(self.count())[::-1]
+            blocks = _chunks(self.count())
+        if newest_first:
+            blocks.reverse()
         for i in range(0, len(blocks), GROUP):
             group = blocks[i : i + GROUP]
             for block, raws in zip(group, self._read(group), strict=True):
