@@ -13,8 +13,10 @@ LREM, DEL) and know nothing of the index, so every use first *syncs* it (``sync`
 - records appended since (RPUSH) are indexed, ``BLOCK`` at a time;
 - a record removed or a list deleted by someone else shifts the records after it,
   which the identity of the last indexed record shows (and the first and last
-  record of every block a page reads): the index is then cut back to the last
-  block still in place (found by bisection) and that part is indexed again;
+  record of every block a page reads).  The first block that moved is found by
+  bisection; when every block after it moved by the same few records (resque-web's
+  Remove, a click at a time), only that block is indexed again, else the index is
+  cut back to it and the rest is indexed again;
 - a retry (LSET with ``retried_at``) changes no identity and no field.  Whether a
   record was retried is not indexed: that filter is applied to the records read.
 
@@ -43,6 +45,7 @@ from resqued.resque.store import Store, text
 BLOCK = 500  # records per block
 DROP_BATCH = 16  # blocks dropped per call
 MAX_VALUES = 200  # distinct values indexed per call
+SHIFT_MAX = 16  # records removed from one block that a repair finds without re-indexing after it
 VERSION = "1"
 MARKER = b"resqued:removing:"  # a record being removed (failed_bulk): in place, not drift
 SYNC_ROUNDS = 8  # repairs in one sync before giving up (the list keeps changing under it)
@@ -229,7 +232,7 @@ class FailedIndex:
                     layout = self.read()
                     continue
                 if not self._in_step(layout):
-                    self.drop_from(layout, self._first_moved(layout))
+                    self._repair(layout)
                     layout = self.read()
                     continue
                 while layout.len < layout.llen and (budget is None or indexed < budget):
@@ -272,6 +275,53 @@ class FailedIndex:
             else:
                 hi = mid
         return lo
+
+    def _repair(self, layout: Layout) -> None:
+        """Bring the index back in step after records it covers were removed by someone else:
+        the first block that moved is indexed again alone when every block after it moved
+        by the same few records (resque-web removed them from that block); otherwise the
+        index is cut back to that block."""
+        k = self._first_moved(layout)
+        if k < len(layout.blocks) and self._shrink(layout, k):
+            return
+        self.drop_from(layout, k)
+
+    def _shrink(self, layout: Layout, k: int) -> bool:
+        """Index block ``k`` again where it lost ``d`` records, if the blocks after it are
+        all ``d`` records earlier than the index says; False if they are not."""
+        blocks, b = layout.blocks, layout.blocks[k]
+        last = blocks[-1]
+        pipe = self.store.redis.pipeline(transaction=False)
+        for d in range(1, SHIFT_MAX + 1):
+            pipe.lindex(self.list_key, last.end - d)
+        found = [d for d, raw in enumerate(pipe.execute(), 1) if _is(raw, last.tail)]
+        if not found or found[0] >= b.n:
+            return False
+        d = found[0]
+        if k + 1 < len(blocks):
+            after = blocks[k + 1]
+            pipe = self.store.redis.pipeline(transaction=False)
+            pipe.lindex(self.list_key, after.start - d)
+            pipe.lindex(self.list_key, after.end - d)
+            head, tail = pipe.execute()
+            if not (_is(head, after.head) and _is(tail, after.tail)):
+                return False
+        pipe = self.store.redis.pipeline(transaction=False)
+        pipe.lrange(self.list_key, b.start, b.end - d)
+        pipe.hgetall(f"{self.base}:b:{b.id}")
+        raws, old = pipe.execute()
+        raws = [_bytes(raw) for raw in raws]
+        if len(raws) != b.n - d:
+            return False
+        delta: Counter[str] = Counter()
+        for raw in raws:
+            delta.update(value_id(kind, v) for kind, v in values_of(FailedJob.parse(0, raw).fields))
+        delta.subtract({text(vid): int(n) for vid, n in old.items()})
+        shrunk = replace(b, n=len(raws), head=identity(raws[0]), tail=identity(raws[-1]))
+        ops: list[list[Any]] = [["b", str(b.id), shrunk.value]]
+        ops += [["v", vid, str(b.id), n] for vid, n in delta.items() if n]
+        self.apply(ops=ops, want={b.id: b.value}, length=layout.len, dlen=-d)
+        return True
 
     def drop_from(self, layout: Layout, position: int) -> None:
         """Forget ``layout.blocks[position:]``, newest first, a few blocks a call."""

@@ -95,21 +95,33 @@ def test_a_filtered_page_reads_only_the_blocks_it_shows(r, failed):
     assert failed.list(FailureFilter(class_name="Rare"), 4, 2).jobs == []
 
 
-def test_ruby_removes_cut_the_index_back_to_the_first_block_that_moved(r, failed):
+def test_a_ruby_remove_indexes_only_its_block_again(r, failed):
     fill(r, 100)
     failed.index.sync()
     before = block_ids(failed)
-    ruby_remove(r, 75)
+    ruby_remove(r, 75)  # resque-web's Remove: every record after it moves down by one
+    r.config_resetstat()
     assert failed.list(FailureFilter(class_name="Rare"), 0, 3).jobs[0].index == 92
-    after = block_ids(failed)
-    assert after[:7] == before[:7] and after[7:] != before[7:]  # blocks 0-6 kept
-    assert failed.matching(FailureFilter(class_name="Rare")) == 10
-    assert_index_in_step(r, failed)
+    assert block_ids(failed) == before and calls(r)["evalsha"] == 1  # block 7 again, alone
+    assert [b.n for b in failed.index.read().blocks][6:] == [10, 9, 10, 10]
     ruby_remove(r, 0)
     ruby_remove(r, 0)
     push_many(r, [record(500, "Rare", "mail")])  # the list's length alone hides the change
     page = failed.list(FailureFilter(class_name="Rare"), 0, 20)
     assert [j.index for j in page.jobs][:2] == [97, 90] and page.total == 11
+    assert block_ids(failed)[:10] == before
+    assert_index_in_step(r, failed)
+
+
+def test_removes_in_two_blocks_cut_the_index_back_to_the_first(r, failed):
+    fill(r, 100)
+    failed.index.sync()
+    before = block_ids(failed)
+    ruby_remove(r, 75)
+    ruby_remove(r, 25)
+    assert failed.matching(FailureFilter(class_name="Rare")) == 10
+    after = block_ids(failed)
+    assert after[:2] == before[:2] and after[2] not in before  # from block 2 on: again
     assert_index_in_step(r, failed)
 
 
