@@ -201,8 +201,10 @@ def _views(url: str, store: Store, size: int) -> list[Row]:
 
 
 def _clear(failed: FailedList) -> None:
+    """Delete the list and every key of its index."""
     failed.clear()
     failed.index.reset()
+    failed.store.redis.delete(failed.index.meta, failed.index.next_key)
 
 
 def table(rows: list[Row]) -> str:

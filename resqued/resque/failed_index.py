@@ -32,6 +32,7 @@ still what was read; no call reads or writes more than a few blocks.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -39,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from resqued.resque.failed_record import FailedJob, FailureFilter, Fields, identity
+from resqued.resque.failed_record import FailedJob, FailureFilter, Fields, fields_of, identity
 from resqued.resque.store import Store, text
 
 BLOCK = 500  # records per block
@@ -91,6 +92,7 @@ return {1, removed}
 """
 
 
+@functools.lru_cache(maxsize=65536)
 def value_id(kind: str, value: str) -> str:
     """The id of one indexed value: ``kind`` is q (queue), c (class) or e (exception)."""
     return hashlib.sha1(f"{kind}\0{value}".encode()).hexdigest()[:16]
@@ -315,7 +317,7 @@ class FailedIndex:
             return False
         delta: Counter[str] = Counter()
         for raw in raws:
-            delta.update(value_id(kind, v) for kind, v in values_of(FailedJob.parse(0, raw).fields))
+            delta.update(value_id(kind, v) for kind, v in values_of(fields_of(raw)))
         delta.subtract({text(vid): int(n) for vid, n in old.items()})
         shrunk = replace(b, n=len(raws), head=identity(raws[0]), tail=identity(raws[-1]))
         ops: list[list[Any]] = [["b", str(b.id), shrunk.value]]
@@ -426,8 +428,7 @@ def _pieces(layout: Layout, raws: list[bytes]) -> list[list[tuple[bytes, set[str
     pieces: list[list[tuple[bytes, set[str]]]] = [[]]
     seen: set[str] = set()
     for raw in raws:
-        fields = FailedJob.parse(0, raw).fields
-        vids = {value_id(kind, value) for kind, value in values_of(fields)}
+        vids = {value_id(kind, value) for kind, value in values_of(fields_of(raw))}
         if room == 0 or len(seen | vids) > MAX_VALUES:
             pieces.append([])
             seen = set()

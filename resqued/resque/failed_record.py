@@ -146,6 +146,21 @@ class FailedJob:
         return with_retried_at(self.raw, self.record, times.failed_at())
 
 
+def fields_of(raw: bytes) -> Fields:
+    """``FailedJob.parse(0, raw).fields``, faster (the index reads every record once)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return ("", "", "", "")
+    if not isinstance(doc, dict):
+        return ("", "", "", "")
+    payload = doc.get("payload")
+    class_name = _text(payload.get("class")) if isinstance(payload, dict) else ""
+    stored = _text(doc.get("exception"))
+    exception = stored if stored != "type" else FailedJob(0, raw, doc).exception
+    return (_text(doc.get("queue")), class_name, exception, stored)
+
+
 @dataclass(frozen=True)
 class FailureFilter:
     """Which failed jobs an operation applies to; empty fields match everything."""

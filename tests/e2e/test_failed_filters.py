@@ -125,3 +125,14 @@ def test_a_filter_without_a_count_pages_with_before(many, r, redis_url):
     assert text.splitlines()[-1] == "more: resqued failed list --retried --before 2000"
     rest = listed(redis_url, "--retried", "--count", "2", "--before", "2000")
     assert [j["index"] for j in rest["jobs"]] == [10] and rest["more"] is None
+
+
+def test_the_failed_views_bench_measures_every_view(r, redis_url):
+    from bench.failed_views import measure
+
+    rows = measure(redis_url, [3000])
+    views = [row[0] for row in rows]
+    assert len(views) == len(set(views)) >= 12 and all(row[1] == 3000 for row in rows)
+    for view, _size, seconds, commands, cpu, slowest in rows:
+        assert seconds > 0 and commands > 0 and cpu >= 0 and slowest >= 0, view
+    assert r.llen(FAILED) == 0 and not list(r.scan_iter("resque:resqued:failed:idx*"))

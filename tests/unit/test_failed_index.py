@@ -17,13 +17,14 @@ from support.failed_list import (
     ruby_remove,
     ruby_retry,
 )
+from support.fleet import pyres_failure
 
 from resqued.resque import failed as failed_module
 from resqued.resque import failed_index
 from resqued.resque.failed import FailedList, FailureFilter
 from resqued.resque.failed_bulk import BlockPlan, split
 from resqued.resque.failed_index import Block, IndexChanged
-from resqued.resque.failed_record import FailedJob, identity, with_retried_at
+from resqued.resque.failed_record import FailedJob, fields_of, identity, with_retried_at
 from resqued.resque.store import Store
 
 BLOCK = 10
@@ -66,6 +67,21 @@ def test_identity_ignores_retried_at_and_a_retry_keeps_every_other_byte():
         "retried_at": "y",
         "payload": {"class": "A"},
     }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        record(1, "A", "q"),
+        pyres_failure(),
+        b"not json",
+        b"[1, 2]",
+        b'{"payload": "x", "queue": 5}',
+        b'{"payload": {"class": null}, "exception": "type", "backtrace": "KeyError: k"}',
+    ],
+)
+def test_the_index_reads_the_fields_a_filter_reads(raw):
+    assert fields_of(raw) == FailedJob.parse(0, raw).fields
 
 
 def test_sync_indexes_blocks_and_counts_each_value(r, failed):
