@@ -15,6 +15,9 @@ returns rows ``(view, records, seconds, redis_commands, redis_cpu_s, slowest_cal
 - ``slowest_call_us``: the longest entry of ``SLOWLOG`` (every call of 100 us or more is
   logged while a view runs; 0: none took 100 us).
 
+With the web extra installed, two rows time the dashboard's failed page in this process
+(starlette's test client): a live refresh, and one whose ``<main>`` has not changed (304).
+
 The records: 40 job classes on 8 queues (each class on one queue), 5 exceptions, a
 10-line backtrace, 0.5% retried; ``Sparse::Report`` once every 10,000 records (100 at
 1M); ``Cleanup::Scattered`` 100 records spread evenly; ``Cleanup::Recent`` 100 records
@@ -182,6 +185,16 @@ def _views(url: str, store: Store, size: int) -> list[Row]:
         "failed list --class (command)",
         lambda: _command(url, "list", "--class", "Sparse::Report"),
     )
+    dashboard = _dashboard(store)
+    if dashboard is not None:
+        path = "/failed?class=Sparse::Report"
+        live = {"X-Partial": "1", "Accept": "text/html"}
+        view("dashboard /failed?class= (live refresh)", lambda: dashboard(path, live))
+        etag = dashboard(path, live).headers["etag"]
+        view(
+            "dashboard /failed?class= (unchanged: 304)",
+            lambda: dashboard(path, {**live, "If-None-Match": etag}),
+        )
     client.rpush(key, *[failure(i, size, special=False) for i in range(size, size + 1000)])
     view("index sync after 1,000 new records", lambda: failed.index.sync())
     view("retry --class (sparse)", lambda: failed.retry_matching(sparse))
@@ -198,6 +211,26 @@ def _views(url: str, store: Store, size: int) -> list[Row]:
     view("index sync after a Ruby remove mid-list", lambda: failed.index.sync())
     _clear(failed)
     return rows
+
+
+def _dashboard(store: Store) -> Callable[[str, dict[str, str]], Any] | None:
+    """GET on the dashboard in this process (None without the web extra)."""
+    try:
+        from starlette.testclient import TestClient
+
+        from resqued.web import create_app
+    except ImportError:
+        return None
+    client = TestClient(create_app(store, None, 3600), base_url="http://127.0.0.1:5678")
+    client.get("/failed")  # its CSRF cookie, as a browser has it
+
+    def get(path: str, headers: dict[str, str]) -> Any:
+        response = client.get(path, headers=headers)
+        if response.status_code not in (200, 304):
+            raise RuntimeError(f"GET {path}: {response.status_code}")
+        return response
+
+    return get
 
 
 def _clear(failed: FailedList) -> None:
