@@ -338,10 +338,13 @@ class FailedList:
                     yield BlockPlan.of(block, block.id >= 0, raws, jobs)
 
     def clear(self) -> int:
-        """Delete the whole list (resque-web's "Clear Failed Jobs"); returns how many it held."""
+        """Delete the whole list (resque-web's "Clear Failed Jobs"); returns how many it held.
+
+        UNLINK rather than Resque's DEL: the same for every reader, but the memory is freed
+        in the background (DEL of a million records holds Redis ~13 ms)."""
         pipe = self.store.redis.pipeline(transaction=True)
         pipe.llen(self.key)
-        pipe.delete(self.key)
+        pipe.unlink(self.key)
         count, _ = pipe.execute()
         if self.index.exists():
             self.index.reset()
