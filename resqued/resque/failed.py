@@ -16,26 +16,19 @@ index to narrow it: it reads the list newest first, only as far as its page need
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterator
 
-from resqued.errors import ResquedError
 from resqued.resque.failed_bulk import ROUND, BlockPlan, Bulk
-from resqued.resque.failed_index import BLOCK, SYNC_ROUNDS, Block, FailedIndex, Layout
-from resqued.resque.failed_record import FailedJob, FailureFilter
+from resqued.resque.failed_index import Block, Layout
+from resqued.resque.failed_pages import Page, Reader, narrows
+from resqued.resque.failed_record import FailedJob, FailedJobError, FailureFilter
+from resqued.resque.failed_sync import SyncedIndex
 from resqued.resque.payload import dumps
 from resqued.resque.store import Store
 
 __all__ = ["FailedJob", "FailedJobError", "FailedList", "FailureFilter", "Page"]
 
-CHUNK = BLOCK  # records per LRANGE when reading the list without the index
-GROUP = 4  # blocks read per round trip when reading on until a page is full
-SCAN_BUDGET = 20_000  # records a page without exact counts reads at most
-T = TypeVar("T")
-Blocks = list[Block]
-Jobs = list[FailedJob]
-Reads = list[list[bytes]]
+CHUNK = 500  # records per LRANGE of scan()
 
 # KEYS: failed, queues, queue:<q>.  ARGV: index, record as read, new record, payload, queue.
 _RETRY = """
@@ -47,30 +40,8 @@ return 1
 """
 
 
-class FailedJobError(ResquedError):
-    """A failed job that is not there, changed meanwhile, or cannot be retried."""
-
-
-class _Moved(Exception):
-    """A block read is no longer where the index says: the index is cut back there."""
-
-
 def _bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of matches.  With ``exact``, ``total`` is how many match and the next page
-    is ``start + count``; without (a filter the index cannot count, read only as far as
-    the page needed), ``total`` is an upper bound and the next page is ``before=more``."""
-
-    jobs: Jobs  # newest first
-    total: int
-    start: int
-    count: int
-    exact: bool = True
-    more: int | None = None  # without exact: pass as ``before`` for the next page; None: no more
 
 
 class FailedList:
@@ -79,8 +50,9 @@ class FailedList:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.key = store.keys.failed
-        self.index = FailedIndex(store)
+        self.index = SyncedIndex(store)
         self.bulk = Bulk(store, self.index)
+        self.reader = Reader(store, self.index)
         self._retry = store.redis.register_script(_RETRY)
 
     def count(self) -> int:
@@ -137,98 +109,14 @@ class FailedList:
             raws = self.store.redis.lrange(self.key, lo, hi) if hi >= 0 and count else []
             jobs = [FailedJob.parse(lo + i, _bytes(raw)) for i, raw in enumerate(raws)]
             return Page(jobs[::-1], below if before is not None else total, start, count)
+        read = self.reader
         if where.exact_by_index and before is None:
-            return self._again(lambda: self._exact_page(where, start, count))
-        return self._again(lambda: self._scan_page(where, start, count, before))
+            return read.again(lambda: read.exact_page(where, start, count))
+        return read.again(lambda: read.scan_page(where, start, count, before))
 
     def matching(self, where: FailureFilter) -> int:
-        """How many jobs match ``where``: from the index when it counts them exactly, else by
-        reading the blocks that may hold them."""
-        if where.empty:
-            return self.count()
-        if where.exact_by_index:
-            return self._again(lambda: sum(self._counts(where)[1].values()))
-        return self._again(lambda: sum(len(p.targets) for p in self._plans(where, _narrows(where))))
-
-    def _counts(self, where: FailureFilter) -> tuple[Blocks, dict[int, int]]:
-        """The blocks that may hold matches, newest first, and their counts (index)."""
-        layout = self.index.sync()
-        counts = self.index.counts(layout, where)
-        return [b for b in reversed(layout.blocks) if counts.get(b.id)], counts
-
-    def _exact_page(self, where: FailureFilter, start: int, count: int) -> Page:
-        """Skip whole blocks by their counts, then read just the blocks the page is in."""
-        blocks, counts = self._counts(where)
-        chosen: Blocks = []
-        skip, need = start, count
-        for b in blocks:
-            if not chosen and skip >= counts[b.id]:
-                skip -= counts[b.id]
-                continue
-            chosen.append(b)
-            need -= counts[b.id] - (skip if len(chosen) == 1 else 0)
-            if need <= 0:
-                break
-        found: Jobs = []
-        for block, raws in zip(chosen, self._read(chosen), strict=True):
-            found += _matches(where, block, raws)
-        return Page(found[skip : skip + count], sum(counts.values()), start, count)
-
-    def _scan_page(self, where: FailureFilter, start: int, count: int, before: int | None) -> Page:
-        """Read the blocks that may hold matches newest first, older than ``before``, until
-        the page is full or ``SCAN_BUDGET`` records were read; the page says where to go on."""
-        if _narrows(where):
-            blocks, counts = self._counts(where)
-            upper = sum(counts.values())
-        else:
-            blocks = _chunks(self.count())[::-1]
-            upper = sum(b.n for b in blocks)
-        if before is not None:
-            blocks = [_below(b, before) for b in blocks if b.start < before]
-        found: Jobs = []
-        read = 0
-        for i in range(0, len(blocks), GROUP):
-            group = blocks[i : i + GROUP]
-            for block, raws in zip(group, self._read(group), strict=True):
-                found += _matches(where, block, raws)
-            read += sum(b.n for b in group)
-            left = i + GROUP < len(blocks)
-            if left and (len(found) >= start + count or read >= SCAN_BUDGET):
-                jobs = found[start : start + count]
-                full = len(jobs) == count and count > 0
-                more = jobs[-1].index if full else group[-1].start
-                return Page(jobs, upper, start, count, exact=False, more=more)
-        jobs = found[start : start + count]
-        if before is None:
-            return Page(jobs, len(found), start, count)
-        rest = jobs[-1].index if len(found) > start + count and jobs else None
-        return Page(jobs, len(found), start, count, exact=False, more=rest)
-
-    def _read(self, blocks: Blocks) -> Reads:
-        """The blocks' records; a block of the index no longer in place raises _Moved after
-        cutting the index back to it."""
-        out = self.index.read_blocks(blocks)
-        for block, raws in zip(blocks, out, strict=True):
-            if block.id >= 0 and not block.holds(raws):
-                layout = self.index.read()
-                at = next((i for i, b in enumerate(layout.blocks) if b.id == block.id), None)
-                if at is not None:
-                    self.index.drop_from(layout, at)
-                raise _Moved
-        return out
-
-    def _again(self, attempt: Callable[[], T]) -> T:
-        for _ in range(SYNC_ROUNDS - 1):
-            try:
-                return attempt()
-            except _Moved:
-                continue
-        try:
-            return attempt()
-        except _Moved:
-            raise FailedJobError(
-                "the failed list keeps changing under this command; try again"
-            ) from None
+        """How many jobs match ``where`` (the index's count, or the blocks that may match read)."""
+        return self.reader.matching(where)
 
     # -- one record ---------------------------------------------------------------------
 
@@ -266,10 +154,10 @@ class FailedList:
                 return self.bulk.remove(
                     [BlockPlan.of(Block(-1, index, 1, "", ""), False, [], [job])]
                 )
-            [raws] = self._read([block])
+            [raws] = self.reader.read([block])
             return self.bulk.remove([BlockPlan.of(block, True, raws, [job])])
 
-        if not self._again(once):
+        if not self.reader.again(once):
             raise FailedJobError(f"failed job #{index} changed while removing it; look again")
         return job
 
@@ -283,7 +171,7 @@ class FailedList:
         done: set[str] = set()  # identities retried: a walk started again skips them
 
         def once() -> None:
-            for plan in self._plans(where, indexed=_narrows(where), newest_first=False):
+            for plan in self.reader.plans(where, indexed=narrows(where), newest_first=False):
                 plan.targets = {
                     i: j
                     for i, j in plan.targets.items()
@@ -292,7 +180,7 @@ class FailedList:
                 for job in self.bulk.retry([plan]):
                     done.add(job.identity)
 
-        self._again(once)
+        self.reader.again(once)
         return len(done)
 
     def remove_matching(self, where: FailureFilter | None = None) -> int:
@@ -300,12 +188,12 @@ class FailedList:
         where = where or FailureFilter()
         if where.empty:
             return self.clear()
-        indexed = _narrows(where) or self.index.exists()
+        indexed = narrows(where) or self.index.exists()
         removed = [0]
 
         def once() -> None:
             batch, size = [], 0
-            for plan in self._plans(where, indexed):
+            for plan in self.reader.plans(where, indexed):
                 batch.append(plan)
                 size += len(plan.targets)
                 if size >= ROUND:
@@ -313,29 +201,8 @@ class FailedList:
                     batch, size = [], 0
             removed[0] += self.bulk.remove(batch)
 
-        self._again(once)
+        self.reader.again(once)
         return removed[0]
-
-    def _plans(
-        self, where: FailureFilter, indexed: bool, newest_first: bool = True
-    ) -> Iterator[BlockPlan]:
-        """The matching records block by block (newest block first, or oldest), read a few
-        blocks a round trip; with ``indexed``, the index's blocks (only those with matches
-        when the filter names fields), else chunks of the list."""
-        if indexed:
-            layout = self.index.sync()
-            counts = self.index.counts(layout, where) if _narrows(where) else None
-            blocks = [b for b in layout.blocks if counts is None or counts.get(b.id)]
-        else:
-            blocks = _chunks(self.count())
-        if newest_first:
-            blocks.reverse()
-        for i in range(0, len(blocks), GROUP):
-            group = blocks[i : i + GROUP]
-            for block, raws in zip(group, self._read(group), strict=True):
-                jobs = _matches(where, block, raws)
-                if jobs:
-                    yield BlockPlan.of(block, block.id >= 0, raws, jobs)
 
     def clear(self) -> int:
         """Delete the whole list (resque-web's "Clear Failed Jobs"); returns how many it held.
@@ -349,35 +216,6 @@ class FailedList:
         if self.index.exists():
             self.index.reset()
         return int(count)
-
-
-def _narrows(where: FailureFilter) -> bool:
-    """Whether the index can narrow ``where`` (it names a queue, class or exception)."""
-    return any(v is not None for v in (where.queue, where.class_name, where.exception))
-
-
-def _below(block: Block, before: int) -> Block:
-    """``block`` cut to its records older than job ``before`` (not checked as a block)."""
-    if block.end < before:
-        return block
-    return Block(-1, block.start, before - block.start, "", "")
-
-
-def _chunks(llen: int) -> list[Block]:
-    """The list cut into chunks of CHUNK records, oldest first (not the index's blocks)."""
-    return [Block(-1, s, min(CHUNK, llen - s), "", "") for s in range(0, llen, CHUNK)]
-
-
-def _matches(where: FailureFilter, block: Block, raws: list[bytes]) -> list[FailedJob]:
-    """The records of ``block`` matching ``where``, newest first."""
-    out = []
-    for offset in range(len(raws) - 1, -1, -1):
-        raw = raws[offset]
-        if where.might_match(raw):
-            job = FailedJob.parse(block.start + offset, raw)
-            if where.matches(job):
-                out.append(job)
-    return out
 
 
 def _retryable(job: FailedJob, strict: bool = False) -> bool:

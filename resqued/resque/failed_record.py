@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from resqued.errors import ResquedError
 from resqued.resque import times
 
 # A record's ``retried_at``, as Ruby's requeue and ours leave it: the last key.
@@ -24,6 +25,10 @@ Fields = tuple[str, str, str, str]  # queue, class, exception, exception as stor
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+class FailedJobError(ResquedError):
+    """A failed job that is not there, changed meanwhile, or cannot be retried."""
 
 
 def identity(raw: bytes) -> str:

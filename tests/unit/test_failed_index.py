@@ -19,8 +19,8 @@ from support.failed_list import (
 )
 from support.fleet import pyres_failure
 
-from resqued.resque import failed as failed_module
 from resqued.resque import failed_index
+from resqued.resque import failed_pages as failed_module
 from resqued.resque.failed import FailedList, FailureFilter
 from resqued.resque.failed_bulk import BlockPlan, split
 from resqued.resque.failed_index import Block, IndexChanged

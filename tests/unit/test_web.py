@@ -15,7 +15,7 @@ from support.redis_server import free_port  # noqa: E402
 
 from resqued.errors import ResquedError  # noqa: E402
 from resqued.fleet.rates import Rate  # noqa: E402
-from resqued.resque import failed as failed_module  # noqa: E402
+from resqued.resque import failed_pages as failed_module  # noqa: E402
 from resqued.resque.store import Store  # noqa: E402
 from resqued.web import chart, create_app  # noqa: E402
 from resqued.web.options import check_exposure, load_token, parse_bind, url  # noqa: E402
