@@ -1,12 +1,15 @@
 """Reading the failed list through its index: blocks checked as they are read, pages
 counted by the index, pages read on until full with a cursor, and the plans of bulk
-changes, block by block."""
+changes, block by block.  A client that may not write the index (a read-only ACL user,
+a replica) reads pages the way of a filter the index cannot count."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
+
+import redis
 
 from resqued.resque.failed_bulk import BlockPlan
 from resqued.resque.failed_index import BLOCK, Block
@@ -56,19 +59,30 @@ class Reader:
         reading the blocks that may hold them."""
         if where.empty:
             return self.llen()
-        if where.exact_by_index:
-            return self.again(lambda: sum(self.counts(where)[1].values()))
-        return self.again(lambda: sum(len(p.targets) for p in self.plans(where, narrows(where))))
+        counted = self.counts(where) if narrows(where) else None
+        if counted is not None and where.exact_by_index:
+            return sum(counted[1].values())
+        indexed = counted is not None
+        return self.again(lambda: sum(len(p.targets) for p in self.plans(where, indexed)))
 
-    def counts(self, where: FailureFilter) -> tuple[Blocks, dict[int, int]]:
-        """The blocks that may hold matches, newest first, and their counts (index)."""
-        layout = self.index.sync()
+    def counts(self, where: FailureFilter) -> tuple[Blocks, dict[int, int]] | None:
+        """The blocks that may hold matches, newest first, and their counts (index); None
+        when this client may not write the index (a read-only user, a replica)."""
+        try:
+            layout = self.index.sync()
+        except redis.RedisError as exc:
+            if unwritable(exc):
+                return None
+            raise
         counts = self.index.counts(layout, where)
         return [b for b in reversed(layout.blocks) if counts.get(b.id)], counts
 
     def exact_page(self, where: FailureFilter, start: int, count: int) -> Page:
         """Skip whole blocks by their counts, then read just the blocks the page is in."""
-        blocks, counts = self.counts(where)
+        counted = self.counts(where)
+        if counted is None:
+            return self.scan_page(where, start, count, None)
+        blocks, counts = counted
         chosen: Blocks = []
         skip, need = start, count
         for b in blocks:
@@ -87,8 +101,9 @@ class Reader:
     def scan_page(self, where: FailureFilter, start: int, count: int, before: int | None) -> Page:
         """Read the blocks that may hold matches newest first, older than ``before``, until
         the page is full or ``SCAN_BUDGET`` records were read; the page says where to go on."""
-        if narrows(where):
-            blocks, counts = self.counts(where)
+        counted = self.counts(where) if narrows(where) else None
+        if counted is not None:
+            blocks, counts = counted
             upper = sum(counts.values())
         else:
             blocks = _chunks(self.llen())[::-1]
@@ -160,6 +175,14 @@ class Reader:
                 jobs = _matches(where, block, raws)
                 if jobs:
                     yield BlockPlan.of(block, block.id >= 0, raws, jobs)
+
+
+def unwritable(exc: redis.RedisError) -> bool:
+    """Whether ``exc`` says this client may not write (read-only replica, ACL without writes)."""
+    if isinstance(exc, redis.exceptions.ReadOnlyError | redis.exceptions.NoPermissionError):
+        return True
+    text = str(exc)
+    return "READONLY" in text or "NOPERM" in text or "can't run this command" in text
 
 
 def narrows(where: FailureFilter) -> bool:

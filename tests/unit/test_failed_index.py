@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+import redis
 from support.failed_list import (
     FAILED,
     IDX,
@@ -291,3 +292,17 @@ def test_against_a_model_while_ruby_changes_the_list(r, failed, monkeypatch, see
             else:
                 assert got == want[start : start + len(got)]
     assert_index_in_step(r, failed)
+
+
+def test_a_client_that_may_not_write_reads_pages_without_the_index(r, redis_server):
+    recs = fill(r, 60)
+    r.execute_command("ACL", "SETUSER", "viewer", "on", ">viewer-pw", "~*", "+@all", "-@write")
+    try:
+        viewer = redis.Redis.from_url(redis_server.url, username="viewer", password="viewer-pw")
+        failed = FailedList(Store(viewer))
+        page = failed.list(FailureFilter(class_name="Rare"), 0, 4)
+        assert [j.raw for j in page.jobs] == [recs[i] for i in (53, 43, 33, 23)]
+        assert failed.matching(FailureFilter(class_name="Rare")) == 6
+        assert not r.exists(IDX)  # nothing written
+    finally:
+        r.execute_command("ACL", "DELUSER", "viewer")
