@@ -115,12 +115,11 @@ class Meter:
         call()
         seconds = time.perf_counter() - t0
         calls1, cpu1 = self._counters()
-        slow = [e["duration"] for e in self.client.slowlog_get(100_000)]
+        log = self.client.slowlog_get(100_000)
+        slow = [e["duration"] for e in log]
         # The first pair of INFO is counted by the second (which does not count itself).
         commands = calls1 - calls0 - 2
-        self.slowest = max(
-            self.client.slowlog_get(100_000), key=lambda e: e["duration"], default=None
-        )
+        self.slowest = max(log, key=lambda e: e["duration"], default=None)
         return (view, size, seconds, commands, round(cpu1 - cpu0, 4), max(slow, default=0))
 
 

@@ -13,7 +13,7 @@ marked in batches, then one LREM per side takes every marker out.  Resque's LREM
 scans the list from its head for each record; here the records near the head are
 taken by an LREM from the head and those near the tail by one from the tail, the
 split chosen so that neither scan is longer than it must be (an LREM costs about
-60 ns per record it passes: a record in the middle of a list of a million is ~30 ms
+50 ns per record it passes: a record in the middle of a list of a million is ~45 ms
 away from either end, the one cost no list command avoids).  The index changes in
 the same script as each LREM.  Removals go newest block first, ``ROUND`` records at
 a time, so the positions of the blocks still to do never move.
