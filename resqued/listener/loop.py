@@ -15,12 +15,12 @@ import os
 import random
 import signal
 import time
-from typing import Any
 
-from resqued import hooks, ipc, logs, proctitle
+from resqued import hooks, ipc
 from resqued.config import Config, yaml_pool
-from resqued.config.allocation import pool_size, worker_table
+from resqued.config.allocation import worker_table
 from resqued.config.model import WorkerSlot
+from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
 from resqued.listener.exits import ExitSummary, prune, unregister_dead
@@ -28,9 +28,10 @@ from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
 from resqued.listener.watch import Watch
-from resqued.proc import reaped
+from resqued.process import logs, proctitle
+from resqued.process.proc import reaped
+from resqued.process.wakeup import Wakeup
 from resqued.resque.store import Store
-from resqued.wakeup import Wakeup
 
 log = logging.getLogger("resqued")
 
@@ -102,7 +103,7 @@ class Listener:
 
     def run(self) -> int:
         self.state = "running"
-        self.channel.send(ipc.Running(len(self.slots), self.summary()))
+        self.channel.send(ipc.Running(len(self.slots), MasterView.of(self.config)))
         log.info("listener #%d running: %d workers", self.number, len(self.slots))
         while True:
             self.wakeup.dispatch(self)
@@ -122,20 +123,6 @@ class Listener:
         compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
-
-    def summary(self) -> dict[str, Any]:
-        """The config this listener runs, as the plain data the master keeps."""
-        c = self.config
-        return {
-            "workers": len(self.slots),
-            "pool": pool_size(c),
-            "shutdown_timeout": c.shutdown_timeout,
-            "boot_timeout": c.boot_timeout,
-            "stdout_path": c.stdout_path,
-            "stderr_path": c.stderr_path,
-            "sources": c.sources,
-            "compat": c.compat.view(c.user, c.group),
-        }
 
     def _read_master(self) -> None:
         for message in self.channel.messages():

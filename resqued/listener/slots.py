@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from resqued.backoff import Backoff
 from resqued.config.model import WorkerSlot
 from resqued.listener.guard import Action, Rails, replacement_reason
-from resqued.proc import signal_name
+from resqued.process.backoff import Backoff
+from resqued.process.proc import signal_name
 from resqued.scoreboard import Scoreboard
 
 # A worker that exits uncleanly sooner than this after it started is crashing: its

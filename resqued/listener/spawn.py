@@ -19,7 +19,7 @@ from resqued import app
 from resqued.config import Config
 from resqued.config.model import WorkerSlot
 from resqued.listener import compat
-from resqued.privileges import drop as drop_privileges
+from resqued.process.privileges import drop as drop_privileges
 from resqued.resque import registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store

@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from resqued import hooks, job_hooks, proctitle
+from resqued import hooks, job_hooks
+from resqued.process import proctitle
 from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard

@@ -15,7 +15,8 @@ import os
 import time
 from collections.abc import Callable
 
-from resqued import hooks, jobs, proctitle
+from resqued import hooks, jobs
+from resqued.process import proctitle
 from resqued.resque import failure, payload, registry
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList

@@ -17,7 +17,7 @@ import redis
 from support import ROOT
 from support.procs import ps, wait_for
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 JOB_MODULE = """
 import os, redis, resqued

@@ -15,7 +15,7 @@ from support.jobs import push, strings
 from support.procs import descendants, ps, wait_for
 from support.redis_server import RedisServer
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 JOBS = """
 import os, redis, resqued

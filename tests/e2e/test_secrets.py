@@ -85,7 +85,13 @@ def test_the_title_is_set_before_anything_else_is_loaded(tmp_path, args):
     assert done.returncode == 0, done.stderr
     seen = json.loads(out.read_text())
     assert seen["title"].startswith(("resqued-", "resque-")), seen
-    assert set(seen["loaded"]) <= {"resqued", "resqued.version", "resqued.cli", "resqued.proctitle"}
+    assert set(seen["loaded"]) <= {
+        "resqued",
+        "resqued.version",
+        "resqued.cli",
+        "resqued.process",
+        "resqued.process.proctitle",
+    }
 
 
 def test_a_password_in_argv_is_scrubbed_first_and_never_comes_back(
