@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from resqued import ipc
@@ -24,7 +25,8 @@ log = logging.getLogger("resqued")
 
 
 class Listeners:
-    def __init__(self) -> None:
+    def __init__(self, spawn: Callable[[int, dict[str, Any], str], ListenerProxy] = ListenerProxy):
+        self.spawn = spawn  # starts a listener process (tests give a fake one)
         self.generation = 0
         self.current: ListenerProxy | None = None
         self.listeners: list[ListenerProxy] = []  # every listener still to be reaped
@@ -65,7 +67,7 @@ class Listeners:
     def start(self, spec: dict[str, Any], cwd: str) -> ListenerProxy:
         """A new current listener, told about every older worker still running."""
         self.generation += 1
-        listener = ListenerProxy(self.generation, spec, cwd)
+        listener = self.spawn(self.generation, spec, cwd)
         self.current = listener
         self.listeners.append(listener)
         for old in self.listeners[:-1]:
