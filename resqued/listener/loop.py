@@ -19,7 +19,7 @@ import time
 from resqued import hooks, ipc
 from resqued.config import Config, yaml_pool
 from resqued.config.allocation import worker_table
-from resqued.config.model import WorkerSlot
+from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
@@ -29,9 +29,11 @@ from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
 from resqued.listener.watch import Watch
 from resqued.process import logs, proctitle
-from resqued.process.proc import reaped
+from resqued.process.proc import reaped, signal_quietly
 from resqued.process.wakeup import Wakeup
+from resqued.resque import registry
 from resqued.resque.store import Store
+from resqued.worker.build import options_for
 
 log = logging.getLogger("resqued")
 
@@ -48,7 +50,7 @@ class Listener:
         self.config = config
         self.master_pid = master_pid
         self.store = store
-        self.loader_rows: list[WorkerSlot] = []  # from config_loader, polled
+        self.loader_rows: list[WorkerRow] = []  # from config_loader, polled
         self.next_loader_poll = 0.0
         self.slots: list[Slot] = slotting.build(worker_table(config))
         self.workers: dict[int, Slot] = {}  # pid -> its slot (retiring ones included)
@@ -97,7 +99,7 @@ class Listener:
 
     def _signal_workers(self, sig: int) -> None:
         for pid in self.workers:
-            _kill(pid, sig)
+            signal_quietly(pid, sig)
 
     # -- main loop ----------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class Listener:
         for slot in retire:
             if slot.pid is not None:
                 slot.pending = slot.pending or RETIRING
-                _kill(slot.pid, signal.SIGQUIT)
+                signal_quietly(slot.pid, signal.SIGQUIT)
         log.info("listener #%d: now %d workers", self.number, len(self.slots))
 
     def _poll_config_loader(self) -> None:
@@ -200,10 +202,14 @@ class Listener:
     def _spawn(self, slot: Slot) -> None:
         compat.before_fork(self, slot)  # the config's before_fork hooks, in their forms
         board = self.watch.scoreboard()
-        pid = fork_worker(
-            self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS, board
-        )
-        slot.started(pid, time.monotonic(), board, self.watch.rails(slot.row))
+        options = options_for(
+            self.config,
+            slot.row,
+            pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
+            parent_pid=os.getpid(),
+        )  # one draw of its jitter, for the worker and its rails
+        pid = fork_worker(self.config, slot.row, options, self.store, self._let_go, SIGNALS, board)
+        slot.started(pid, time.monotonic(), board, self.watch.rails(options))
         self.workers[pid] = slot
         self.channel.send(ipc.WorkerStarted(pid, slot.row.queue_list))
         compat.after_spawn(self, slot, pid)
@@ -256,10 +262,3 @@ class Listener:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
         prune(self.store, self.number)
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -96,7 +96,8 @@ def alive(pid: int) -> bool:
 def signal_quietly(pid: int, sig: int, group: bool = False) -> bool:
     """Send ``sig`` to ``pid`` (its process group with ``group``); False if it is gone.
 
-    Only for our own children, reaped by us: their pids cannot be reused meanwhile.
+    For processes we started and watch until we reap them (or their parent does,
+    for a worker's job child): their pids are not reused while they are unreaped.
     """
     if pid <= 1:
         raise ValueError(f"refusing to signal pid {pid}")

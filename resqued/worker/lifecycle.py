@@ -84,7 +84,6 @@ class Worker(Control):
             budget = JobBudget(self.options.jobs_per_fork, lambda: recycling(board, budget))
         self.loop = JobLoop(
             self,
-            self,
             store,
             queues,
             self.id,

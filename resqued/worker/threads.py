@@ -96,10 +96,6 @@ class ThreadedWorker:
 
     # -- the control surface, forwarded to every thread's worker -------------------
 
-    @property
-    def current_jobs(self) -> list[CurrentJob]:
-        return [job for w in self.workers if (job := w.current_job) is not None]
-
     def stop(self, graceful: bool, reason: str = "SIGTERM") -> None:
         self.stopping = True
         self.stopping_now = self.stopping_now or not graceful

@@ -8,12 +8,12 @@ import pytest
 
 from resqued.config import load
 from resqued.config.allocation import format_table, worker_table
-from resqued.config.model import Config, Overrides, QueueRule, WorkerSlot
+from resqued.config.model import Config, Overrides, QueueRule, WorkerRow
 from resqued.config.values import cli_queue, queue_rule
 from resqued.errors import ConfigError
 
 
-def table(n: int | None, *rules: QueueRule, workers: list[WorkerSlot] | None = None) -> list[str]:
+def table(n: int | None, *rules: QueueRule, workers: list[WorkerRow] | None = None) -> list[str]:
     config = Config(worker_processes=n, queue_rules=list(rules), workers=workers or [])
     return [slot.queue_list for slot in worker_table(config)]
 
@@ -59,7 +59,7 @@ def test_allocation(n, rules, expected):
 
 
 def test_explicit_workers_come_first_and_need_no_pool():
-    workers = [WorkerSlot(("mail",)), WorkerSlot(("import", "export"))]
+    workers = [WorkerRow(("mail",)), WorkerRow(("import", "export"))]
     assert table(None, workers=workers) == ["mail", "import,export"]
     assert table(2, Q("x"), workers=workers) == ["mail", "import,export", "x", "x"]
 
@@ -226,7 +226,7 @@ def test_overrides_round_trip_through_json():
         {
             "worker_processes": 3,
             "queue_rules": [Q("a", share=0.5)],
-            "workers": [WorkerSlot(("x", "y"), 2.0)],
+            "workers": [WorkerRow(("x", "y"), 2.0)],
         },
         ["/c.py"],
         "production",
