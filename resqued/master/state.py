@@ -39,7 +39,7 @@ class ListenerRecord:
             "pid": self.pid,
             "ready": self.ready,
             "total": self.total,
-            "summary": self.view.to_dict() if self.view else {},
+            "summary": self.view.to_dict() if self.view else {},  # the name older images read
             "stats": self.stats,
             "workers": {str(pid): queues for pid, queues in self.workers.items()},
         }
