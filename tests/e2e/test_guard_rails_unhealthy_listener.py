@@ -19,7 +19,7 @@ import pytest
 from support.procs import descendants, wait_for
 from support.redis_server import ExtraRedis
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 MODES = {"fork": [], "in process": ["--no-fork"]}
 mode_names = pytest.mark.parametrize("mode", list(MODES))
