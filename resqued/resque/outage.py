@@ -4,8 +4,9 @@ A server that answers but refuses writes is out of service for a worker as
 much as one that is gone: ``OOM`` (``maxmemory`` with ``noeviction``),
 ``READONLY`` (a replica, after a failover that did not move our address),
 ``MISCONF`` (it cannot persist and ``stop-writes-on-bgsave-error`` is on),
-``NOREPLICAS`` (``min-replicas-to-write``), ``MASTERDOWN`` and ``BUSY`` (a
-script that runs too long).  None of these is a bug of ours: they pass when
+``NOREPLICAS`` (``min-replicas-to-write``), ``MASTERDOWN``, ``BUSY`` (a
+script that runs too long) and ``UNBLOCKED`` (a blocked ``BLMOVE`` ended
+because the server became a replica).  None of these is a bug of ours: they pass when
 the operator frees memory, the failover completes, the disk is fixed.
 
 redis-py names some (``OutOfMemoryError``, ``ReadOnlyError``); the others,
@@ -23,7 +24,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 REFUSED = re.compile(
-    r"(?:^|[\s:-])(?:OOM command not allowed|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|BUSY)\b"
+    r"(?:^|[\s:-])(?:OOM command not allowed|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|BUSY|UNBLOCKED)\b"
 )
 
 

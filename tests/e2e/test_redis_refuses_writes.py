@@ -159,3 +159,95 @@ def test_a_worker_killed_while_redis_is_full_leaves_its_job_to_be_failed_later(
         assert m.wait(30) == 0
     finally:
         server.stop()
+
+
+class Failover:
+    """Our Redis demoted: a replica of it is promoted and ours follows it (READONLY)."""
+
+    def __init__(self, server: ExtraRedis, tmp: Path) -> None:
+        self.server = server
+        self.other = ExtraRedis(tmp / "promoted")
+        self.other.dir.mkdir()
+
+    def refuse(self) -> redis.Redis:
+        self.other.start()
+        promoted = self.other.client()
+        promoted.replicaof("127.0.0.1", self.server.port)
+        wait_for(lambda: _linked(promoted), 20, "the replica in sync")
+        promoted.replicaof("NO", "ONE")
+        self.server.client().replicaof("127.0.0.1", self.other.port)
+        wait_for(lambda: _linked(self.server.client()), 20, "ours following the new primary")
+        return promoted  # jobs go there now, and reach ours by replication
+
+    def accept(self) -> None:
+        self.server.client().replicaof("NO", "ONE")
+        self.other.stop()
+
+    def cleanup(self) -> None:
+        self.other.stop()
+
+
+class DiskError:
+    """Our Redis cannot save (its directory is gone): MISCONF refuses every write, until the
+    operator lets it take writes unsaved."""
+
+    def __init__(self, server: ExtraRedis, tmp: Path) -> None:
+        self.server = server
+
+    def refuse(self) -> redis.Redis:
+        client = self.server.client()
+        client.config_set("save", "3600 1")  # MISCONF applies where saving is configured
+        self.server.dir.rmdir()  # its working directory: nothing saved there yet
+        client.bgsave()
+        wait_for(lambda: _last_save(client) == "err", 20, "a failed save")
+        return client
+
+    def accept(self) -> None:
+        self.server.client().config_set("stop-writes-on-bgsave-error", "no")
+
+    def cleanup(self) -> None:
+        self.server.client().config_set("save", "")  # else it will not stop: it cannot save
+
+
+def _last_save(client: redis.Redis) -> str:
+    return str(client.info("persistence")["rdb_last_bgsave_status"])
+
+
+def _linked(client: redis.Redis) -> bool:
+    return client.info("replication").get("master_link_status") == "up"
+
+
+@pytest.mark.parametrize("fault", [Failover, DiskError], ids=["READONLY", "MISCONF"])
+def test_workers_wait_out_a_replica_or_a_disk_error(resqued, app_dir, tmp_path, fault):
+    server = ExtraRedis(tmp_path / "redis")
+    server.dir.mkdir()
+    server.start()
+    client = server.client()
+    refusal = fault(server, tmp_path)
+    code = "READONLY" if fault is Failover else "MISCONF"
+    try:
+        m = start(resqued, app_dir, tmp_path, server, "in process")
+        wait_for(lambda: client.scard("resque:workers") == 2, 30, "workers up")
+        push(client, *((i, 0.0) for i in range(20)))
+        wait_for(lambda: len(marks(tmp_path, "done")) == 20, 30, "jobs before the fault")
+        before = workers(m.pid)
+        push(client, *((i, 0.0) for i in range(20, 40)))  # some are taken before the fault
+        writable = refusal.refuse()
+        push(writable, *((i, 0.0) for i in range(40, 60))) if fault is Failover else None
+        wait_for(lambda: refusal_lines(m, f"refuses writes ({code}"), 30, f"{code} logged")
+        assert workers(m.pid) == before
+        refusal.accept()
+        if fault is not Failover:
+            push(client, *((i, 0.0) for i in range(40, 60)))
+        wait_for(lambda: len(marks(tmp_path, "done")) == 60, 60, "every job once writes work")
+        assert workers(m.pid) == before
+        out = m.output()
+        assert "Traceback" not in out and "restarts in" not in out, out[-3000:]
+        assert accounted(client, tmp_path, 60) == {
+            "once": 60, "twice": 0, "failed": 0, "queued": 0, "lost": 0
+        }  # fmt: skip
+        m.signal(signal.SIGQUIT)
+        assert m.wait(30) == 0
+    finally:
+        refusal.cleanup()
+        server.stop()
