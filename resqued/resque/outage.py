@@ -23,9 +23,8 @@ import redis
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
-REFUSED = re.compile(
-    r"(?:^|[\s:-])(?:OOM command not allowed|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|BUSY|UNBLOCKED)\b"
-)
+CODES = "OOM command not allowed|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|BUSY|UNBLOCKED"
+REFUSED = re.compile(rf"(?:^|[\s:-])(?:{CODES})\b")
 
 
 def refused_write(exc: BaseException) -> bool:

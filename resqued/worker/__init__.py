@@ -20,6 +20,7 @@ Modules, each one job:
 - ``threads``: ``ThreadedWorker``, several workers in one process
 - ``budget``: ``jobs_per_fork``, counted for the whole process
 - ``limits``: a job's time limits, the guard rails' exceptions, the SIGALRM alarm
+- ``watchdog``: the in-process worker's kernel timer that KILLs it at a job's hard limit
 - ``build``: the one place a worker is built from a config row
 """
 

@@ -138,6 +138,7 @@ def test_refusals_are_told_from_other_errors(r, full):
         "READONLY You can't write against a read only replica.",
         "NOREPLICAS Not enough good replicas to write.",
         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.",
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
     ],
 )
 def test_refusals_as_each_server_words_them(text):
