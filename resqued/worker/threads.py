@@ -34,7 +34,7 @@ import redis
 from resqued import hooks, jobs
 from resqued.process import proctitle
 from resqued.process.wakeup import Wakeup
-from resqued.resque import failure, registry
+from resqued.resque import failure, outage, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
@@ -264,10 +264,20 @@ class ThreadedWorker:
             exception, error, hook = "resqued.worker.JobKilled", STUCK_ERROR, jobs.run_failure_hooks
         else:
             exception, error, hook = failure.DIRTY_EXIT, "Worker killed by TERM", None
-        try:
-            registry.unregister(self.store, w.id, exception, error, dead_job_hook=hook)
-        except redis.RedisError as exc:
-            log.error("worker %s: could not unregister: %s", w.id, exc)
+        while True:  # a Redis outage is waited out, so the job keeps its reason; TERM gives up
+            try:
+                registry.unregister(self.store, w.id, exception, error, dead_job_hook=hook)
+            except redis.RedisError as exc:
+                if self.stopping_now or not outage.is_outage(exc):
+                    log.error("worker %s: could not unregister: %s", w.id, exc)
+                    return
+                w.retry.down(exc)
+                if self.board is not None:
+                    self.board.supervisor_beat()
+                self.wakeup.wait(w.retry.backoff.failed())
+                continue
+            w.retry.up()
+            return
 
     def _parent_gone(self) -> bool:
         parent = self.options.parent_pid
