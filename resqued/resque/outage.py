@@ -45,8 +45,12 @@ def what(exc: BaseException) -> str:
 
 
 def reason(exc: BaseException) -> str:
-    """The error on one line, at most 200 characters (a script's error names the script)."""
+    """The error on one line from its code on (``OOM ...``, ``READONLY ...``), at most 200
+    characters (a script's error names the script)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    found = REFUSED.search(text)
+    if found and found.start() > 0:  # Redis 6.2: "Error running script ...: -READONLY ..."
+        text = text[found.start() :].lstrip(" :-")
     codes: dict[type[BaseException], str] = {OutOfMemoryError: "OOM", ReadOnlyError: "READONLY"}
     code = codes.get(type(exc))
     if code and not text.startswith(code):

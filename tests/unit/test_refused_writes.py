@@ -143,6 +143,8 @@ def test_refusals_are_told_from_other_errors(r, full):
 )
 def test_refusals_as_each_server_words_them(text):
     assert outage.refused_write(redis.ResponseError(text))
+    code = outage.reason(redis.ResponseError(text)).split()[0]  # logs name the cause first
+    assert code in {"OOM", "MISCONF", "READONLY", "NOREPLICAS", "BUSY", "UNBLOCKED"}
 
 
 @pytest.mark.parametrize(
