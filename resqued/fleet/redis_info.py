@@ -105,7 +105,7 @@ def namespace_keys(store: Store, cursor: int, count: int) -> KeysPage:
     names: list[str] = []
     calls = 0
     while calls < SCAN_CALLS and len(names) < count:
-        cursor, batch = r.scan(cursor, match=glob_escape(prefix) + "*", count=max(count, 100))
+        cursor, batch = r.scan(cursor, match=glob_escape(prefix) + "*", count=count)
         names += [n for n in (text(k) for k in batch) if n not in names]
         calls += 1
         if cursor == 0:
