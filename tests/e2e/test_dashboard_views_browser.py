@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from urllib.parse import quote
 
 import pytest
@@ -18,6 +19,7 @@ from support.jobs import push
 from support.procs import wait_for
 
 from resqued.fleet.control import StopJob, control_key
+from resqued.resque import times
 from resqued.resque.keys import Keys
 
 SCREENSHOT_ENV = "RESQUED_DOCS_SCREENSHOT"  # set to 1 to refresh the docs' screenshots
@@ -52,7 +54,7 @@ def main_text(browser) -> str:
 def screenshot(browser, name: str) -> None:
     """docs/<name>.png, when asked for (RESQUED_DOCS_SCREENSHOT=1)."""
     if os.environ.get(SCREENSHOT_ENV):
-        browser.set_window_size(1100, 760)
+        browser.set_window_size(1000, 700)
         try:
             browser.save_screenshot(str(ROOT / "docs" / f"{name}.png"))
         finally:
@@ -144,9 +146,12 @@ def test_failed_search_pages_and_confirmed_bulk_changes(browser, dashboard, r):
 
 
 def test_a_worker_page_shows_its_history_and_asks_to_stop_its_job(browser, dashboard, r):
+    now = time.time()
+    run_at = times.run_at(now - 42)
     wid = register_worker(
-        r, "web-1:4242:mail", processed=120, failed=3, queue="mail",
-        job={"class": "Mailer", "args": [7, "weekly digest"]}, run_at="2024-01-01T12:00:00Z",
+        r, "web-1:4242:mail", processed=120, failed=3, queue="mail", run_at=run_at,
+        job={"class": "Mailer", "args": [7, "weekly digest"]}, started=times.started(now - 7260),
+        heartbeat=times.heartbeat(now - 3),
     )  # fmt: skip
     register_master(
         r,
@@ -155,8 +160,8 @@ def test_a_worker_page_shows_its_history_and_asks_to_stop_its_job(browser, dashb
         workers={"configured": 2, "running": 2, "pids": [4242]},
         replacements={"killed by SIGKILL": 1, "recycled after 500 jobs": 2},
         replaced_recently=[
-            {"at": 1704110400, "pid": 4100, "queues": "mail", "reason": "recycled after 500 jobs"},
-            {"at": 1704110460, "pid": 4101, "queues": "mail", "reason": "killed by SIGKILL"},
+            {"at": now - 7260, "pid": 4100, "queues": "mail", "reason": "recycled after 500 jobs"},
+            {"at": now - 5400, "pid": 4101, "queues": "mail", "reason": "killed by SIGKILL"},
         ],
     )
     push_failures(r, ruby_failure(cls="Mailer", worker=wid, error="smtp refused"))
@@ -171,7 +176,7 @@ def test_a_worker_page_shows_its_history_and_asks_to_stop_its_job(browser, dashb
     browser.switch_to.alert.accept()
     wait_for(lambda: "Asked master web-1:4000 to stop" in browser.page_source, 10, "the notice")
     [raw] = r.lrange(control_key(Keys(), "web-1:4000"), 0, -1)
-    assert StopJob.decode(raw) == StopJob(wid, 4242, "2024-01-01T12:00:00Z")
+    assert StopJob.decode(raw) == StopJob(wid, 4242, run_at)
     clean_console(browser, "/workers/<id>")
 
 
@@ -205,10 +210,20 @@ def test_the_legend_the_selection_and_pages_that_do_not_refresh(browser, dashboa
     wait_for(lambda: "average" in browser.find_element("id", "legend").text, 10, "the legend")
     legend = browser.find_element("id", "legend").text
     assert "processed: now" in legend and "peak" in legend and "failed (dashed" in legend
-    lines = browser.find_elements("css selector", "#rate-chart polyline")
-    if lines:  # the failed line is dashed and drawn over the processed one
-        assert [x.get_attribute("class") for x in lines] == ["processed", "failed"]
-        assert lines[1].value_of_css_property("stroke-dasharray") not in ("none", "")
+    # The failed line is dashed and drawn over the processed one (equal rates show both).
+    lines = wait_for(
+        lambda: browser.execute_script(
+            "var ls = document.querySelectorAll('#rate-chart polyline');"
+            "if (ls.length < 2) { return null; }"
+            "return Array.prototype.map.call(ls, function (l) { var s = getComputedStyle(l);"
+            "  return [l.getAttribute('class'), s.strokeDasharray, parseFloat(s.strokeWidth)]; });"
+        ),
+        15,
+        "the chart's lines",
+    )
+    (processed, _, wide), (failed, dashes, narrow) = lines
+    assert (processed, failed) == ("processed", "failed") and dashes not in ("none", "")
+    assert wide > narrow
     # A selection in <main> holds the live refresh until it is let go.
     browser.get(dashboard + "/queues")
     browser.execute_script(
