@@ -78,7 +78,9 @@ def test_a_planted_cookie_and_a_post_from_another_port_are_refused(
         assert not r.exists("resque:pause-all-workers")
     finally:
         evil.stop()
-    # The operator's own button still works.
+    # The operator's own button still works; the login page says there is no token.
+    browser.get(dashboard + "/login")
+    assert "This dashboard has no token" in browser.find_element("id", "no-token").text
     browser.get(dashboard + "/hosts")
     browser.find_element("id", "pause-all").click()
     browser.switch_to.alert.accept()

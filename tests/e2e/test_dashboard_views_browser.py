@@ -81,13 +81,19 @@ def test_a_queue_page_deletes_one_job_and_clears_what_was_confirmed(browser, das
     wait_for(lambda: "Deleted a job from queue mail." in browser.page_source, 10, "the notice")
     assert r.llen("resque:queue:mail") == 24
     assert not any(b"user22@" in x for x in r.lrange("resque:queue:mail", 0, -1))
-    # The confirmation is a page of its own: it works without JavaScript.
-    browser.find_element("id", "clear-queue").click()
-    wait_for(lambda: browser.find_elements("id", "question"), 10, "the confirmation")
-    assert "Delete the 24 jobs waiting on queue mail?" in main_text(browser)
-    push(r, "mail", "Mailer", "after the question")
-    browser.find_element("id", "confirm").click()
-    wait_for(lambda: "Deleted 24 job(s) from queue mail" in browser.page_source, 10, "cleared")
+    # The confirmation is a page of its own: it works with JavaScript off.
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.refresh()
+        assert browser.find_element("id", "no-script").is_displayed()  # scripts are off
+        browser.find_element("id", "clear-queue").click()
+        wait_for(lambda: browser.find_elements("id", "question"), 10, "the confirmation")
+        assert "Delete the 24 jobs waiting on queue mail?" in main_text(browser)
+        push(r, "mail", "Mailer", "after the question")
+        browser.find_element("id", "confirm").click()
+        wait_for(lambda: "Deleted 24 job(s) from queue mail" in browser.page_source, 10, "done")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
     assert [json.loads(x)["args"] for x in r.lrange("resque:queue:mail", 0, -1)] == [
         ["after the question"]
     ]
