@@ -62,8 +62,8 @@ def suggestions(failed: FailedList, where: FailureFilter) -> list[tuple[str, str
     """The search text as a queue, class or exception the index knows: (field, value,
     matches), each counted by the index (a few commands each, whatever the list's size)."""
     text = where.text
-    if not text or where != FailureFilter(text=text):
-        return []
+    if not text or where != FailureFilter(text=text) or not failed.index.exists():
+        return []  # no index yet: a search does not build one (a filter does)
     out = []
     for field, where_text in (
         ("queue", FailureFilter(queue=text)),

@@ -14,7 +14,7 @@ from resqued.fleet.read import read_worker
 from resqued.resque.failed import FailedList
 from resqued.web.render import Head, dashboard, page
 
-RECENT = 500  # newest failed records looked through for this worker's failures
+RECENT = 200  # newest failed records looked through for this worker's failures
 SHOWN = 10  # of its failures shown
 
 
