@@ -225,3 +225,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+# A recurring schedule fires: its job on its queue and its delayed:last_enqueued_at
+# time, only while ARGV[1] holds the scheduler lock (KEYS: the lock, queue:<q>, queues,
+# delayed:last_enqueued_at; ARGV: the holder value, the queue, the job, the schedule's
+# name, the time as Ruby's Time#to_s writes it).
+FIRE_RECURRING = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+return 1
+"""
