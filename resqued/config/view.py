@@ -19,6 +19,7 @@ from typing import Any
 from resqued.config.allocation import format_table, pool_size, worker_table
 from resqued.config.compat import Compat
 from resqued.config.model import Config
+from resqued.scheduler.spec import SchedulerSpec
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_BOOT_TIMEOUT = 300.0
@@ -42,6 +43,7 @@ class MasterView:
     user: str | None = None  # user(): the owner the log files are handed to
     group: str | None = None
     compat: Compat = field(default_factory=Compat)  # the settings of the tools we replace
+    scheduler: SchedulerSpec | None = None  # the mover's settings; None: no mover
 
     @classmethod
     def of(cls, config: Config) -> MasterView:
@@ -63,6 +65,7 @@ class MasterView:
             user=config.user,
             group=config.group,
             compat=Compat(**{name: getattr(config.compat, name) for name in _COMPAT_FIELDS}),
+            scheduler=config.scheduler,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +86,7 @@ class MasterView:
             "namespace": self.namespace,
             "table": self.table,
             "compat": compat,
+            "scheduler": self.scheduler.to_dict() if self.scheduler else None,
         }
 
     @classmethod
@@ -97,6 +101,7 @@ class MasterView:
         if not isinstance(compat_doc, dict):
             raise ValueError("a master view's compat is a JSON object")
         compat = Compat(**{k: v for k, v in compat_doc.items() if k in _COMPAT_FIELDS})
+        scheduler = doc.get("scheduler")  # absent from older senders: no mover
         sources = doc.get("sources") or ()
         if isinstance(sources, str) or not isinstance(sources, list | tuple):
             raise ValueError("a master view's sources is a list")
@@ -116,6 +121,7 @@ class MasterView:
             user=_text(compat_doc.get("user")),
             group=_text(compat_doc.get("group")),
             compat=compat,
+            scheduler=SchedulerSpec.from_dict(scheduler) if scheduler else None,
         )
 
     def reloaded(self, new: MasterView) -> MasterView:

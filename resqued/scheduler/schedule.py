@@ -34,6 +34,7 @@ import yaml
 
 from resqued.errors import ConfigError
 from resqued.scheduler import timing
+from resqued.scheduler.spec import SchedulerSpec
 
 log = logging.getLogger("resqued")
 
@@ -77,6 +78,11 @@ def load_file(path: str, env: str | None) -> Schedule:
         return parse(doc, env)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def check(spec: SchedulerSpec) -> Schedule:
+    """The schedule file a spec names, checked (none named: empty); ConfigError if bad."""
+    return load_file(spec.schedule_file, spec.env) if spec.schedule_file else {}
 
 
 def parse(doc: dict[Any, Any], env: str | None) -> Schedule:

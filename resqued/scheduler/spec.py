@@ -36,6 +36,21 @@ class SchedulerSpec:
         return checked(cls(), {k: v for k, v in doc.items() if k in known})
 
 
+def scheduler_setting(
+    current: SchedulerSpec | None, enabled: object, settings: dict[str, Any]
+) -> SchedulerSpec | None:
+    """``scheduler(...)``'s result: ``current`` with ``settings`` (``schedule`` names the
+    file), or None for ``scheduler(False)``."""
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"scheduler() takes True or False first, not {enabled!r}")
+    if not enabled:
+        return None
+    values = dict(settings)
+    if "schedule" in values:
+        values["schedule_file"] = values.pop("schedule")
+    return checked(current or SchedulerSpec(), values)
+
+
 def checked(base: SchedulerSpec, values: dict[str, Any]) -> SchedulerSpec:
     """``base`` with ``values`` applied, each checked; ConfigError (one line) otherwise."""
     out: dict[str, Any] = {}
