@@ -26,8 +26,8 @@ from resqued.config.loader import load
 from resqued.config.model import Overrides
 from resqued.config.view import MasterView
 from resqued.errors import ResquedError
-from resqued.scheduler import schedule
 from resqued.process.proc import set_parent_death_signal
+from resqued.scheduler import schedule
 
 
 def check(request: dict[str, Any]) -> dict[str, Any]:
