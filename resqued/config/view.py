@@ -72,7 +72,7 @@ class MasterView:
         """The JSON form (the same keys as the untyped view of earlier releases)."""
         compat = {k: v for k, v in asdict(self.compat).items() if k != "logger"}
         compat["user"], compat["group"] = self.user, self.group
-        return {
+        doc = {
             "pidfile": self.pidfile,
             "stdout_path": self.stdout_path,
             "stderr_path": self.stderr_path,
@@ -86,8 +86,10 @@ class MasterView:
             "namespace": self.namespace,
             "table": self.table,
             "compat": compat,
-            "scheduler": self.scheduler.to_dict() if self.scheduler else None,
         }
+        if self.scheduler:  # written only when set: a view without one reads as before
+            doc["scheduler"] = self.scheduler.to_dict()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> MasterView:

@@ -90,22 +90,22 @@ class MasterState:
     scheduler: SchedulerRecord | None = None  # the mover, if one runs
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": STATE_VERSION,
-                "generation": self.generation,
-                "current": self.current,
-                "listeners": [li.to_dict() for li in self.listeners],
-                "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
-                "pool_delta": self.pool_delta,
-                "workers_stopped": self.workers_stopped,
-                "view": self.view.to_dict(),
-                "replacements": self.replacements,
-                "reloads": self.reloads,
-                "jobs_retired": self.jobs_retired,
-                "scheduler": self.scheduler.to_dict() if self.scheduler else None,
-            }
-        )
+        doc = {
+            "version": STATE_VERSION,
+            "generation": self.generation,
+            "current": self.current,
+            "listeners": [li.to_dict() for li in self.listeners],
+            "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
+            "pool_delta": self.pool_delta,
+            "workers_stopped": self.workers_stopped,
+            "view": self.view.to_dict(),
+            "replacements": self.replacements,
+            "reloads": self.reloads,
+            "jobs_retired": self.jobs_retired,
+        }
+        if self.scheduler:  # written only when a mover runs: the previous release's form else
+            doc["scheduler"] = self.scheduler.to_dict()
+        return json.dumps(doc)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MasterState:
