@@ -8,6 +8,8 @@ are resque-scheduler's: a 5 s poll (``RESQUE_SCHEDULER_INTERVAL``), a 180 s lock
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -48,7 +50,34 @@ def scheduler_setting(
     values = dict(settings)
     if "schedule" in values:
         values["schedule_file"] = values.pop("schedule")
-    return checked(current or SchedulerSpec(), values)
+    return checked(current or from_environment(os.environ), values)
+
+
+# resque-scheduler's environment variables, the defaults of ``scheduler()``'s settings
+ENVIRONMENT = {
+    "RESQUE_SCHEDULER_INTERVAL": "interval",
+    "LOCK_TIMEOUT": "lock_timeout",
+    "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX": "lock_prefix",
+    "DYNAMIC_SCHEDULE": "dynamic",
+    "DELAYED_REQUEUE_BATCH_SIZE": "batch_size",
+}
+
+
+def from_environment(env: Mapping[str, str]) -> SchedulerSpec:
+    """The defaults resque-scheduler would take from ``env`` (a bad value: one line naming it)."""
+    values: dict[str, Any] = {}
+    for var, name in ENVIRONMENT.items():
+        if (value := env.get(var)) is None:
+            continue
+        if name == "dynamic":  # Ruby's to_bool: 1, t, true, on (either case) are true
+            values[name] = value in ("1", "t", "T", "true", "TRUE", "on", "ON")
+        else:
+            values[name] = value
+    try:
+        return checked(SchedulerSpec(), values)
+    except ConfigError as exc:
+        var = next(v for v, n in ENVIRONMENT.items() if f"scheduler {n} " in str(exc))
+        raise ConfigError(f"${var}: {exc}") from None
 
 
 def checked(base: SchedulerSpec, values: dict[str, Any]) -> SchedulerSpec:

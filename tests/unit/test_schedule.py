@@ -235,3 +235,18 @@ def test_a_state_from_before_the_scheduler_has_no_mover():
     old = MasterState(view=MasterView()).to_json()
     assert '"scheduler"' not in old
     assert MasterState.from_json(old).scheduler is None
+
+
+def test_resque_schedulers_environment_gives_the_defaults(monkeypatch):
+    monkeypatch.setenv("RESQUE_SCHEDULER_INTERVAL", "1.5")
+    monkeypatch.setenv("LOCK_TIMEOUT", "30")
+    monkeypatch.setenv("DYNAMIC_SCHEDULE", "true")
+    monkeypatch.setenv("RESQUE_SCHEDULER_MASTER_LOCK_PREFIX", "MyApp")
+    monkeypatch.setenv("DELAYED_REQUEUE_BATCH_SIZE", "500")
+    spec = scheduler_setting(None, True, {"interval": 2})
+    assert spec == SchedulerSpec(
+        interval=2.0, lock_timeout=30, dynamic=True, lock_prefix="MyApp", batch_size=500
+    )
+    monkeypatch.setenv("LOCK_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match=r"^\$LOCK_TIMEOUT: scheduler lock_timeout must be"):
+        scheduler_setting(None, True, {})
