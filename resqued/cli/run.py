@@ -66,7 +66,9 @@ def master_parser() -> argparse.ArgumentParser:
         "-E",
         "--environment",
         metavar="ENV",
-        help="section of a resque-pool YAML file (default: $RESQUE_ENV, $RAILS_ENV, $RACK_ENV)",
+        help="the environment: the section of a resque-pool YAML file, and what a "
+        "config_loader is called with (default: the first set of $RACK_ENV, $RAILS_ENV, "
+        "$RESQUE_ENV)",
     )
     p.add_argument("-p", "--pidfile", metavar="FILE", help="write the master's pid here")
     p.add_argument("-l", "--logfile", metavar="FILE", help="log here instead of stderr")

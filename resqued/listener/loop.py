@@ -172,7 +172,9 @@ class Listener:
         if loader is None or time.monotonic() < self.next_loader_poll:
             return
         self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
-        table = hooks.call("config.config_loader", loader, yaml_pool.environment())
+        table = hooks.call(
+            "config.config_loader", loader, yaml_pool.environment(self.config.environment)
+        )
         if table is None:
             return  # it failed (logged): keep the current workers
         try:

@@ -59,6 +59,8 @@ def test_help_and_version():
     assert helped.returncode == 0
     for flag in ("-D", "-n", "--queue", "--redis", "-c", "-p", "-l", "--test", "--hot-swap"):
         assert flag in helped.stdout
+    # -E's default: resque-pool's order, the first set wins (resqued/config/yaml_pool.py)
+    assert "$RACK_ENV, $RAILS_ENV, $RESQUE_ENV" in " ".join(helped.stdout.split())
     assert run("--version").stdout.strip() == f"resqued {__version__}"
     for sub in ("work", "quit-and-wait", "pause", "resume", "status"):
         assert run(sub, "--help").returncode == 0
