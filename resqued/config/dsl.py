@@ -173,6 +173,12 @@ class _Builder:
         return register
 
 
+def ruby_resqued_names(config: Config) -> dict[str, Callable[..., None]]:
+    """Ruby resqued's ``worker``, ``worker_pool`` and ``queue``, for its ``.rb`` files."""
+    builder = _Builder(config)
+    return {"worker": builder.worker, "worker_pool": builder.worker_pool, "queue": builder.queue}
+
+
 def _flat(items: tuple[object, ...] | list[object]) -> list[object]:
     """Lists and tuples inside the arguments are spread (Ruby's flatten)."""
     out: list[object] = []

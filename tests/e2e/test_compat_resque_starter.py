@@ -153,7 +153,55 @@ def test_test_flag_prints_the_table(compat, app_dir):  # noqa: F811
     (app_dir / "typo.rb").write_text("concurency 3\n")
     typo = compat("resque-starter", "-c", "typo.rb", cwd=app_dir)
     assert typo.wait(30) == 1
-    assert "typo.rb:1: 'concurency' is not a setting resque-starter reads" in typo.output()
+    assert "typo.rb:1: 'concurency' is not a setting resqued reads from a Ruby file: " in (
+        typo.output()
+    )
+
+
+# Ruby resqued's config/resqued.rb (its README's example, and its own hooks).
+RESQUED_RB = """\
+before_fork do
+  require File.expand_path('../environment', __FILE__)
+end
+after_fork do |worker|
+  worker.term_timeout = 2
+end
+worker 'mail'
+worker 'reports', interval: 0.5
+worker_pool 3, :interval => 1
+queue 'high', 'low', count: 2
+queue 'mail', percent: 40
+2.times { worker 'mail', 'reports' }
+"""
+
+
+def test_resque_starter_script_with_a_ruby_resqued_config(compat, app_dir, r):  # noqa: F811
+    """``bundle exec resque_starter -c ...`` (the README's name) given Ruby resqued's file."""
+    (app_dir / "config").mkdir()
+    (app_dir / "config" / "resqued.rb").write_text(RESQUED_RB)
+    m = compat("resque_starter", "-c", "config/resqued.rb", "-r", "compat_jobs", cwd=app_dir)
+    wait_for(waiting(m.pid, "mail,reports", 2), 20, "the 2.times workers")
+    for queues, n in (("mail", 1), ("reports", 1), ("high,low,mail", 1), ("high,low", 1)):
+        wait_for(waiting(m.pid, queues, n), 10, f"{n} on {queues}")
+    assert len(workers(m.pid)) == 7
+    out = m.output()
+    assert "resqued.rb:1: the before_fork block is Ruby code: skipped (-r names the app" in out
+    assert "resqued.rb:4: the after_fork block is Ruby code: skipped" in out
+    push(r, "reports", "Report")
+    wait_for(lambda: r.llen("record") == 1, 10, "a job done")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+    # A line no Ruby reader here can take: one line naming the file, the line and the fix.
+    (app_dir / "config" / "factory.rb").write_text(
+        "worker_factory { |q| Resque::Worker.new(*q) }\n"
+    )
+    bad = compat("resque_starter", "-c", "config/factory.rb", cwd=app_dir)
+    assert bad.wait(30) == 1
+    lines = bad.output().strip().splitlines()
+    assert lines == [
+        f"resqued: {app_dir}/config/factory.rb:1: worker_factory is Ruby code: write this config "
+        "in Python (docs/migrating/ruby-resqued.md, resque_starter.md)"
+    ]
 
 
 def read(path: Path) -> str:
