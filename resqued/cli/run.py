@@ -45,7 +45,13 @@ def master_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a config file (repeatable)",
     )
-    p.add_argument("-n", "--workers", metavar="COUNT", help="number of pool worker processes")
+    p.add_argument(
+        "-n",
+        "--workers",
+        metavar="COUNT",
+        help="number of pool worker processes (default: $WORKER_COUNT, Action Verb's, which "
+        "also takes $QUEUES and $INTERVAL)",
+    )
     p.add_argument(
         "--queue",
         action="append",
@@ -80,7 +86,12 @@ def master_parser() -> argparse.ArgumentParser:
         default=None,
         help="workers perform jobs in process instead of forking per job",
     )
-    p.add_argument("--jobs-per-fork", metavar="N", help="replace a worker after N jobs")
+    p.add_argument(
+        "--jobs-per-fork",
+        metavar="N",
+        help="replace a worker after N jobs (default: $JOBS_PER_FORK, with which jobs run in "
+        "the worker process, as in Action Verb's fork)",
+    )
     p.add_argument(
         "--threads",
         metavar="N",
@@ -140,15 +151,9 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     def here(path: str) -> str:  # relative to the operator's directory, symlinks kept
         return os.path.normpath(os.path.join(cwd, path))
 
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = action_verb_env(args)
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
-    elif os.environ.get("WORKER_COUNT"):  # Action Verb's fork: -n, --threads, --jobs-per-fork
-        values["worker_processes"] = count(os.environ["WORKER_COUNT"], "WORKER_COUNT")
-    if args.threads is None and os.environ.get("THREAD_COUNT"):
-        values["threads"] = count(os.environ["THREAD_COUNT"], "THREAD_COUNT", minimum=1)
-    if args.jobs_per_fork is None and os.environ.get("JOBS_PER_FORK"):
-        values["jobs_per_fork"] = count(os.environ["JOBS_PER_FORK"], "JOBS_PER_FORK")
     if args.fast_exit:  # Ruby resqued: QUIT/INT/TERM reach the workers; the master exits
         stop = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
         values["compat"] = {"stop": stop}
@@ -186,6 +191,29 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
     files = [here(f) for f in [*args.config_files, *args.config]]
     return Overrides(values, files, args.environment)
+
+
+def action_verb_env(args: argparse.Namespace) -> dict[str, Any]:
+    """Action Verb's fork's variables, where no flag says otherwise: ``WORKER_COUNT`` (-n)
+    with its ``QUEUES``/``QUEUE`` (--queue) and ``INTERVAL`` (--interval), ``THREAD_COUNT``
+    (--threads), and ``JOBS_PER_FORK`` (--jobs-per-fork), which also runs jobs in the
+    worker process, as Action Verb does (the flag keeps resqued's fork per job)."""
+    env = os.environ
+    values: dict[str, Any] = {}
+    if args.workers is None and env.get("WORKER_COUNT"):
+        values["worker_processes"] = count(env["WORKER_COUNT"], "WORKER_COUNT")
+        queues = env.get("QUEUES") or env.get("QUEUE") or ""
+        if not args.queue and queues.strip():
+            values["queue_rules"] = [cli_queue(q.strip()) for q in queues.split(",") if q.strip()]
+        if args.interval is None and env.get("INTERVAL"):
+            values["interval"] = seconds(env["INTERVAL"], "INTERVAL")
+    if args.threads is None and env.get("THREAD_COUNT"):
+        values["threads"] = count(env["THREAD_COUNT"], "THREAD_COUNT", minimum=1)
+    if args.jobs_per_fork is None and env.get("JOBS_PER_FORK"):
+        values["jobs_per_fork"] = count(env["JOBS_PER_FORK"], "JOBS_PER_FORK")
+        if args.fork_per_job is None:
+            values["fork_per_job"] = False
+    return values
 
 
 def run_master(argv: list[str]) -> int:
