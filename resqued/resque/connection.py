@@ -32,6 +32,7 @@ __all__ = [
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 # Our defaults; options in the URL win.  Each applies where the connection type takes it.
 DEFAULTS: dict[str, Any] = {
+    "socket_timeout": 5,  # redis-py's own default since 6.0; before, None: no read timeout
     "socket_connect_timeout": 5,
     "socket_keepalive": True,
     "health_check_interval": 30,
@@ -93,7 +94,9 @@ def socket_of(conn: Any) -> Any:
 
     redis-py has no public accessor for it: this is the one place that reads its
     private ``_sock`` attribute (present on every connection class, TCP, TLS,
-    unix socket and Sentinel-managed alike).
+    unix socket and Sentinel-managed alike, in every redis-py the README names).
+    Off the per-job path: when a connection is made (``kernel_timeouts``) and when
+    an idle worker waits (its descriptor, for ``select``).
     """
     return conn._sock
 

@@ -128,8 +128,8 @@ def _parse_direct(url: str, scheme: str) -> Target:
         raise _bad(url, "the port is not a number from 1 to 65535")
     try:
         options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as exc:  # "Invalid value for 'db' in connection URL."
-        why = str(exc).rstrip(".").replace(" in connection URL", "")
+    except ValueError as exc:  # "Invalid value for 'db' in connection URL." (4.x: `db`)
+        why = str(exc).rstrip(".").replace(" in connection URL", "").replace("`", "'")
         raise _bad(url, why[:1].lower() + why[1:]) from None
     return Target(url, scheme, _checked(url, scheme, options))
 
@@ -206,13 +206,17 @@ def _checked(url: str, scheme: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameters_of(cls: type) -> set[str]:
-    """Keyword parameters the constructors of ``cls`` and its bases take."""
+    """Keyword parameters the constructor of ``cls`` takes: its own, and its bases' as far
+    as each passes ``**kwargs`` on (redis-py 4.5.0's unix connection takes no TCP option)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        for p in inspect.signature(init).parameters.values():
+        params = inspect.signature(init).parameters.values()
+        for p in params:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
     return names
