@@ -33,6 +33,7 @@ class Launch:
     argv: list[str] = field(default_factory=list)  # shown in the title when no config file
     daemonize: bool = False
     test: bool = False  # --test: print the worker table and what was checked, then exit
+    strict: bool = False  # --strict: --test fails when Redis does not answer
     state: dict[str, Any] | None = None  # a USR2 re-exec's (or --replace's) state to adopt
     hot_swap: bool = False
     boot_timeout: float | None = None  # --boot-timeout: the config check's deadline too
@@ -49,7 +50,8 @@ def launch(start: Launch) -> int:
             start.overrides,
             start.cwd,
             import_app=True,
-            check_redis=not preflight,
+            check_redis=True,
+            strict=start.strict or preflight,  # a new release's Redis must answer
             before_exec=preflight,
             timeout=timeout,
         )
@@ -96,6 +98,8 @@ def print_test(answer: probe.Answer) -> None:
         print(f"app: imported {answer.app}")
     if answer.redis:
         print(f"redis: {answer.redis} answers")
+    if answer.redis_down:
+        print(f"{answer.redis_down} (not needed for --test; --test --strict requires it)")
 
 
 def check_files(view: dict[str, Any], hot_swap: bool = False, adopted: bool = False) -> None:

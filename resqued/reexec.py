@@ -78,9 +78,9 @@ PREFLIGHT_ENV = "RESQUED_PREFLIGHT"
 class Preflight:
     """The new release's ``resqued ... --test`` on our command line, run without blocking.
 
-    With $RESQUED_PREFLIGHT set, ``--test`` also imports the app and runs the
-    config's ``before_exec`` hooks (in that process, never in the master), and
-    skips the Redis check: a re-exec does not need Redis.
+    With $RESQUED_PREFLIGHT set, ``--test`` also runs the config's ``before_exec``
+    hooks (in that process, never in the master), and is strict: the new
+    release's Redis must answer (a typo in its URL stops the upgrade).
     """
 
     def __init__(self, argv: list[str], cwd: str, timeout: float = PREFLIGHT_TIMEOUT) -> None:

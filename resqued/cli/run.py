@@ -16,7 +16,7 @@ from resqued.version import __version__
 
 USAGE = (
     "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%%]]]... [--redis <url>]\n"
-    "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
+    "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test [--strict]]\n"
     "               [--redis-url-file <file>] [--log-format text|json] [CONFIG]...\n"
     "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
 )
@@ -129,7 +129,14 @@ def master_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--test",
         action="store_true",
-        help="check the config, import the app, ask Redis, print the worker table, and exit",
+        help="print the worker table, check the config, import the app and ask Redis, and "
+        "exit (0; 1 when something cannot work; a Redis that does not answer is reported, "
+        "not an error, unless --strict)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --test: Redis must answer too (exit 1 when it does not)",
     )
     p.add_argument(
         "--fast-exit",
@@ -217,7 +224,10 @@ def action_verb_env(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_master(argv: list[str]) -> int:
-    args = master_parser().parse_args(argv)
+    p = master_parser()
+    args = p.parse_args(argv)
+    if args.strict and not args.test:
+        p.error("--strict goes with --test")
     level = setup_logging(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
@@ -236,6 +246,7 @@ def run_master(argv: list[str]) -> int:
         argv,
         daemonize=args.daemonize,
         test=args.test,
+        strict=args.strict,
         state=state,
         hot_swap=args.hot_swap,
         boot_timeout=deadline,

@@ -29,6 +29,7 @@ class Answer:
     view: dict[str, Any] = field(default_factory=dict)
     app: str = ""
     redis: str = ""
+    redis_down: str = ""  # check_redis without strict: why Redis did not answer
 
 
 class Probe:
@@ -39,6 +40,7 @@ class Probe:
         *,
         import_app: bool = False,
         check_redis: bool = False,
+        strict: bool = False,
         before_exec: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         python: str = sys.executable,
@@ -50,6 +52,7 @@ class Probe:
             "overrides": overrides.to_json(),
             "import_app": import_app,
             "check_redis": check_redis,
+            "strict": strict,
             "before_exec": before_exec,
         }
         try:
@@ -116,6 +119,7 @@ class Probe:
                 doc.get("view") or {},
                 str(doc.get("app") or ""),
                 str(doc.get("redis") or ""),
+                str(doc.get("redis_down") or ""),
             )
         )
 
