@@ -145,6 +145,14 @@ def master_parser() -> argparse.ArgumentParser:
         "(Ruby resqued's --fast-exit)",
     )
     p.add_argument(
+        "--relay-signals",
+        action="store_true",
+        help="pass USR1, USR2 and CONT on to every worker (kill the current jobs, pause, "
+        "resume), as resque-pool, resque_starter, Resque::Forker and Action Verb masters do; "
+        "USR1 then reopens no log and USR2 re-execs nothing (the config's relay_signals(...) "
+        "does the same, for some of them)",
+    )
+    p.add_argument(
         "--replace",
         metavar="FILE",
         help="(internal, Ruby resqued's) start as the new image of a master whose state is in FILE",
@@ -161,9 +169,13 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     values: dict[str, Any] = action_verb_env(args)
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
+    compat: dict[str, Any] = {}
     if args.fast_exit:  # Ruby resqued: QUIT/INT/TERM reach the workers; the master exits
-        stop = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
-        values["compat"] = {"stop": stop}
+        compat["stop"] = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
+    if args.relay_signals:  # the other tools' masters: USR1/USR2/CONT reach the workers
+        compat["relay_signals"] = ["USR1", "USR2", "CONT"]
+    if compat:
+        values["compat"] = compat
     if args.queue:
         values["queue_rules"] = [cli_queue(q) for q in args.queue]
     if args.require:
