@@ -1,7 +1,8 @@
 """What the master does when a listener reports in or ends (its loop calls these).
 
 A listener that got ready retires the older ones (a reload done) and, the
-first time, completes the start (``-D`` returns, systemd gets ``READY``).  One
+first time, completes the start (``-D`` returns; systemd gets ``READY`` once
+its workers have registered).  One
 that never got ready fails the reload (the previous listener stays), is
 retried with backoff (after the start), or, on a fresh start, stops the master
 with the reason.  One that dies after it ran is replaced with backoff.
@@ -84,7 +85,22 @@ def ready(m: MasterState, listener: ListenerProxy) -> None:
     if not m.ever_ready:
         m.ever_ready = True
         daemon.notify_ready()
-    systemd.ready(m.status_text())
+    if m.ready_notified:
+        systemd.ready(m.status_text())  # a reload done
+    else:
+        systemd.status(f"gen {m.pool.generation}, starting {listener.total} workers")
+        workers_registered(m)
+
+
+def workers_registered(m: MasterState) -> None:
+    """At start, systemd's READY=1 once every worker of the current listener has registered
+    (its statistics show none starting), not when the listener has only loaded the app."""
+    li = m.pool.current
+    if m.ready_notified or li is None or not li.ready:
+        return
+    if int((li.stats or {}).get("registered") or 0) >= li.total:
+        m.ready_notified = True
+        systemd.ready(m.status_text())
 
 
 def apply_summary(m: MasterState, summary: dict[str, Any]) -> None:

@@ -71,6 +71,7 @@ class Master:
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
         self.ever_ready = False  # a listener of ours got ready: later failures are retried
+        self.ready_notified = False  # systemd got READY=1 (once the first workers registered)
         self.failure = ""  # why the last listener could not start
         self.exit_code = 0
         self.last_reload: dict[str, Any] | None = None
@@ -226,6 +227,8 @@ class Master:
             for listener, message in self.pool.read():
                 if isinstance(message, ipc.Running) and listener is self.pool.current:
                     listener_events.ready(self, listener)
+                elif isinstance(message, ipc.Stats) and not self.ready_notified:
+                    listener_events.workers_registered(self)
                 elif isinstance(message, ipc.WorkerExited) and message.reason:
                     if not self.stopping and not self.workers_stopped:
                         self.replacements[message.reason] += 1

@@ -26,6 +26,7 @@ class MasterState(Protocol):
     stopping: str | None  # "QUIT" or "TERM"
     workers_stopped: bool  # WINCH
     ever_ready: bool
+    ready_notified: bool  # systemd got READY=1 (at start: once the workers registered)
     failure: str  # why the last listener could not start
     exit_code: int
     replace_pid: int  # --hot-swap

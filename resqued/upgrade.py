@@ -39,6 +39,7 @@ def restore(m: MasterState, state: dict[str, Any]) -> None:
     m.reloads.update(state.get("reloads") or {})
     m.job_stats.restore(state.get("jobs_retired") or [])
     m.ever_ready = True
+    m.ready_notified = True
     log.info("re-exec: took over %d listener(s) and their workers", len(m.pool.listeners))
     systemd.ready(m.status_text())
 

@@ -27,7 +27,7 @@ from resqued.listener.exits import ExitSummary, prune, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
-from resqued.listener.watch import Watch
+from resqued.listener.watch import STARTING_POLL, Watch
 from resqued.proc import reaped
 from resqued.resque.store import Store
 from resqued.wakeup import Wakeup
@@ -192,6 +192,8 @@ class Listener:
         waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        if not self.stopping and self.watch.any_starting(self.workers):
+            timeout = min(timeout, STARTING_POLL)  # report soon after the workers registered
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:

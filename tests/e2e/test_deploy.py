@@ -392,6 +392,29 @@ def test_systemd_notifications(resqued, app_dir, r, tmp_path):
     assert m.wait(30) == 0
 
 
+def test_systemd_ready_comes_once_the_workers_registered(resqued, app_dir, r, tmp_path):
+    """READY=1 at start waits for every worker to be in Redis (the listener being ready
+    is not enough); meanwhile STATUS says the workers are starting, never "0 workers"."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    slow = "import time\n@after_fork\ndef slow(worker):\n    time.sleep(1)\n"  # before registering
+    write_app(app_dir, "v1", 2, slow)
+    m, _ = start_master(resqued, app_dir, env={"NOTIFY_SOCKET": path})
+    before: list[str] = []
+    while "READY=1" not in (message := sock.recv(4096).decode()).split("\n"):
+        before.append(message)
+    registered = r.smembers("resque:workers")  # read as soon as READY=1 came
+    sock.close()
+    assert len(registered) == 2
+    assert "STATUS=gen 1, 2 workers" in message.split("\n")
+    assert "STATUS=gen 1, starting 2 workers" in before
+    assert not any("0 workers" in m for m in before)
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+
+
 @pytest.fixture(autouse=True)
 def _no_shadow(app_dir: Path):
     yield
