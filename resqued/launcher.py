@@ -73,6 +73,8 @@ def launch(start: Launch) -> int:
 
     def serve() -> int:
         logs.redirect(view.get("stdout_path"), view.get("stderr_path"))
+        if compat.get("banner") and not start.state:
+            log.info("%s", compat["banner"])
         if compat.get("lock_file"):
             lockfile.hold_shared(compat["lock_file"])
         return startup.serve(

@@ -187,7 +187,6 @@ def run(argv: list[str]) -> int:
     if o.get("environment"):
         for name in ENV_NAMES:  # for the application, its workers and the YAML section
             os.environ[name] = o["environment"]
-    log.info("Resque Pool running in %s environment", os.environ.get("RAILS_ENV") or "development")
     if o.get("config"):
         os.environ["RESQUE_POOL_CONFIG"] = o["config"]
     yaml_file = os.environ.get("RESQUE_POOL_CONFIG") or first_existing(CONFIG_FILES, cwd)
@@ -216,6 +215,9 @@ def run(argv: list[str]) -> int:
         "spawn_delay": delay,
         "pool_yaml": here(yaml_file),
         "verbose": verbose,
+        # logged by the master after -d, -o and -e took effect, as resque-pool logs it
+        "banner": f"Resque Pool running in {os.environ.get('RAILS_ENV') or 'development'} "
+        "environment",
     }
     values: dict[str, Any] = {"compat": compat}
     if os.environ.get("INTERVAL"):

@@ -61,8 +61,10 @@ def run(argv: list[str]) -> int:
 
     p = parser()
     args = p.parse_args(argv)
-    if not args.config:
-        p.error("option --config is required")
+    if not args.config:  # as resque_starter: its usage on stdout, exit status 1
+        p.print_help()
+        print("resque-starter: option --config is required", file=sys.stderr)
+        return 1
     if args.strict and not args.test:
         p.error("--strict goes with --test")
     level = setup_logging(argparse.Namespace(verbose=False, quiet=False, log_format=None))

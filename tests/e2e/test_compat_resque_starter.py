@@ -148,8 +148,10 @@ def test_test_flag_prints_the_table(compat, app_dir):  # noqa: F811
     p = compat("resque-starter", "-c", "resque.conf.rb", "-r", "compat_jobs", "--test", cwd=app_dir)
     assert p.wait(30) == 0, p.output()
     assert "1  high,low\n2  high,low\n3  high,low\n3 workers" in p.output()
-    bad = compat("resque-starter", cwd=app_dir)
-    assert bad.wait(30) == 2 and "option --config is required" in bad.output()
+    bad = compat("resque-starter", cwd=app_dir)  # resque_starter: its usage, then exit 1
+    assert bad.wait(30) == 1
+    assert bad.output().startswith("usage: resque-starter ")
+    assert bad.output().rstrip().endswith("\nresque-starter: option --config is required")
     (app_dir / "typo.rb").write_text("concurency 3\n")
     typo = compat("resque-starter", "-c", "typo.rb", cwd=app_dir)
     assert typo.wait(30) == 1
@@ -206,3 +208,20 @@ def test_resque_starter_script_with_a_ruby_resqued_config(compat, app_dir, r):  
 
 def read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def test_log_shift_age_spellings_of_rubys_logger(compat, app_dir, r):  # noqa: F811
+    """'monthly' (and :daily, 'weekly' ...) as Ruby's Logger and the starter's config take them."""
+    for spelling in (":daily", "'Weekly'", "'monthly'", ":monthly"):
+        (app_dir / "s.rb").write_text(f"concurrency 1\nqueues %w(mail)\nlog_shift_age {spelling}\n")
+        t = compat("resque-starter", "-c", "s.rb", "--test", cwd=app_dir)
+        assert t.wait(30) == 0, t.output()
+    (app_dir / "log").mkdir()
+    (app_dir / "m.rb").write_text(
+        "concurrency 1\nqueues %w(mail)\nlogger ::Logger.new('log/starter.log', 'monthly')\n"
+    )
+    m = compat("resque-starter", "-c", "m.rb", "-r", "compat_jobs", cwd=app_dir)
+    wait_for(waiting(m.pid, "mail", 1), 20, "a worker")
+    wait_for(lambda: "started" in read(app_dir / "log" / "starter.log"), 10, "the log file")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0

@@ -79,7 +79,7 @@ def test_shuffle_queues_keeps_the_names(tmp_path):
         ("@after_fork\ndef f(a, b):\n    pass", r"after_fork hook f must take \(worker\), or \(st"),
         ("@after_spawn\ndef f(a):\n    pass", r"after_spawn hook f must take \(worker, pid, work"),
         ('relay_signals("HUP")', r"c\.py:1: relay_signals: 'HUP' cannot be relayed"),
-        ('log_shift_age("monthly")', "log_shift_age 'monthly' is not supported"),
+        ('log_shift_age("yearly")', "log_shift_age must be a count, daily, weekly or monthly"),
         ('log_level("loud")', "log_level must be one of debug, info, warn, error, fatal"),
         ('logger("stdout")', "logger must be a logging.Logger"),
         ("config_loader(42)", "config_loader needs a function or an object with call"),
@@ -398,6 +398,27 @@ def test_compat_values_are_checked():
     assert apply(Compat(), {"spawn_delay": 0.5}).spawn_delay == 0.5
     assert relay_names(("sigusr1", "CONT", "USR1")) == ["USR1", "CONT"]
     assert (shift_age("Daily"), shift_age("3")) == ("daily", 3)
+    assert (shift_age(":weekly"), shift_age("monthly")) == ("weekly", "monthly")
+
+
+def test_log_rotation_monthly(tmp_path):
+    """Ruby Logger's 'monthly': at local midnight on the first; the old file is named by the
+    month's last day (the standard library has no monthly rollover of its own)."""
+    import time
+
+    log = tmp_path / "x.log"
+    rotation = from_view({"stderr_path": str(log), "compat": {"log_shift_age": "monthly"}})
+    assert rotation is not None and not rotation.due()
+    then = time.localtime(rotation.handler.rolloverAt)
+    now = time.localtime()
+    assert (then.tm_mday, then.tm_hour, then.tm_min) == (1, 0, 0)
+    assert (then.tm_year * 12 + then.tm_mon) - (now.tm_year * 12 + now.tm_mon) == 1
+    log.write_text("february's lines\n")
+    rotation.handler.rolloverAt = int(time.mktime((2026, 3, 1, 0, 0, 0, 0, 0, -1)))
+    assert rotation.due()
+    rotation.rotate()
+    assert (tmp_path / "x.log.2026-02-28").read_text() == "february's lines\n"
+    assert not rotation.due() and time.localtime(rotation.handler.rolloverAt).tm_mday == 1
 
 
 def test_log_rotation_by_size(tmp_path):
