@@ -105,6 +105,8 @@ def main(argv: list[str]) -> int:
     from resqued.worker.build import build_worker, options_for
 
     args = work_parser().parse_args(argv)
+    if any(os.environ.get(name) for name in ("VERBOSE", "VVERBOSE", "LOGGING")):
+        args.verbose = True  # Resque's rake task: a line per job
     level = setup_logging(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
     names = QueueList.parse([n for q in queues for n in q.split(",")])

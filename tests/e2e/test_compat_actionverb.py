@@ -117,12 +117,13 @@ def test_interval_zero_is_burst_mode(compat, app_dir, r):  # noqa: F811
     """INTERVAL=0 (rake resque:work's) or --burst: work until the queues are empty, then exit."""
     for n in range(3):
         push(r, "mail", "Mailer", n)
-    w = compat("resqued", "work", "-r", "compat_jobs", env={"QUEUES": "mail", "INTERVAL": "0"},
-               cwd=app_dir)  # fmt: skip
+    env = {"QUEUES": "mail", "INTERVAL": "0", "VERBOSE": "1"}
+    w = compat("resqued", "work", "-r", "compat_jobs", env=env, cwd=app_dir)
     assert w.wait(30) == 0, w.output()
     assert r.llen("record") == 3 and r.llen("resque:queue:mail") == 0
     assert worker_ids(r) == []  # unregistered on the way out
     assert "queues empty, exiting (burst)" in w.output()
+    assert w.output().count("Mailer on mail done") == 3  # VERBOSE: a line per job
     # --burst with a threaded worker, and COUNT=2: two workers side by side, both exit
     for n in range(6):
         push(r, "mail", "Mailer", n)
