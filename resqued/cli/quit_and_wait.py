@@ -10,8 +10,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from resqued import pidfile
 from resqued.cli.common import parser
+from resqued.master import pidfile
 
 GRACE_MARGIN = 5.0  # seconds left of the grace period when it gives up (Ruby resqued's)
 STILL_RUNNING = 99  # Ruby resqued's exit status then

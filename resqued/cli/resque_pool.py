@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def stop_table(term: str | None, term_child: bool) -> dict[str, str]:
-    """resque-pool's QUIT, INT and TERM as the master's stop actions (see signal_modes).
+    """resque-pool's QUIT, INT and TERM as the master's stop actions (see resqued/master/compat.py).
 
     ``term``: "graceful-wait" (--term-graceful-wait), "graceful" (--term-graceful)
     or None.  Under TERM_CHILD, resque-pool's graceful paths send workers TERM
@@ -167,12 +167,12 @@ def first_existing(names: tuple[str, ...], cwd: str) -> str | None:
 
 
 def run(argv: list[str]) -> int:
-    from resqued import proctitle, workdir
     from resqued.cli.common import setup_logging
     from resqued.config.model import Overrides
     from resqued.config.values import count, seconds, switch
     from resqued.errors import ResquedError
-    from resqued.launcher import Launch, launch
+    from resqued.master.start import Launch, launch
+    from resqued.process import proctitle, workdir
 
     o: dict[str, Any] = vars(parser().parse_args(argv))
     cwd = workdir.logical_cwd(None)
@@ -215,9 +215,6 @@ def run(argv: list[str]) -> int:
         "spawn_delay": delay,
         "pool_yaml": here(yaml_file),
         "verbose": verbose,
-        # logged by the master after -d, -o and -e took effect, as resque-pool logs it
-        "banner": f"Resque Pool running in {os.environ.get('RAILS_ENV') or 'development'} "
-        "environment",
     }
     values: dict[str, Any] = {"compat": compat}
     if os.environ.get("INTERVAL"):
@@ -234,7 +231,10 @@ def run(argv: list[str]) -> int:
         os.environ["PYTHONUNBUFFERED"] = "1"  # resque-pool syncs stdout/stderr on every write
     files = [path for path in [here(setup)] if path]
     overrides = Overrides(values, files, o.get("environment"))
-    return launch(Launch(overrides, cwd, level, ["resque-pool", *argv], bool(o["daemon"])))
+    # logged by the master once -d, -o and -e took effect, as resque-pool logs it
+    banner = f"Resque Pool running in {os.environ.get('RAILS_ENV') or 'development'} environment"
+    start = Launch(overrides, cwd, level, ["resque-pool", *argv], bool(o["daemon"]), banner=banner)
+    return launch(start)
 
 
 def make_directories(opts: dict[str, Any], cwd: str) -> None:
@@ -248,7 +248,7 @@ def make_directories(opts: dict[str, Any], cwd: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``resque-pool`` console script."""
-    from resqued import proctitle
+    from resqued.process import proctitle
 
     proctitle.set_title(f"{proctitle.MANAGER_PREFIX} master starting")
     from resqued.cli.common import guarded

@@ -89,11 +89,7 @@ def work_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from resqued.app import require_all
-    from resqued.config.model import Config
-    from resqued.resque.connection import RedisUnreachable
-    from resqued.resque.queues import QueueList
-    from resqued.resque.server import check_server
-    from resqued.work_pool import (
+    from resqued.cli.work_pool import (
         WorkPool,
         background,
         claim_pidfile,
@@ -102,6 +98,10 @@ def main(argv: list[str]) -> int:
         run_burst,
         run_pool,
     )
+    from resqued.config.model import Config
+    from resqued.resque.connection import RedisUnreachable
+    from resqued.resque.queues import QueueList
+    from resqued.resque.server import check_server
     from resqued.worker.build import build_worker, options_for
 
     args = work_parser().parse_args(argv)
@@ -159,6 +159,6 @@ def main(argv: list[str]) -> int:
         return work_once()
     finally:
         if path:
-            from resqued import pidfile
+            from resqued.master import pidfile
 
             pidfile.remove(path)

@@ -44,7 +44,6 @@ class Compat:
     log_level: str | None = None  # resque_starter's log_level, for every process
     log_shift_age: int | str = 0  # rotate the stderr log: old files kept, or daily/weekly/monthly
     log_shift_size: int = 1048576  # ... when it reaches this many bytes
-    banner: str = ""  # logged by the master once its logs are in place (resque-pool's line)
     # -- the listener --------------------------------------------------------------------
     spawn_delay: float = 0.0  # seconds between two worker starts
     pool_interval: float | None = None  # worker_pool(N, interval=...): pool workers only

@@ -60,8 +60,8 @@ class WorkPool:
 
 def run_pool(pool: WorkPool) -> int:
     """A master running ``pool.workers`` workers on the queue list (see the module's docstring)."""
-    from resqued import proctitle, workdir
-    from resqued.launcher import Launch, launch
+    from resqued.master.start import Launch, launch
+    from resqued.process import proctitle, workdir
 
     proctitle.set_title(f"{proctitle.MANAGER_PREFIX} master starting")  # no longer a worker's
     c = pool.config
@@ -114,7 +114,7 @@ BURST_RELAYED = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT")
 
 def run_burst(workers: int, store: Any, work_once: Callable[[], int]) -> int:
     """``workers`` burst workers, each a process of its own; the worst exit status."""
-    from resqued import proctitle
+    from resqued.process import proctitle
 
     store.redis.connection_pool.disconnect()  # each child connects on its own
     children: list[int] = []
@@ -144,7 +144,7 @@ def run_burst(workers: int, store: Any, work_once: Callable[[], int]) -> int:
 
 def claim_pidfile() -> str | None:
     """``PIDFILE`` for a single worker: this process's pid; the path, to remove at exit."""
-    from resqued import pidfile
+    from resqued.master import pidfile
 
     path = os.environ.get("PIDFILE")
     if path:
