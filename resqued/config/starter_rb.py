@@ -28,6 +28,7 @@ from typing import Any
 from resqued.config import compat, values
 from resqued.config.model import Config
 from resqued.config.ruby_literals import Expr
+from resqued.config.source import read_text
 from resqued.errors import ConfigError
 
 log = logging.getLogger("resqued")
@@ -41,11 +42,7 @@ OPENERS = ("if", "unless", "while", "until", "case", "begin", "def", "class", "m
 
 def evaluate(path: str, config: Config) -> None:
     """Apply the settings of resque_starter's ``path`` to ``config``; ConfigError (file:line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    lines = read_text(path).splitlines()
     number = 0
     while number < len(lines):
         line = _code(lines[number])
