@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import redis
+from support import ROOT
 from support.procs import wait_for
 from support.sentinel import SentinelSetup
 
@@ -180,3 +184,24 @@ def test_sentinel_failover_under_load(resqued, app_dir, cluster):
     assert counts["lost"] == 0 and counts["twice"] == 0 and counts["limbo"] == 0
     assert counts["once"] + counts["failed"] == total
     stop_pool(procs)
+
+
+def test_a_service_no_sentinel_knows_is_one_short_line(cluster):
+    """Every Sentinel answers, none knows the service: one line, one cause per Sentinel."""
+    url = cluster.url().replace("/mymaster/", "/nosuch/")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)
+    for args in (["status"], ["-n", "1", "--test"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "resqued.cli", *args, "--redis", url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert out.returncode == 1, out
+        [line] = out.stderr.strip().splitlines()
+        assert "no Sentinel gave a primary for service 'nosuch'" in line, line
+        assert line.count(": no such service") == len(cluster.sentinels), line
+        assert "<redis" not in line and PASSWORD not in line
