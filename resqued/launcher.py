@@ -118,4 +118,7 @@ def check_files(view: dict[str, Any], hot_swap: bool = False, adopted: bool = Fa
         raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
     if found.state == "foreign":
         then = "nothing to take over from; starting" if hot_swap else "taking it over"
-        log.warning("%s; %s", found.describe(), then)
+        what = found.describe()
+        if found.pid == os.getpid():  # a restarted container: pid 1 again, another process
+            what = f"pidfile {path} names pid {found.pid}, ours, but an earlier process wrote it"
+        log.warning("%s; %s", what, then)
