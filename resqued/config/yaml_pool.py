@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from resqued.config import values
-from resqued.config.model import Config, WorkerSlot
+from resqued.config.model import Config, WorkerRow
 from resqued.config.source import read_text
 from resqued.errors import ConfigError
 
@@ -40,11 +40,11 @@ def counts(doc: dict[str, Any], env: str | None) -> dict[str, int]:
     return merged
 
 
-def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerSlot]:
-    out: list[WorkerSlot] = []
+def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerRow]:
+    out: list[WorkerRow] = []
     for key, n in table.items():
         queues = tuple(q.strip() for q in key.split(",") if q.strip()) or ("*",)
-        out += [WorkerSlot(queues, interval)] * n
+        out += [WorkerRow(queues, interval)] * n
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 from resqued.resque.sentinels import Sentinel
 from resqued.resque.urls import SCHEMES, TLS_OPTIONS, Target, parameters_of, parse
 

@@ -17,7 +17,7 @@ import redis
 from redis.sentinel import MasterNotFoundError
 from redis.sentinel import Sentinel as RedisSentinel
 
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 
 MAX_CAUSE = 160  # characters kept of one Sentinel's error
 

@@ -27,7 +27,7 @@ from redis import sentinel as rs
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact_url, remember
+from resqued.process.redact import redact_url, remember
 
 SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # what redact_url can tell a password from

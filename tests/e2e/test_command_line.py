@@ -7,24 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from support import ROOT
+from support.cli import cli_env, run
 
 from resqued.version import __version__
-
-
-def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    if "REDIS_URL" not in (env or {}):
-        env.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "resqued.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_test_prints_the_worker_table_and_starts_nothing(redis_url):
@@ -186,13 +171,11 @@ def run_limited(*args: str, cwd=None) -> subprocess.CompletedProcess:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "resqued.cli", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=cli_env(None),
         timeout=30,
         cwd=cwd,
         stdin=subprocess.DEVNULL,

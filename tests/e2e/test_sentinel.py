@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import redis
-from support import ROOT
+from support.cli import run
 from support.procs import wait_for
 from support.sentinel import SentinelSetup
 
@@ -189,17 +186,8 @@ def test_sentinel_failover_under_load(resqued, app_dir, cluster):
 def test_a_service_no_sentinel_knows_is_one_short_line(cluster):
     """Every Sentinel answers, none knows the service: one line, one cause per Sentinel."""
     url = cluster.url().replace("/mymaster/", "/nosuch/")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("REDIS_URL", None)
     for args in (["status"], ["-n", "1", "--test"]):
-        out = subprocess.run(
-            [sys.executable, "-m", "resqued.cli", *args, "--redis", url],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run(*args, "--redis", url)
         assert out.returncode == 1, out
         [line] = out.stderr.strip().splitlines()
         assert "no Sentinel gave a primary for service 'nosuch'" in line, line

@@ -6,8 +6,8 @@ import re
 
 from support import ROOT
 
-from resqued import reexec
 from resqued.config import probe
+from resqued.master import upgrade
 
 DOCS = ROOT / "docs"
 
@@ -19,9 +19,9 @@ def row(path: str, starts: str) -> str:
 
 def test_the_usr2_preflight_deadline_is_the_one_the_docs_give():
     default = probe.DEFAULT_TIMEOUT
-    assert reexec.check_deadline(["-c", "conf.py"]) == default
-    assert reexec.check_deadline(["--boot-timeout", "300"]) == 300
-    assert reexec.check_deadline(["--boot-timeout=7"]) == 7
+    assert upgrade.check_deadline(["-c", "conf.py"]) == default
+    assert upgrade.check_deadline(["--boot-timeout", "300"]) == 300
+    assert upgrade.check_deadline(["--boot-timeout=7"]) == 7
     stated = f"{default:g} s"
     usr2 = row("signals.md", "| `USR2` | Hot re-exec of the master")
     assert re.findall(r"preflight still running after (\d+ s)", usr2) == [stated], usr2
