@@ -23,8 +23,8 @@ def main(argv: list[str]) -> int:
         "Send QUIT to the master named by PIDFILE and wait for it to exit (for container "
         "preStop hooks). Exit 0: gone (or none was running); 99: still running 5 s before "
         "the end of the grace period (as Ruby resqued); 2: the pidfile does not name a "
-        "resqued master (garbage, a pid <= 1, or another process: a stale pidfile), which "
-        "is never signalled.",
+        "resqued master (garbage, not a plausible pid, pid 1 without a matching "
+        "PIDFILE.start, or another process: a stale pidfile), which is never signalled.",
     )
     p.add_argument("pidfile")
     p.add_argument(

@@ -124,8 +124,9 @@ def master_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--boot-timeout",
         metavar="SECONDS",
-        help="give up on a config check or a new listener that is not ready after this "
-        "long (default: boot_timeout in the config, 300; the config check: 60)",
+        help="give up on a config check, a USR2 preflight or a new listener that is not "
+        "ready after this long (default: boot_timeout in the config, 300; the config "
+        "check and the preflight: 60)",
     )
     p.add_argument(
         "--test",

@@ -107,6 +107,10 @@ def main(argv: list[str]) -> int:
     args = work_parser().parse_args(argv)
     if any(os.environ.get(name) for name in ("VERBOSE", "VVERBOSE", "LOGGING")):
         args.verbose = True  # Resque's rake task: a line per job
+    for given in args.queue:  # '' would mean every queue ('*'): never what was typed
+        if not all(name.strip() for name in given.split(",")):
+            where = f" in {given!r}" if given.strip() else ""
+            raise ResquedError(f"-q/--queue: an empty queue name{where}")
     level = setup_logging(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
     names = QueueList.parse([n for q in queues for n in q.split(",")])

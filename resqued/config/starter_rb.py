@@ -36,6 +36,7 @@ from typing import Any
 from resqued.config import compat, dsl, values
 from resqued.config.model import Config
 from resqued.config.ruby_literals import Expr
+from resqued.config.source import read_text
 from resqued.errors import ConfigError
 
 log = logging.getLogger("resqued")
@@ -52,11 +53,7 @@ FIX = "write this config in Python (docs/migrating/ruby-resqued.md, resque_start
 
 def evaluate(path: str, config: Config) -> None:
     """Apply the settings of the Ruby file ``path`` to ``config``; ConfigError (file:line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    lines = read_text(path).splitlines()
     resqued_dsl = dsl.ruby_resqued_names(config)
     number = 0
     while number < len(lines):

@@ -122,7 +122,10 @@ def check_files(view: MasterView, hot_swap: bool = False, adopted: bool = False)
         raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
     if found.state == "foreign":
         then = "nothing to take over from; starting" if hot_swap else "taking it over"
-        log.warning("%s; %s", found.describe(), then)
+        what = found.describe()
+        if found.pid == os.getpid():  # a restarted container: pid 1 again, another process
+            what = f"pidfile {path} names pid {found.pid}, ours, but an earlier process wrote it"
+        log.warning("%s; %s", what, then)
 
 
 def run_master(master: Master, state: MasterState | None, hot_swap: bool) -> int:

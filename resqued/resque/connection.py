@@ -9,10 +9,10 @@ import struct
 from typing import Any
 
 import redis
-from redis.sentinel import Sentinel
 
 from resqued.errors import ResquedError
 from resqued.process.redact import redact
+from resqued.resque.sentinels import Sentinel
 from resqued.resque.urls import SCHEMES, TLS_OPTIONS, Target, parameters_of, parse
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "kernel_timeouts",
     "probe",
     "redact",
+    "refusal",
     "socket_of",
     "validate",
 ]
@@ -131,9 +132,18 @@ def probe(client: redis.Redis, url: str | None = None) -> None:
     except redis.AuthenticationError as exc:
         raise RedisRefused(f"{where} refused the user name or password: {_reason(exc)}") from None
     except redis.ResponseError as exc:
-        raise RedisRefused(f"{where} refused the connection: {_reason(exc)}") from None
+        raise RedisRefused(f"{where} {refusal(client, exc)}") from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise RedisUnreachable(f"cannot reach {where}: {_reason(exc)}") from None
+
+
+def refusal(client: redis.Redis, exc: redis.ResponseError) -> str:
+    """What a refusal on connecting means: ``has no database 99 (...)``, or the reply."""
+    reason = _reason(exc)
+    if "DB index is out of range" in reason:  # SELECT of a database beyond `databases`
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        return f"has no database {db} (beyond the server's 'databases' setting: {reason})"
+    return f"refused the connection: {reason}"
 
 
 def _reason(exc: BaseException) -> str:

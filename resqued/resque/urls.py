@@ -8,12 +8,15 @@
 
 Reserved characters in a user name or password are percent-encoded
 (``/`` %2F, ``@`` %40, ``:`` %3A, ``%`` %25).  Every error is one line that
-shows the URL through ``redact`` only, and never quotes a piece of it.
+shows the URL through ``redact`` only, and never quotes a piece of it; a value
+that does not start with ``scheme://`` (``redis:/:pw@host``, ``:pw@host``, a
+bare password) is not shown at all, since nothing tells its password apart.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,6 +30,7 @@ from resqued.errors import ResquedError
 from resqued.process.redact import redact_url, remember
 
 SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # what redact_url can tell a password from
 SENTINEL_PORT = 26379
 # Options a URL may set (redis-py's names), by where they apply.
 COMMON_OPTIONS = (
@@ -78,6 +82,8 @@ class Target:
 
 
 def _bad(url: str, why: str) -> ResquedError:
+    if not SCHEME.match(url):  # no scheme://: any part of it may be the password
+        return ResquedError(f"invalid Redis URL (not shown: it may hold a password): {why}")
     return ResquedError(f"invalid Redis URL {redact_url(url)!r}: {why}")
 
 

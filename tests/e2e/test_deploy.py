@@ -257,6 +257,34 @@ def test_usr2_with_broken_release_keeps_old_master(resqued, app_dir, r):
     wait_for(reload_done(m, m.pid, 2, 2), 20, "reload after a cancelled re-exec")
 
 
+@pytest.mark.parametrize("hang", ["release", "before_exec"])
+def test_usr2_preflight_gives_up_after_the_boot_timeout(resqued, app_dir, r, hang):
+    """A release that hangs on import, or a before_exec hook that hangs: the re-exec is
+    cancelled after --boot-timeout (default 60 s, as docs/signals.md says), not later."""
+    write_app(app_dir, "v1", 1)
+    m, pid_path = start_master(resqued, app_dir, "--boot-timeout", "6")
+    wait_for(lambda: len(worker_procs(m.pid)) == 1, 15, "1 worker")
+    before = sorted(p for p, _, _ in worker_procs(m.pid))
+    if hang == "release":  # the new release's resqued itself never gets to its check
+        shadow = app_dir / "resqued"
+        shadow.mkdir()
+        (shadow / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    else:
+        write_app(app_dir, "v1", 1, "@before_exec\ndef slow():\n    time.sleep(600)\n")
+        conf = app_dir / "conf.py"
+        conf.write_text("import time\n" + conf.read_text())
+    sent = time.monotonic()
+    m.signal(signal.SIGUSR2)
+    wait_for(lambda: "re-exec cancelled" in m.output(), 40, "the preflight given up")
+    took = time.monotonic() - sent
+    assert took < 30, f"the preflight ran {took:.0f}s with --boot-timeout 6"
+    assert "still running after" in m.output() and "took over" not in m.output()
+    assert sorted(p for p, _, _ in worker_procs(m.pid)) == before
+    assert int(pid_path.read_text()) == m.pid
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+
+
 def test_hup_while_new_listener_boots(resqued, app_dir, r):
     write_app(app_dir, "v1", 2)
     m, pid_path = start_master(resqued, app_dir)
