@@ -50,9 +50,16 @@ def add_redis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--namespace",
         metavar="NS",
-        default=os.environ.get("RESQUE_NAMESPACE"),
+        type=_namespace,
+        default=os.environ.get("RESQUE_NAMESPACE") or None,  # set but empty: unset
         help="Redis key namespace (default: $RESQUE_NAMESPACE or resque)",
     )
+
+
+def _namespace(value: str) -> str:
+    if not value.strip():  # no prefix at all, or keys under ' :': never what was meant
+        raise argparse.ArgumentTypeError("must not be empty (the default is resque)")
+    return value
 
 
 def redis_url(args: argparse.Namespace) -> str | None:

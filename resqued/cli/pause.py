@@ -35,7 +35,7 @@ def _master_id(args: argparse.Namespace, verb: str) -> str:
     found = pidfile.holder(args.pidfile)
     if found.state == "none":
         raise ResquedError(f"pidfile {args.pidfile} names no pid")
-    if found.state == "foreign" or (found.state == "gone" and verb == "pause"):
+    if found.state in ("foreign", "gone"):  # a dead master's flag: --master HOST:PID
         raise ResquedError(f"{found.describe()}: no master to {verb}")
     return f"{registry.hostname()}:{found.pid}"
 

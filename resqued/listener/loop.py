@@ -27,7 +27,7 @@ from resqued.listener.exits import ExitSummary, prune, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
-from resqued.listener.watch import Watch
+from resqued.listener.watch import STARTING_POLL, Watch
 from resqued.process import logs, proctitle
 from resqued.process.proc import reaped, signal_quietly
 from resqued.process.wakeup import Wakeup
@@ -161,7 +161,9 @@ class Listener:
         if loader is None or time.monotonic() < self.next_loader_poll:
             return
         self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
-        table = hooks.call("config.config_loader", loader, yaml_pool.environment())
+        table = hooks.call(
+            "config.config_loader", loader, yaml_pool.environment(self.config.environment)
+        )
         if table is None:
             return  # it failed (logged): keep the current workers
         try:
@@ -179,6 +181,8 @@ class Listener:
         waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        if not self.stopping and self.watch.any_starting(self.workers):
+            timeout = min(timeout, STARTING_POLL)  # report soon after the workers registered
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:

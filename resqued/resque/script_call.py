@@ -13,6 +13,12 @@ reconnects on the next call, and the error (``ConnectionError`` or
 ``TimeoutError``) reaches the caller, whose retry decides (``worker/retry.py``).
 ``NOSCRIPT`` (a restarted or flushed Redis) loads the script and sends again.
 A forked child never uses its parent's socket: it opens its own.
+
+Only redis-py's public API is used here (``send_packed_command``,
+``read_response``, ``connect``, ``register_connect_callback``): redis-py
+disconnects a connection whose call failed, so after any exception the next
+call goes through ``connect()`` first, and a call that follows a success sends
+at once.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class ScriptCall:
         sha = hashlib.sha1(self.script).hexdigest().encode()
         self._head = bulk(b"EVALSHA") + bulk(sha) + bulk(b"0")
         self._conn: Any = None
+        self._suspect = False  # the last call raised: redis-py may have disconnected
         _LIVE.add(self)
 
     def __call__(self, nargs: int, packed: Iterable[bytes]) -> Any:
@@ -62,18 +69,23 @@ class ScriptCall:
             conn = self._conn = self.store.dedicated_connection()
             conn.register_connect_callback(self._connected)
             self._connected(conn)
-        elif connection.socket_of(conn) is None:
-            # Reconnect through connect(): a Sentinel-managed connection asks the
-            # Sentinels for the primary there (send_packed_command would not).
+        elif self._suspect:
+            # Reconnect through connect() (a no-op when still connected): a
+            # Sentinel-managed connection asks the Sentinels for the primary there.
             conn.connect()
-        conn.send_packed_command(command, check_health=False)
+            self._suspect = False
         try:
-            return conn.read_response()
-        except NoScriptError:
-            conn.send_command("SCRIPT", "LOAD", self.script, check_health=False)
-            conn.read_response()
             conn.send_packed_command(command, check_health=False)
-            return conn.read_response()
+            try:
+                return conn.read_response()
+            except NoScriptError:
+                conn.send_command("SCRIPT", "LOAD", self.script, check_health=False)
+                conn.read_response()
+                conn.send_packed_command(command, check_health=False)
+                return conn.read_response()
+        except BaseException:
+            self._suspect = True
+            raise
 
     def _connected(self, conn: Any) -> None:
         connection.kernel_timeouts(conn)
@@ -88,6 +100,7 @@ class ScriptCall:
         if self._conn is not None:
             _INHERITED.append(self._conn)  # kept, so that no close (or shutdown) touches it
             self._conn = None
+            self._suspect = False
 
 
 _LIVE: weakref.WeakSet[ScriptCall] = weakref.WeakSet()

@@ -115,6 +115,9 @@ class JobLoop:
                 self._state("paused")
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
+            elif opts.burst:  # Resque's INTERVAL=0, RQ's --burst: done when nothing is left
+                log.info("worker %s: queues empty, exiting (burst)", self.id)
+                break
             else:
                 self._state("waiting")
                 hooks.run_worker_hooks("queue_empty")

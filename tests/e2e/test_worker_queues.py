@@ -143,14 +143,17 @@ def test_a_job_handed_to_a_dead_worker_goes_back_to_its_queue(resqued, app_dir, 
     assert not r.exists(f"resque:resqued:inflight:{wid}:default")
 
 
-@pytest.mark.parametrize("queues, pause", [("*", False), ("default", True)])
-def test_interval_zero_does_not_spin(resqued, app_dir, r, queues, pause):
-    """INTERVAL=0 polls, paused or idle on patterns matching nothing, must not hammer Redis."""
+@pytest.mark.parametrize("queues, pause, interval", [("*", False, "0.001"), ("default", True, "0")])
+def test_a_tiny_interval_does_not_spin(resqued, app_dir, r, queues, pause, interval):
+    """Polls of a tiny INTERVAL idle on patterns matching nothing, or of a paused worker in
+    burst mode (INTERVAL=0: it exits once the queues are empty, not while paused), must not
+    hammer Redis."""
     if pause:
         r.set("resque:pause-all-workers", "true")
     w = resqued(
-        "work", "-r", "demo_jobs", "-q", queues, "--no-fork", cwd=app_dir, env={"INTERVAL": "0"}
-    )
+        "work", "-r", "demo_jobs", "-q", queues, "--no-fork", cwd=app_dir,
+        env={"INTERVAL": interval},
+    )  # fmt: skip
     worker_id(r)
     wait_reserves(r, 1)
     start, t0 = reserves(r), time.monotonic()
