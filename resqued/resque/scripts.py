@@ -177,10 +177,14 @@ if ARGV[2] ~= '' then
   if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -2 end
   redis.call('EXPIRE', KEYS[3], ARGV[3])
 end
-local head = redis.call('LRANGE', key, 0, n - 1)
-if #head ~= n then return -1 end
-for i = 1, n do
-  if head[i] ~= ARGV[3 + 3 * i] then return -1 end
+if n == 0 then
+  if redis.call('LLEN', key) ~= 0 then return -1 end
+else
+  local head = redis.call('LRANGE', key, 0, n - 1)
+  if #head ~= n then return -1 end
+  for i = 1, n do
+    if head[i] ~= ARGV[3 + 3 * i] then return -1 end
+  end
 end
 for i = 1, n do
   local at = 3 + 3 * i

@@ -136,32 +136,33 @@ class Mover:
 
     def move_due(self) -> None:
         """Every epoch due now, in chunks; stops early when told to stop or the lock is lost."""
-        spec = self.spec
-        while (epoch := self.delayed.next_due(int(time.time()))) is not None:
-            moved = 0
-            while True:
-                n = self.delayed.move(
-                    epoch,
-                    spec.batch_size,
-                    self.id,
-                    self.lock.key,
-                    self.lock.value,
-                    spec.lock_timeout,
-                )
-                if n == NOT_OURS:
-                    log.warning("scheduler: the lock is no longer ours; stopped moving")
-                    self.master = False
-                    return
-                if n == CHANGED:
-                    continue  # a producer's remove or another mover changed the list: read again
-                moved += n
-                self.wakeup.dispatch(self)  # a stop waits for the chunk in hand, no more
-                if self.stopping:
-                    return
-                if n < spec.batch_size:
-                    break
-            if moved:
-                log.info("scheduler: moved %d delayed job(s) due at %d", moved, epoch)
+        total, epochs, going = 0, 0, True
+        while going and (epoch := self.delayed.next_due(int(time.time()))) is not None:
+            moved, going = self.move_epoch(epoch)
+            total, epochs = total + moved, epochs + 1
+            log.debug("scheduler: moved %d delayed job(s) due at %d", moved, epoch)
+        if total:
+            log.info("scheduler: moved %d delayed job(s) due in %d second(s)", total, epochs)
+
+    def move_epoch(self, epoch: int) -> tuple[int, bool]:
+        """The jobs due at ``epoch``, a chunk per call: how many moved, and whether to go on."""
+        spec, moved = self.spec, 0
+        while True:
+            n = self.delayed.move(
+                epoch, spec.batch_size, self.id, self.lock.key, self.lock.value, spec.lock_timeout
+            )
+            if n == NOT_OURS:
+                log.warning("scheduler: the lock is no longer ours; stopped moving")
+                self.master = False
+                return moved, False
+            if n == CHANGED:
+                continue  # a producer's remove or another mover changed the list: read again
+            moved += n
+            self.wakeup.dispatch(self)  # a stop waits for the chunk in hand, no more
+            if self.stopping:
+                return moved, False
+            if n < spec.batch_size:
+                return moved, True
 
     # -- recurring schedules --------------------------------------------------------------
 

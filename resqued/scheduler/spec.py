@@ -100,7 +100,13 @@ def checked(base: SchedulerSpec, values: dict[str, Any]) -> SchedulerSpec:
             out[name] = None if value is None and name == "env" else _text(value, name, empty=True)
         else:
             raise ConfigError(f"scheduler() has no setting {name!r}")
-    return replace(base, **out)
+    spec = replace(base, **out)
+    if spec.lock_timeout <= spec.interval:
+        raise ConfigError(
+            f"scheduler lock_timeout ({spec.lock_timeout}s) must be longer than its interval "
+            f"({spec.interval:g}s): the holder renews the lock once an interval"
+        )
+    return spec
 
 
 def _text(value: object, name: str, empty: bool = False) -> str:

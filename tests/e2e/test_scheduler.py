@@ -106,6 +106,10 @@ def test_enqueue_in_runs_on_our_worker_when_due(resqued, app_dir, r, redis_url):
     assert ran >= due and ran - asked < 5 + 5  # not early; about when asked
     assert api.delayed_count() == 0
 
+    m.signal(signal.SIGQUIT)  # the mover stops with the master and lets the lock go
+    assert m.wait(30) == 0
+    assert r.get(LOCK) is None and mover not in [p for p, _, _ in ps()]
+
 
 def test_a_job_ruby_delayed_is_moved_and_runs(resqued, app_dir, r):
     start(resqued, app_dir, config(app_dir))

@@ -223,6 +223,21 @@ def test_an_emptied_epoch_is_cleaned_up(store, r):
     assert d.next_due(200) is None
 
 
+def test_an_epoch_read_empty_that_gets_a_job_is_read_again(store, r, monkeypatch):
+    d = Delayed(store)
+    r.zadd("resque:delayed_queue_schedule", {"100": 100})
+    real = d.redis.lrange
+
+    def read_then_a_producer_pushes(key, start, end):
+        found = real(key, start, end)
+        store.redis.rpush(key, ENTRY)
+        return found
+
+    monkeypatch.setattr(d.redis, "lrange", read_then_a_producer_pushes)
+    assert d.move(100, 100, "me") == CHANGED
+    assert d.next_due(200) == 100 and r.llen("resque:delayed:100") == 1
+
+
 def test_args_become_a_list_and_a_job_without_a_queue_is_failed_not_lost(store, r):
     d = Delayed(store)
     push(

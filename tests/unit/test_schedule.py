@@ -250,3 +250,8 @@ def test_resque_schedulers_environment_gives_the_defaults(monkeypatch):
     monkeypatch.setenv("LOCK_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match=r"^\$LOCK_TIMEOUT: scheduler lock_timeout must be"):
         scheduler_setting(None, True, {})
+
+
+def test_a_lock_that_would_expire_between_two_turns_is_refused():
+    with pytest.raises(ConfigError, match=r"lock_timeout \(5s\) must be longer than its interval"):
+        scheduler_setting(None, True, {"lock_timeout": 5, "interval": 5})
