@@ -45,10 +45,12 @@ SOON = 0.05  # the shortest sleep while something is due but could not be moved
 
 
 class Mover:
-    def __init__(self, spec: SchedulerSpec, store: Store, dead_pids: Iterable[int] = ()) -> None:
+    def __init__(
+        self, spec: SchedulerSpec, store: Store, dead_pids: Iterable[int] = (), pid: int = 0
+    ) -> None:
         self.spec = spec
         self.store = store
-        self.lock = SchedulerLock(store, spec.lock_timeout, spec.lock_prefix)
+        self.lock = SchedulerLock(store, spec.lock_timeout, spec.lock_prefix, pid)
         self.delayed = Delayed(store)
         self.schedules = Schedules(store)
         self.recurring = Recurring()
@@ -57,7 +59,7 @@ class Mover:
         self.stopping = False
         self.wake_at = 0.0
         self.dead_pids = list(dead_pids)
-        self.id = f"{self.lock.host}:{os.getpid()}:resqued-scheduler"  # on failure records
+        self.id = f"{self.lock.value}:resqued-scheduler"  # the worker on failure records
         self.wakeup = Wakeup()
 
     # -- signals --------------------------------------------------------------------------
@@ -70,7 +72,10 @@ class Mover:
     def handle_hup(self) -> None:
         """Read the schedule file again; the schedules in use stay if it is bad."""
         if self.read_file():
-            self.reload(time.time())
+            try:
+                self.reload(time.time())
+            except RedisError as exc:  # the dynamic ones: read again at the next change of role
+                log.warning("scheduler: %s", redact(f"{type(exc).__name__}: {exc}"))
 
     def handle_usr1(self) -> None:
         logs.reopen_or_keep(f"scheduler {os.getpid()}")
@@ -96,6 +101,7 @@ class Mover:
                 self.wakeup.wait(max(0.0, self.wake_at - time.time()))
         finally:
             self.let_go()
+            self.master = None
         log.info("scheduler %d exiting", os.getpid())
         return 0
 
@@ -120,6 +126,8 @@ class Mover:
             self.plan()
             self.title("holding the lock")
         except RedisError as exc:
+            # As Ruby does: let the lock go, keep the role (a holder that takes it again
+            # next turn goes on with the same schedule times).
             log.warning("scheduler: %s", redact(f"{type(exc).__name__}: {exc}"))
             self.let_go()
 
@@ -213,12 +221,12 @@ class Mover:
     # -- the lock and the title -----------------------------------------------------------
 
     def let_go(self) -> None:
+        """Release the lock if it is ours (a compare-and-delete: never someone else's)."""
         if self.master:
             try:
                 self.lock.release()
             except RedisError:
                 pass
-        self.master = None
 
     def title(self, state: str) -> None:
         role = "master" if self.master else "standby"
