@@ -25,6 +25,7 @@ reload changes its settings, kept across a USR2, stopped with the rest.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import signal
@@ -40,7 +41,7 @@ from resqued.master.job_stats import JobStats
 from resqued.master.listeners import Listeners, listener_spec
 from resqued.master.proxy import ListenerProxy
 from resqued.master.registry import Registration
-from resqued.master.scheduler import HEALTHY_AFTER, MoverProcess, Scheduler
+from resqued.master.scheduler import HEALTHY_AFTER, MoverProcess, Scheduler, schedule_error
 from resqued.master.state import MasterState
 from resqued.master.upgrade import Upgrade, shown_command, unblock_signals
 from resqued.process import logs, proctitle, systemd
@@ -337,6 +338,10 @@ class Master:
         self.rotation = log_rotation.from_view(self.view)
         mover = self.scheduler.current
         if mover and mover.spec != self.view.scheduler and not self.scheduler.replacing:
+            if self.view.scheduler and (error := schedule_error(self.view.scheduler)):
+                log.error("reload: %s; the scheduler keeps its settings", error)
+                self.view = dataclasses.replace(self.view, scheduler=mover.spec)
+                return
             log.info("reload: the scheduler's settings changed; replacing %r", mover)
             self.scheduler.replacing = True
             mover.kill(signal.SIGTERM)

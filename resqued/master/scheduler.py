@@ -19,15 +19,26 @@ from collections.abc import Callable
 from typing import Any
 
 from resqued.config.view import MasterView
+from resqued.errors import ConfigError
 from resqued.master.state import MasterState, SchedulerRecord
 from resqued.process import logs
 from resqued.process.backoff import Backoff
 from resqued.process.proc import signal_quietly
+from resqued.scheduler import schedule
 from resqued.scheduler.spec import SchedulerSpec
 
 log = logging.getLogger("resqued")
 
 HEALTHY_AFTER = 10.0  # a mover that ran this long resets the restart backoff
+
+
+def schedule_error(spec: SchedulerSpec) -> str | None:
+    """Why the schedule file a new spec names cannot be used (read, never run), or None."""
+    try:
+        schedule.check(spec)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 class MoverProcess:

@@ -83,7 +83,8 @@ def test_hup_reaches_the_mover_and_new_settings_replace_it(h):
     h.master.handle_hup()
     assert first.signals == [signal.SIGHUP]
     h.turn()
-    h.current.says(ipc.Running(2, replace(VIEW, scheduler=replace(SPEC, interval=0.5))))
+    new = replace(SPEC, interval=0.5, schedule_file=None)
+    h.current.says(ipc.Running(2, replace(VIEW, scheduler=new)))
     h.turn()
     assert first.signals == [signal.SIGHUP, signal.SIGTERM]
     h.exits.append((first.pid, status_of(0)))
@@ -130,3 +131,17 @@ def test_the_mover_crosses_a_usr2_in_the_state(h, monkeypatch):
     again.master.scheduler.adopt(state)
     adopted = again.master.scheduler.current
     assert adopted is not None and adopted.pid == m.pid and adopted.spec == SPEC
+
+
+def test_new_settings_naming_a_bad_schedule_file_keep_the_running_mover(h, tmp_path):
+    h.started_and_ready(view=VIEW)
+    h.turn()
+    first = mover(h)
+    bad = tmp_path / "new.yml"
+    bad.write_text("a:\n  every: 1m\n")  # no queue
+    h.master.handle_hup()
+    h.turn()
+    h.current.says(ipc.Running(2, replace(VIEW, scheduler=replace(SPEC, schedule_file=str(bad)))))
+    h.turn()
+    assert first.signals == [signal.SIGHUP]  # not replaced
+    assert h.master.view.scheduler == SPEC and mover(h) is first
