@@ -13,6 +13,7 @@ import redis
 
 from resqued import logs
 from resqued.errors import ResquedError
+from resqued.resque import host
 from resqued.resque.redact import redact
 from resqued.resque.store import Store
 
@@ -53,6 +54,22 @@ def add_redis_args(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("RESQUE_NAMESPACE"),
         help="Redis key namespace (default: $RESQUE_NAMESPACE or resque)",
     )
+
+
+def add_hostname_arg(p: argparse.ArgumentParser) -> None:
+    """``--hostname NAME``: this host's name in worker and master ids (``$RESQUED_HOSTNAME``)."""
+    p.add_argument(
+        "--hostname",
+        metavar="NAME",
+        help="this host's name in worker and master ids, status and pruning (default: "
+        "$RESQUED_HOSTNAME or the system's host name; for containers and simulated hosts)",
+    )
+
+
+def apply_hostname(args: argparse.Namespace) -> None:
+    """Use ``--hostname`` here and in every process started from here; check the variable."""
+    host.override(args.hostname)
+    host.hostname()  # a bad $RESQUED_HOSTNAME is one line now, not an error in a worker
 
 
 def redis_url(args: argparse.Namespace) -> str | None:

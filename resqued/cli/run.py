@@ -7,7 +7,15 @@ import os
 from typing import Any
 
 from resqued import reexec, replace_file, workdir
-from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
+from resqued.cli.common import (
+    Parser,
+    add_hostname_arg,
+    add_log_args,
+    add_redis_args,
+    apply_hostname,
+    redis_url,
+    setup_logging,
+)
 from resqued.config import limits
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
@@ -129,6 +137,7 @@ def master_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="(internal, Ruby resqued's) start as the new image of a master whose state is in FILE",
     )
+    add_hostname_arg(p)
     add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
@@ -189,6 +198,7 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
 def run_master(argv: list[str]) -> int:
     args = master_parser().parse_args(argv)
     level = setup_logging(args)
+    apply_hostname(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
     deadline = None

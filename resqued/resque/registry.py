@@ -6,11 +6,10 @@ import json
 import logging
 import os
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
-from resqued.resque import failure, times
+from resqued.resque import failure, host, times
 from resqued.resque.payload import malformed_stand_in
 from resqued.resque.store import Store
 
@@ -30,7 +29,8 @@ def _text(value: bytes | str) -> str:
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    """This host's name in worker ids (``--hostname``/``$RESQUED_HOSTNAME``, else the system's)."""
+    return host.hostname()
 
 
 def worker_id(queues: str, pid: int | None = None) -> str:
