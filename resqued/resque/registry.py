@@ -11,6 +11,7 @@ from typing import Any
 
 from resqued.resque import failure, host, times
 from resqued.resque.payload import malformed_stand_in
+from resqued.resque.queues import is_pattern
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -137,29 +138,39 @@ def unregister(
     pipe.execute()
 
 
-def requeue_handed_over(store: Store, wid: str) -> int:
-    """Put jobs an idle wait moved into the worker's hand-over lists back at their queue's head."""
-    prefix = store.keys.inflight(wid)
-    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
-    moved = 0
-    for key in store.redis.scan_iter(match=pattern, count=1000):
-        queue = _text(key)[len(prefix) :]
-        moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
+def requeue_handed_over(store: Store, wid: str, forget: bool = True) -> int:
+    """Put jobs an idle wait moved into the worker's hand-over lists back at their queue's head.
+
+    The lists are found from the worker's record (``Keys.handovers``) and, for a
+    worker of an older version that kept none, from the queues its id names:
+    never by scanning the keyspace.  ``forget``: the worker is gone (its record
+    goes too); a worker that pauses keeps it.
+    """
+    moved = store.hand_back(wid, forget, named_queues(wid))
     if moved:
         log.info("requeued %d job(s) handed over to %s", moved, wid)
     return moved
 
 
+def named_queues(wid: str) -> list[str]:
+    """The queues a worker id names literally (``host:pid:high,low#2`` -> high, low)."""
+    parts = wid.split(":", 2)
+    if len(parts) < 3:
+        return []
+    queues = re.sub(r"#[0-9]+$", "", parts[2]).split(",")
+    return [q for q in queues if q and not q.startswith("!") and not is_pattern(q)]
+
+
 def requeue_abandoned_handovers(store: Store) -> int:
-    """Requeue hand-over jobs of workers that are no longer registered (a safety net)."""
-    base = store.keys.inflight("").removesuffix(":")
-    registered = {_text(w) for w in store.redis.smembers(store.keys.workers)}
+    """Requeue hand-over jobs of workers that are no longer registered (a safety net).
+
+    Reads resqued's index of workers with hand-over records against ``workers``:
+    its cost follows the number of workers, not the size of the keyspace.
+    """
+    k = store.keys
     moved = 0
-    for key in store.redis.scan_iter(match=base + "*", count=1000):
-        rest = _text(key)[len(base) :]
-        wid, _, queue = rest.rpartition(":")
-        if wid and wid not in registered:
-            moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
+    for raw in store.redis.sdiff([k.handover_workers, k.workers]):
+        moved += store.hand_back(_text(raw), True, named_queues(_text(raw)))
     return moved
 
 

@@ -135,6 +135,7 @@ class Worker(Control):
 
     def _reregister(self) -> None:
         registry.reregister(self.store, self.id, self.started)
+        self.idle.forget_records()  # its hand-over record went with its registration
 
     def _unregister(self) -> None:
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)

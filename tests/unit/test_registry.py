@@ -77,11 +77,13 @@ def test_prune_honours_the_lock(store, r):
 
 
 def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
-    gone = "elsewhere:77:high,low"
+    gone = "elsewhere:77:*"  # a pattern: only its record says where it waited
+    store.record_handover(gone, "low")
     r.rpush(f"resque:resqued:inflight:{gone}:low", b'{"class":"A","args":[1]}')
     r.rpush("resque:queue:low", b'{"class":"B","args":[]}')
     live = registry.worker_id("high", 5)
     registry.register(store, live)
+    store.record_handover(live, "high")
     r.rpush(f"resque:resqued:inflight:{live}:high", b'{"class":"C","args":[]}')
     registry.prune_dead_workers(store, live)
     # back at the head of its queue, and a live worker's hand-over is left alone
@@ -90,11 +92,56 @@ def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
         b'{"class":"B","args":[]}',
     ]
     assert r.llen(f"resque:resqued:inflight:{live}:high") == 1
+    # the gone worker's record is forgotten; the live one's stays
+    assert r.smembers("resque:resqued:handovers") == {live.encode()}
+    assert not r.exists(f"resque:resqued:handovers:{gone}")
+
+
+def scans(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_scan", {}).get("calls", 0))
+
+
+def test_an_exit_and_a_prune_find_hand_overs_without_scanning(store, r):
+    r.execute_command("DEBUG", "POPULATE", 5000, "unrelated")
+    wid = registry.worker_id("*", 4244)
+    registry.register(store, wid)
+    store.record_handover(wid, "mail")
+    r.rpush(f"resque:resqued:inflight:{wid}:mail", b'{"class":"A","args":[]}')
+    dead = "elsewhere:9:mail"  # registered, expired, its hand-over recorded
+    r.sadd("resque:workers", dead)
+    r.hset("resque:workers:heartbeat", dead, times.heartbeat(store.server_time() - 400))
+    store.record_handover(dead, "mail")
+    r.rpush(f"resque:resqued:inflight:{dead}:mail", b'{"class":"B","args":[]}')
+    before = scans(r)
+    registry.unregister(store, wid)
+    assert registry.prune_dead_workers(store, "me") == [dead]
+    assert scans(r) == before
+    assert sorted(r.lrange("resque:queue:mail", 0, -1)) == [
+        b'{"class":"A","args":[]}',
+        b'{"class":"B","args":[]}',
+    ]
+    assert not r.keys("resque:resqued:*")
+
+
+def test_a_worker_of_an_older_version_without_a_record_is_found_by_the_queues_it_names(store, r):
+    wid = "elsewhere:10:high,low#2"
+    r.sadd("resque:workers", wid)
+    r.rpush(f"resque:resqued:inflight:{wid}:low", b'{"class":"A","args":[]}')
+    registry.unregister(store, wid)
+    assert r.lrange("resque:queue:low", 0, -1) == [b'{"class":"A","args":[]}']
+
+
+def test_named_queues_of_a_worker_id():
+    assert registry.named_queues("h:1:high,low") == ["high", "low"]
+    assert registry.named_queues("h:1:high,mail_*,!low#3") == ["high"]
+    assert registry.named_queues("h:1:a:b,c") == ["a:b", "c"]
+    assert registry.named_queues("h:1") == []
 
 
 def test_unregister_requeues_hand_overs_even_with_glob_characters_in_the_id(store, r):
     wid = registry.worker_id("*", 4242)
     registry.register(store, wid)
+    store.record_handover(wid, "mail")
     r.rpush(f"resque:resqued:inflight:{wid}:mail", b'{"class":"A","args":[]}')
     r.rpush(f"resque:resqued:inflight:{registry.worker_id('x', 4242)}:mail", b"not mine")
     registry.unregister(store, wid)
