@@ -3,7 +3,8 @@
 A worker that could not clean up after itself (killed, crashed) is unregistered
 here: its in-flight job goes to ``failed`` (with the guard rails' reason when
 they killed it), its hand-over lists back to their queues.  ``prune`` does the
-same for dead workers the listener did not start (under Resque's prune lock).
+same for dead workers the listener did not start (under Resque's prune lock), in
+a process of its own (``pruner.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 from resqued import jobs
 from resqued.listener import compat
 from resqued.resque import registry
+from resqued.resque.prune import prune_dead_workers
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -73,7 +75,7 @@ def unregister_dead(
 def prune(store: Store, number: int) -> None:
     """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock."""
     try:
-        registry.prune_dead_workers(
+        prune_dead_workers(
             store, f"{registry.hostname()}:{os.getpid()}:listener", jobs.run_failure_hooks
         )
     except (redis.RedisError, OSError, RuntimeError) as exc:

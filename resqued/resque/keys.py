@@ -51,6 +51,10 @@ class Keys:
         """
         return f"{self.prefix}resqued:handovers:{worker_id}"
 
+    def host(self, name: str) -> str:
+        """resqued's record of a host's last beat (``resque/beats.py``); expires."""
+        return f"{self.prefix}resqued:host:{name}"
+
     def master_pause(self, master_id: str) -> str:
         """resqued's own per-master pause flag (not a Ruby key)."""
         return f"{self.prefix}resqued:pause:{master_id}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from resqued import hooks, jobs, proctitle
-from resqued.resque import registry
+from resqued.resque import prune, registry
 from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -131,7 +131,7 @@ class Worker(Control):
     def _register(self) -> None:
         self.started = registry.register(self.store, self.id, jobs.run_failure_hooks)
         if self.options.prune:
-            registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
+            prune.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
 
     def _reregister(self) -> None:
         registry.reregister(self.store, self.id, self.started)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import resqued
-from resqued.resque import registry, times
+from resqued.resque import prune, registry, times
 from resqued.resque.connection import redact
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -62,7 +62,7 @@ def test_prune_removes_expired_and_dead_local_workers_only(store, r):
         f"resque:worker:{remote_expired}",
         json.dumps({"queue": "q", "run_at": "x", "payload": {"class": "A", "args": []}}),
     )
-    pruned = registry.prune_dead_workers(store, me)
+    pruned = prune.prune_dead_workers(store, me)
     assert sorted(pruned) == sorted([dead_local, remote_expired])
     assert r.smembers("resque:workers") == {remote_alive.encode()}
     [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)]
@@ -72,7 +72,7 @@ def test_prune_removes_expired_and_dead_local_workers_only(store, r):
 def test_prune_honours_the_lock(store, r):
     r.sadd("resque:workers", registry.worker_id("q", 999_999))
     r.set("resque:pruning_dead_workers_in_progress", "someone", ex=60)
-    assert registry.prune_dead_workers(store, "me") == []
+    assert prune.prune_dead_workers(store, "me") == []
     assert r.scard("resque:workers") == 1
 
 
@@ -85,7 +85,7 @@ def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
     registry.register(store, live)
     store.record_handover(live, "high")
     r.rpush(f"resque:resqued:inflight:{live}:high", b'{"class":"C","args":[]}')
-    registry.prune_dead_workers(store, live)
+    prune.prune_dead_workers(store, live)
     # back at the head of its queue, and a live worker's hand-over is left alone
     assert r.lrange("resque:queue:low", 0, -1) == [
         b'{"class":"A","args":[1]}',
@@ -114,7 +114,7 @@ def test_an_exit_and_a_prune_find_hand_overs_without_scanning(store, r):
     r.rpush(f"resque:resqued:inflight:{dead}:mail", b'{"class":"B","args":[]}')
     before = scans(r)
     registry.unregister(store, wid)
-    assert registry.prune_dead_workers(store, "me") == [dead]
+    assert prune.prune_dead_workers(store, "me") == [dead]
     assert scans(r) == before
     assert sorted(r.lrange("resque:queue:mail", 0, -1)) == [
         b'{"class":"A","args":[]}',
@@ -193,14 +193,14 @@ def test_live_workers_are_read_from_proc_and_zombies_are_dead(tmp_path):
     fake_proc(tmp_path, "16", "S", b"resque-0.1.0: Paused\0", comm="x) Z (y")  # odd comm
     (tmp_path / "self").mkdir()
     (tmp_path / "17").mkdir()  # vanished between listing and reading
-    assert registry.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
+    assert prune.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
 
 
 def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "live_resque_pids", lambda: None)
+    monkeypatch.setattr(prune, "live_resque_pids", lambda: None)
     gone = registry.worker_id("q", 999_999)
     r.sadd("resque:workers", gone)
-    assert registry.prune_dead_workers(store, "me") == []
+    assert prune.prune_dead_workers(store, "me") == []
     assert r.sismember("resque:workers", gone)
 
 
@@ -237,3 +237,58 @@ def test_under_load_a_worker_notices_an_empty_restart_after_recording_its_job(st
     reserver.pending = b""  # job 2 done
     assert reserver.call() == [b"unregistered"]
     assert r.llen("resque:queue:q") == 1  # nothing taken before it registers again
+
+
+def test_the_prune_lock_is_released_only_by_its_owner(store, r, monkeypatch):
+    r.sadd("resque:workers", "elsewhere:1:q")
+    r.hset("resque:workers:heartbeat", "elsewhere:1:q", times.heartbeat(store.server_time() - 400))
+
+    def slow_unregister(st, wid, *args, **kwargs):
+        # the prune outlived its lock: another prune took it meanwhile
+        r.set("resque:pruning_dead_workers_in_progress", "another prune", ex=60)
+        return real(st, wid, *args, **kwargs)
+
+    real = registry.unregister
+    monkeypatch.setattr(registry, "unregister", slow_unregister)
+    assert prune.prune_dead_workers(store, "me") == ["elsewhere:1:q"]
+    assert r.get("resque:pruning_dead_workers_in_progress") == b"another prune"
+    monkeypatch.setattr(registry, "unregister", real)
+    r.delete("resque:pruning_dead_workers_in_progress")
+    assert prune.prune_dead_workers(store, "me") == []
+    assert not r.exists("resque:pruning_dead_workers_in_progress")  # its own: released
+
+
+def test_a_worker_that_beat_since_the_prune_read_its_heartbeat_is_left_alone(store, r):
+    wid = "elsewhere:2:q"
+    old = times.heartbeat(store.server_time() - 400)
+    r.sadd("resque:workers", wid)
+    r.hset("resque:workers:heartbeat", wid, old)
+    claim = r.register_script(prune.CLAIM)
+    r.hset("resque:workers:heartbeat", wid, times.heartbeat(store.server_time()))  # it beat
+    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, old]) == 0
+    assert r.sismember("resque:workers", wid)
+    fresh = r.hget("resque:workers:heartbeat", wid).decode()
+    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, fresh]) == 1
+    # a second prune with the same reading finds it taken
+    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, fresh]) == 0
+    assert not r.sismember("resque:workers", wid) and not r.hexists("resque:workers:heartbeat", wid)
+
+
+def test_a_worker_of_this_host_is_pruned_by_pid_only_once_its_beat_is_late(store, r):
+    gone = registry.worker_id("q", 999_999)  # no such pid here
+    r.sadd("resque:workers", gone)
+    r.hset("resque:workers:heartbeat", gone, times.heartbeat(store.server_time() - 5))
+    # beaten 5 s ago: a listener on a same-named host elsewhere may be beating for it
+    assert prune.prune_dead_workers(store, "me") == []
+    r.hset("resque:workers:heartbeat", gone, times.heartbeat(store.server_time() - 31))
+    assert prune.prune_dead_workers(store, "me") == [gone]
+    [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)] or [None]
+    assert rec is None  # it held no job
+
+
+def test_the_prune_uses_the_host_name_override(store, r, monkeypatch):
+    monkeypatch.setenv("RESQUED_HOSTNAME", "sim-1")
+    mine, other = "sim-1:999999:q", "sim-2:999999:q"  # neither pid lives here
+    r.sadd("resque:workers", mine, other)
+    assert prune.prune_dead_workers(store, "sim-1:1:listener") == [mine]
+    assert r.smembers("resque:workers") == {other.encode()}
