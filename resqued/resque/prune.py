@@ -13,9 +13,9 @@ workers that are no longer registered.  What keeps it from taking the living:
   one the prune read and removes it from ``workers``: a worker that beat since
   (its listener is alive) is left alone, and two prunes never unregister the
   same worker;
-- a worker of this host whose pid is gone is pruned only once its heartbeat is
-  also late (``beats.MISSED_BEATS`` listener beats, or none at all): a
-  same-named host elsewhere whose listener beats keeps its workers.
+- the pid check applies to this host's name only: two masters on one machine
+  with different ``--hostname`` never prune each other's workers by pid (and
+  two machines must not share a name, as with Ruby Resque).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def prune_dead_workers(
             if age is not None and age > beats.PRUNE_AFTER:
                 error = f"Worker {w} did not gracefully exit while processing"
                 why = (failure.PRUNE_DIRTY_EXIT, error)
-            elif w.partition(":")[0] == me and (age is None or age > _local_late()):
+            elif w.partition(":")[0] == me:
                 if not looked:
                     live, looked = live_resque_pids(), True
                 if live is None or _pid(w) in live:
@@ -132,8 +132,3 @@ def _age(stamp: str | None, now: float) -> float | None:
     """Seconds since a heartbeat (None: no heartbeat, or one nobody can read)."""
     t = times.parse_heartbeat(stamp) if stamp is not None else None
     return None if t is None else now - t
-
-
-def _local_late() -> float:
-    """How late a heartbeat of this host must be before its worker may be pruned by pid."""
-    return beats.unreachable_after(beats.LISTENER_BEAT)

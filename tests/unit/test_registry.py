@@ -274,18 +274,6 @@ def test_a_worker_that_beat_since_the_prune_read_its_heartbeat_is_left_alone(sto
     assert not r.sismember("resque:workers", wid) and not r.hexists("resque:workers:heartbeat", wid)
 
 
-def test_a_worker_of_this_host_is_pruned_by_pid_only_once_its_beat_is_late(store, r):
-    gone = registry.worker_id("q", 999_999)  # no such pid here
-    r.sadd("resque:workers", gone)
-    r.hset("resque:workers:heartbeat", gone, times.heartbeat(store.server_time() - 5))
-    # beaten 5 s ago: a listener on a same-named host elsewhere may be beating for it
-    assert prune.prune_dead_workers(store, "me") == []
-    r.hset("resque:workers:heartbeat", gone, times.heartbeat(store.server_time() - 31))
-    assert prune.prune_dead_workers(store, "me") == [gone]
-    [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)] or [None]
-    assert rec is None  # it held no job
-
-
 def test_the_prune_uses_the_host_name_override(store, r, monkeypatch):
     monkeypatch.setenv("RESQUED_HOSTNAME", "sim-1")
     mine, other = "sim-1:999999:q", "sim-2:999999:q"  # neither pid lives here
