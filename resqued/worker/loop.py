@@ -75,6 +75,9 @@ class JobLoop:
             self._jobs()
         finally:
             try:
+                # No job any more: recording the last outcome and unregistering wait on
+                # Redis as long as it takes, and the stuck timeout leaves a stopping worker be.
+                self._state("stopping")
                 self.flush()
             finally:
                 self.reserver.close()

@@ -44,3 +44,12 @@ def connections_of(r: redis.Redis, pid: int) -> list[dict[str, Any]]:
     """The CLIENT LIST entries of the connections ``pid`` holds to this Redis server."""
     ports = local_ports(socket_inodes(pid))
     return [c for c in r.client_list() if int(str(c["addr"]).rsplit(":", 1)[1]) in ports]
+
+
+def own_connections_of(r: redis.Redis, pid: int, parent: int) -> list[dict[str, Any]]:
+    """Those of ``pid``'s connections its ``parent`` does not hold too (a forked worker
+    inherits its listener's sockets: the same connection, counted once, for the listener)."""
+    shared = local_ports(socket_inodes(parent))
+    return [
+        c for c in connections_of(r, pid) if int(str(c["addr"]).rsplit(":", 1)[1]) not in shared
+    ]
