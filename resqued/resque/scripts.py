@@ -17,7 +17,7 @@ hand-over queues and their names, then the queue specs from
 An idle worker waits with ``BLMOVE queue:<q> resqued:inflight:<id>:<q>``: a
 new job wakes exactly one worker (no thundering herd), and the job is never
 only in that worker's memory.  RESERVE takes hand-over jobs first;
-``REQUEUE`` puts any a worker left behind back at the head of their queue.
+``HANDBACK`` puts any a worker left behind back at the head of their queue.
 
 The idle wait records each queue it waits on in ``resqued:handovers:<id>``
 (and the id in ``resqued:handovers``) before its first ``BLMOVE`` there, so
@@ -160,11 +160,6 @@ redis.call('SET', wkey,
 return {'job', q, job}
 """
 
-REQUEUE = r"""
-local n = 0
-while redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) do n = n + 1 end
-return n
-"""
 
 # Every hand-over list of one worker back at the head of its queue, in order: the
 # queues its record names plus those given (named in its id, for workers of an

@@ -9,7 +9,7 @@ import redis
 
 from resqued.resque import connection
 from resqued.resque.keys import Keys
-from resqued.resque.scripts import HANDBACK, REQUEUE
+from resqued.resque.scripts import HANDBACK
 
 
 def text(value: bytes | str) -> str:
@@ -24,18 +24,12 @@ class Store:
     url: str = connection.DEFAULT_URL
 
     def __post_init__(self) -> None:
-        self.requeue_script = self.redis.register_script(REQUEUE)
         self.handback_script = self.redis.register_script(HANDBACK)
 
     @classmethod
     def connect(cls, url: str | None = None, namespace: str = "resque") -> Store:
         url = connection.validate(url or connection.default_url())
         return cls(connection.connect(url), Keys(namespace), url)
-
-    def requeue_handover(self, worker_id: str, queue: str) -> int:
-        """Put jobs in ``worker_id``'s hand-over list for ``queue`` back at the queue's head."""
-        keys = self.keys
-        return int(self.requeue_script(keys=[keys.inflight(worker_id, queue), keys.queue(queue)]))
 
     def record_handover(self, worker_id: str, queue: str) -> None:
         """Record that ``worker_id`` may get a hand-over list for ``queue`` (before its wait)."""
