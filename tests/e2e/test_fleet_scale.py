@@ -45,7 +45,7 @@ def test_a_hup_with_a_million_unrelated_keys_scans_nothing_and_loses_nothing(res
     m = master(resqued, app_dir, "-n", "4", "--queue", "a", "--queue", "b", "--no-fork")
     wait_for(lambda: len(registered(r)) == 4 and len(workers_of(m)) == 4, 30, "4 workers")
     old = registered(r)
-    wait_for(lambda: r.scard("resque:resqued:handovers") == 4, 15, "idle waits recorded")
+    wait_for(lambda: r.info("clients")["blocked_clients"] >= 4, 15, "idle waits")
     r.config_resetstat()
     done = threading.Event()
 
@@ -133,6 +133,28 @@ def test_every_worker_holds_at_most_two_connections(resqued, app_dir, r):
     wait_for(lambda: r.llen("record") == 1, 15, "a job")
     for pid in workers_of(m):
         assert len(own_connections(r, pid)) <= 2
+    m.signal(signal.SIGQUIT)
+    m.wait(30)
+
+
+def test_four_workers_fit_in_room_for_two_connections_each(resqued, app_dir, r):
+    before = r.config_get("maxclients")["maxclients"]
+    clients = r.info("clients")["connected_clients"]
+    stats = r.info("stats")["rejected_connections"]
+    # 2 a worker, 1 for the listener, 1 for its prune, 1 for the master, and 2 for the
+    # jobs' own clients: nothing spare (a worker needing one a queue would be refused)
+    r.config_set("maxclients", clients + 2 * 4 + 3 + 2)
+    try:
+        m = master(resqued, app_dir, "-n", "4", "--queue", "a", "--queue", "b", "--no-fork")
+        wait_for(lambda: len(registered(r)) == 4, 30, "4 workers")
+        wait_for(lambda: r.info("clients")["blocked_clients"] == 4, 15, "4 idle waits")
+        for q in "ab":
+            push(r, q, "Record", q)
+        wait_for(lambda: r.llen("record") == 2, 15, "a job on each queue")
+        assert r.info("stats")["rejected_connections"] == stats  # no one was refused
+        assert "unavailable" not in m.output(), m.output()
+    finally:
+        r.config_set("maxclients", before)
     m.signal(signal.SIGQUIT)
     m.wait(30)
 
