@@ -58,10 +58,10 @@ class Listener:
         # Dead workers of this host (and expired ones anywhere) are pruned at start and
         # every prune_interval, so a job never stays in a dead worker's worker:<id>
         # longer; in a process of its own, so the heartbeat never waits behind it.
-        self.pruner = Pruner(store, number, SIGNALS)
         self.next_prune = 0.0
         self.watch = Watch(config, store, time.monotonic())  # guard rails, stats, heartbeat
         self.wakeup = Wakeup()
+        self.pruner = Pruner(store, number, SIGNALS, self._let_go)
 
     # -- signals: handlers only queue ------------------------------------------
 

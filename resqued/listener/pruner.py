@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from resqued import proctitle
 from resqued.listener.exits import prune
@@ -28,10 +28,17 @@ EXIT_WAIT = 5.0  # how long a stopping listener waits for a prune under way
 
 
 class Pruner:
-    def __init__(self, store: Store, number: int, reset_signals: Iterable[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        number: int,
+        reset_signals: Iterable[str],
+        let_go: Callable[[], None],
+    ) -> None:
         self.url, self.namespace = store.url, store.keys.namespace
         self.number = number
         self.reset_signals = tuple(reset_signals)
+        self.let_go = let_go  # in the child: drop the listener's channel, pipe, scoreboards
         self.pid = 0  # the prune under way (0: none)
 
     def start(self) -> None:
@@ -64,7 +71,7 @@ class Pruner:
         """In the child: one prune on a client of its own, then exit (never returns)."""
         code = 1
         try:
-            signal.set_wakeup_fd(-1)  # the listener's wake-up pipe is not ours to write
+            self.let_go()  # the master sees the listener's channel close when the listener exits
             for name in self.reset_signals:
                 signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
             proctitle.set_title(f"{proctitle.MANAGER_PREFIX} listener #{self.number} pruning")
