@@ -11,10 +11,10 @@ from typing import Any, NoReturn, TextIO
 
 import redis
 
-from resqued import logs
 from resqued.errors import ResquedError
+from resqued.process import logs
+from resqued.process.redact import redact
 from resqued.resque import host
-from resqued.resque.redact import redact
 from resqued.resque.store import Store
 
 

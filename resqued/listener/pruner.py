@@ -17,9 +17,9 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 
-from resqued import proctitle
 from resqued.listener.exits import prune
-from resqued.proc import reaped
+from resqued.process import proctitle
+from resqued.process.proc import reaped
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")

@@ -14,7 +14,7 @@ from support.conns import connections_of, own_connections_of
 from support.jobs import push, strings
 from support.procs import descendants, ps, wait_for
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 UNRELATED_KEYS = 1_000_000
 
