@@ -9,10 +9,12 @@ workers that are no longer registered.  What keeps it from taking the living:
 - the lock holds an owner token and is released only by its owner (a
   compare-and-delete script): a prune that outlived its lock never deletes the
   lock of the prune that followed;
-- each worker is claimed in one script that checks its heartbeat is still the
-  one the prune read and removes it from ``workers``: a worker that beat since
-  (its listener is alive) is left alone, and two prunes never unregister the
-  same worker;
+- right before it unregisters a worker, a script checks that the worker is
+  still registered and its heartbeat is still the one the prune read (which
+  may be minutes old on a slow Redis): a worker that beat since (its listener
+  is alive) is left alone.  The unregister itself keeps the worker in
+  ``workers`` until its last step, so one that a refused write interrupts is
+  found again by the next prune;
 - the pid check applies to this host's name only: two masters on one machine
   with different ``--hostname`` never prune each other's workers by pid (and
   two machines must not share a name, as with Ruby Resque).
@@ -40,10 +42,10 @@ return 0
 """
 
 # KEYS: workers, workers:heartbeat; ARGV: worker id, the heartbeat read ('' for none).
-CLAIM = r"""
+# 1 when the worker is still registered and has not beaten since the prune read.
+STILL_SILENT = r"""
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
 if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[2] then return 0 end
-if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -95,7 +97,7 @@ def prune_dead_workers(
         me = registry.hostname()
         live: set[str] | None = None  # read once, when a worker of this host needs it
         looked = False
-        claim = r.register_script(CLAIM)
+        still_silent = r.register_script(STILL_SILENT)
         for w in sorted(text(raw) for raw in r.smembers(k.workers)):
             if w == wid:
                 continue
@@ -112,7 +114,7 @@ def prune_dead_workers(
                 why = (failure.DIRTY_EXIT, "Job still being processed")
             else:
                 continue
-            if not claim(keys=[k.workers, k.heartbeat], args=[w, stamp or ""]):
+            if not still_silent(keys=[k.workers, k.heartbeat], args=[w, stamp or ""]):
                 continue  # it beat since we read, or another prune took it
             registry.unregister(store, w, *why, dead_job_hook=dead_job_hook)
             pruned.append(w)

@@ -258,20 +258,26 @@ def test_the_prune_lock_is_released_only_by_its_owner(store, r, monkeypatch):
     assert not r.exists("resque:pruning_dead_workers_in_progress")  # its own: released
 
 
-def test_a_worker_that_beat_since_the_prune_read_its_heartbeat_is_left_alone(store, r):
-    wid = "elsewhere:2:q"
+def test_a_worker_that_beat_since_the_prune_read_its_heartbeat_is_left_alone(store, r, monkeypatch):
+    early, late = "elsewhere:2:q", "elsewhere:3:q"
     old = times.heartbeat(store.server_time() - 400)
-    r.sadd("resque:workers", wid)
-    r.hset("resque:workers:heartbeat", wid, old)
-    claim = r.register_script(prune.CLAIM)
-    r.hset("resque:workers:heartbeat", wid, times.heartbeat(store.server_time()))  # it beat
-    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, old]) == 0
-    assert r.sismember("resque:workers", wid)
-    fresh = r.hget("resque:workers:heartbeat", wid).decode()
-    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, fresh]) == 1
-    # a second prune with the same reading finds it taken
-    assert claim(keys=["resque:workers", "resque:workers:heartbeat"], args=[wid, fresh]) == 0
-    assert not r.sismember("resque:workers", wid) and not r.hexists("resque:workers:heartbeat", wid)
+    for wid in (early, late):
+        r.sadd("resque:workers", wid)
+        r.hset("resque:workers:heartbeat", wid, old)
+    real = registry.unregister
+
+    def slow_unregister(st, wid, *args, **kwargs):
+        # while the prune works on the first, the second one's listener beats again
+        r.hset("resque:workers:heartbeat", late, times.heartbeat(store.server_time()))
+        return real(st, wid, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "unregister", slow_unregister)
+    assert prune.prune_dead_workers(store, "me") == [early]
+    assert r.smembers("resque:workers") == {late.encode()}
+    check = r.register_script(prune.STILL_SILENT)
+    fresh = r.hget("resque:workers:heartbeat", late).decode()
+    assert check(keys=["resque:workers", "resque:workers:heartbeat"], args=[late, fresh]) == 1
+    assert check(keys=["resque:workers", "resque:workers:heartbeat"], args=[early, ""]) == 0
 
 
 def test_the_prune_uses_the_host_name_override(store, r, monkeypatch):
