@@ -72,11 +72,18 @@ def unregister_dead(
             log.error("could not unregister dead worker %s: %s", wid, exc)
 
 
-def prune(store: Store, number: int) -> None:
-    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock."""
+def prune(store: Store, number: int, mine: frozenset[int] = frozenset()) -> None:
+    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock.
+
+    ``mine``: pids of the listener's own workers, which the listener itself
+    unregisters when it reaps them (with the guard rails' reason, if they killed one).
+    """
     try:
         prune_dead_workers(
-            store, f"{registry.hostname()}:{os.getpid()}:listener", jobs.run_failure_hooks
+            store,
+            f"{registry.hostname()}:{os.getppid()}:listener",
+            jobs.run_failure_hooks,
+            spare=mine,
         )
     except (redis.RedisError, OSError, RuntimeError) as exc:
         log.warning("listener #%d: could not prune dead workers: %s", number, exc)

@@ -266,4 +266,4 @@ class Listener:
         if now < self.next_prune:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
-        self.pruner.start()
+        self.pruner.start([*self.workers, *self.old])

@@ -41,8 +41,9 @@ class Pruner:
         self.let_go = let_go  # in the child: drop the listener's channel, pipe, scoreboards
         self.pid = 0  # the prune under way (0: none)
 
-    def start(self) -> None:
-        """Fork a prune, unless one is under way."""
+    def start(self, mine: Iterable[int] = ()) -> None:
+        """Fork a prune, unless one is under way.  ``mine``: the listener's workers' pids
+        (the listener unregisters those itself when it reaps them)."""
         self.reap()
         if self.pid:
             return
@@ -52,7 +53,7 @@ class Pruner:
             log.warning("listener #%d: cannot fork a prune: %s", self.number, exc)
             return
         if pid == 0:
-            self._run()
+            self._run(frozenset(mine))
         self.pid = pid
 
     def reap(self) -> None:
@@ -67,7 +68,7 @@ class Pruner:
             if self.pid:
                 time.sleep(0.05)
 
-    def _run(self) -> None:
+    def _run(self, mine: frozenset[int]) -> None:
         """In the child: one prune on a client of its own, then exit (never returns)."""
         code = 1
         try:
@@ -75,7 +76,7 @@ class Pruner:
             for name in self.reset_signals:
                 signal.signal(getattr(signal, "SIG" + name), signal.SIG_DFL)
             proctitle.set_title(f"{proctitle.MANAGER_PREFIX} listener #{self.number} pruning")
-            prune(Store.connect(self.url, self.namespace), self.number)
+            prune(Store.connect(self.url, self.namespace), self.number, mine)
             code = 0
         except BaseException:
             log.exception("listener #%d: the prune crashed", self.number)

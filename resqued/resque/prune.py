@@ -79,12 +79,16 @@ def live_resque_pids(proc: str = "/proc") -> set[str] | None:
 
 
 def prune_dead_workers(
-    store: Store, wid: str, dead_job_hook: FailureHook | None = None
+    store: Store,
+    wid: str,
+    dead_job_hook: FailureHook | None = None,
+    spare: frozenset[int] = frozenset(),
 ) -> list[str]:
     """Unregister workers with an expired heartbeat, and workers on this host that are gone.
 
     Runs under Resque's prune lock, so one process on the cluster prunes at a time.
-    Returns the pruned ids.
+    ``spare``: pids of this host's workers whose own listener unregisters them when
+    it reaps them (a listener's prune leaves those to it).  Returns the pruned ids.
     """
     k, r = store.keys, store.redis
     token = f"{wid}:{secrets.token_hex(4)}"
@@ -98,6 +102,7 @@ def prune_dead_workers(
         live: set[str] | None = None  # read once, when a worker of this host needs it
         looked = False
         still_silent = r.register_script(STILL_SILENT)
+        spared = {str(pid) for pid in spare}
         for w in sorted(text(raw) for raw in r.smembers(k.workers)):
             if w == wid:
                 continue
@@ -109,8 +114,8 @@ def prune_dead_workers(
             elif w.partition(":")[0] == me:
                 if not looked:
                     live, looked = live_resque_pids(), True
-                if live is None or _pid(w) in live:
-                    continue  # alive here, or /proc cannot tell
+                if live is None or _pid(w) in live or _pid(w) in spared:
+                    continue  # alive here, its listener's to unregister, or /proc cannot tell
                 why = (failure.DIRTY_EXIT, "Job still being processed")
             else:
                 continue

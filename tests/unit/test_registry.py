@@ -286,3 +286,11 @@ def test_the_prune_uses_the_host_name_override(store, r, monkeypatch):
     r.sadd("resque:workers", mine, other)
     assert prune.prune_dead_workers(store, "sim-1:1:listener") == [mine]
     assert r.smembers("resque:workers") == {other.encode()}
+
+
+def test_a_listener_s_prune_leaves_its_own_dead_workers_to_the_listener(store, r):
+    # killed a moment ago: its listener will reap it and record why (a guard rail's reason)
+    mine, other = registry.worker_id("q", 999_998), registry.worker_id("q", 999_999)
+    r.sadd("resque:workers", mine, other)
+    assert prune.prune_dead_workers(store, "me", spare=frozenset({999_998})) == [other]
+    assert r.smembers("resque:workers") == {mine.encode()}
