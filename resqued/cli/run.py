@@ -6,7 +6,15 @@ import argparse
 import os
 from typing import Any
 
-from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
+from resqued.cli.common import (
+    Parser,
+    add_hostname_arg,
+    add_log_args,
+    add_redis_args,
+    apply_hostname,
+    redis_url,
+    setup_logging,
+)
 from resqued.config import limits
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
@@ -169,6 +177,7 @@ def master_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="(internal, Ruby resqued's) start as the new image of a master whose state is in FILE",
     )
+    add_hostname_arg(p)
     add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
@@ -255,6 +264,7 @@ def run_master(argv: list[str]) -> int:
     if args.strict and not args.test:
         p.error("--strict goes with --test")
     level = setup_logging(args)
+    apply_hostname(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
     deadline = None

@@ -7,8 +7,10 @@ import logging
 import os
 
 from resqued.cli.common import (
+    add_hostname_arg,
     add_log_args,
     add_redis_args,
+    apply_hostname,
     parser,
     redis_url,
     setup_logging,
@@ -83,6 +85,7 @@ def work_parser() -> argparse.ArgumentParser:
         help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
     )
     limits.add_flags(p, limits.WORK_FLAGS)  # --job-timeout, --job-soft-timeout
+    add_hostname_arg(p)
     add_log_args(p, short_quiet=False)  # -q is --queue here, as in Resque
     return p
 
@@ -112,6 +115,7 @@ def main(argv: list[str]) -> int:
             where = f" in {given!r}" if given.strip() else ""
             raise ResquedError(f"-q/--queue: an empty queue name{where}")
     level = setup_logging(args)
+    apply_hostname(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
     names = QueueList.parse([n for q in queues for n in q.split(",")])
     fork = args.fork

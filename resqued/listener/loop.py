@@ -23,8 +23,9 @@ from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
-from resqued.listener.exits import ExitSummary, prune, unregister_dead
+from resqued.listener.exits import ExitSummary, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
+from resqued.listener.pruner import Pruner
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
 from resqued.listener.watch import STARTING_POLL, Watch
@@ -57,11 +58,13 @@ class Listener:
         self.old: dict[int, str] = {}  # an older listener's workers, still running
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
-        # Dead workers of this host (and expired ones anywhere) are pruned every
-        # prune_interval, so a job never stays in a dead worker's worker:<id> longer.
-        self.next_prune = time.monotonic() + config.prune_interval
+        # Dead workers of this host (and expired ones anywhere) are pruned at start and
+        # every prune_interval, so a job never stays in a dead worker's worker:<id>
+        # longer; in a process of its own, so the heartbeat never waits behind it.
+        self.next_prune = 0.0
         self.watch = Watch(config, store, time.monotonic())  # guard rails, stats, heartbeat
         self.wakeup = Wakeup()
+        self.pruner = Pruner(store, number, SIGNALS, self._let_go)
 
     # -- signals: handlers only queue ------------------------------------------
 
@@ -122,6 +125,7 @@ class Listener:
             self._title()
             self._sleep()
         self.watch.report(self.workers, self.old, self.channel, time.monotonic(), last=True)
+        self.pruner.wait()
         compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
@@ -226,6 +230,7 @@ class Listener:
         self.watch.let_go(self.workers)
 
     def _reap(self) -> None:
+        self.pruner.reap()
         for pid, status in reaped(self.workers):
             slot = self.workers.pop(pid, None)
             if slot is not None:
@@ -265,4 +270,4 @@ class Listener:
         if now < self.next_prune:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
-        prune(self.store, self.number)
+        self.pruner.start([*self.workers, *self.old])

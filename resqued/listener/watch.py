@@ -3,7 +3,7 @@
 Each turn of the listener's loop calls ``check`` (read every worker's
 scoreboard, and its memory when a memory limit applies; act on what
 ``guard.judge`` decides) and ``report`` (statistics to the master every few
-seconds, the Redis heartbeat every minute).  When a worker exits, ``ended``
+seconds, the Redis heartbeat every ``LISTENER_BEAT``).  When a worker exits, ``ended``
 reads its scoreboard a last time and lets it go; ``in_flight`` says what its
 job is recorded as.  The decisions are in ``guard.py``; this module is where
 they touch processes.
@@ -129,7 +129,8 @@ class Watch:
         last: bool = False,
     ) -> None:
         """Statistics to the master every few seconds (``last``: now, before the listener
-        exits); the Redis heartbeat every minute (``old``: a dead listener's workers)."""
+        exits); the Redis heartbeat every ``LISTENER_BEAT`` (``old``: a dead listener's
+        workers)."""
         starting = self.any_starting(workers)
         if now >= self.stats.next_at or last or starting != self.reported_starting:
             # at once when the last worker registers: the master's READY=1 waits for that
@@ -157,10 +158,11 @@ class Watch:
                 for base in [registry.worker_id(queues, pid)]
                 for n in threads
             ]
-            self.heartbeat.beat(self.alive(workers, now), now, orphans)
+            self.heartbeat.beat(self.alive(workers, now) + orphans, now)
 
     def alive(self, workers: dict[int, Slot], now: float) -> list[str]:
-        """Ids of the worker threads whose scoreboard shows them registered and alive."""
+        """Ids of the worker threads whose scoreboard shows them alive, starting and stopping
+        ones included (the beat skips ids Redis has not registered)."""
         ids = []
         for pid, slot in workers.items():
             board, rails = slot.board, slot.rails
@@ -170,9 +172,7 @@ class Watch:
             if guard.stuck(rails, reading) is not None:
                 continue
             base = registry.worker_id(slot.row.queue_list, pid)
-            for n, rec in enumerate(reading.records):
-                if rec.state not in ("starting", "stopping"):
-                    ids.append(base if n == 0 else f"{base}#{n + 1}")
+            ids += [base if n == 0 else f"{base}#{n + 1}" for n in range(len(reading.records))]
         return ids
 
     @staticmethod

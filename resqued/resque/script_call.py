@@ -19,6 +19,10 @@ Only redis-py's public API is used here (``send_packed_command``,
 disconnects a connection whose call failed, so after any exception the next
 call goes through ``connect()`` first, and a call that follows a success sends
 at once.
+
+The worker's idle wait borrows the same connection between two calls
+(``connection``, ``client_id``): a worker holds one connection for its reserve,
+its jobs' bookkeeping and its waits.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class ScriptCall:
         self._head = bulk(b"EVALSHA") + bulk(sha) + bulk(b"0")
         self._conn: Any = None
         self._suspect = False  # the last call raised: redis-py may have disconnected
+        self._client_id: int | None = None  # CLIENT ID of the connection, asked once per connect
         _LIVE.add(self)
 
     def __call__(self, nargs: int, packed: Iterable[bytes]) -> Any:
@@ -63,17 +68,31 @@ class ScriptCall:
             # Safe even if the first call ran: the script's guards make a repeat harmless.
             return self._send(command)
 
-    def _send(self, command: list[bytes]) -> Any:
+    def connection(self) -> Any:
+        """The connection, connected (made on first use, reconnected after a failure)."""
         conn = self._conn
         if conn is None:
-            conn = self._conn = self.store.dedicated_connection()
+            conn = self.store.dedicated_connection()
             conn.register_connect_callback(self._connected)
             self._connected(conn)
+            self._conn = conn
         elif self._suspect:
             # Reconnect through connect() (a no-op when still connected): a
             # Sentinel-managed connection asks the Sentinels for the primary there.
             conn.connect()
             self._suspect = False
+        return conn
+
+    def client_id(self) -> int:
+        """The Redis client id of the connection (for ``CLIENT UNBLOCK`` from elsewhere)."""
+        conn = self.connection()
+        if self._client_id is None:
+            conn.send_command("CLIENT", "ID", check_health=False)
+            self._client_id = int(conn.read_response())
+        return self._client_id
+
+    def _send(self, command: list[bytes]) -> Any:
+        conn = self.connection()
         try:
             conn.send_packed_command(command, check_health=False)
             try:
@@ -88,12 +107,21 @@ class ScriptCall:
             raise
 
     def _connected(self, conn: Any) -> None:
+        self._client_id = None  # a new connection, a new id
         connection.kernel_timeouts(conn)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
+        self._client_id = None
         if conn is not None:
             conn.disconnect()
+
+    def reset(self) -> None:
+        """Drop the connection's socket (a reply is left unread): the next use reconnects."""
+        if self._conn is not None:
+            self._conn.disconnect()
+            self._client_id = None
+            self._suspect = True
 
     def _forget(self) -> None:
         """In a forked child: leave the parent's connection alone, open our own."""
@@ -101,6 +129,7 @@ class ScriptCall:
             _INHERITED.append(self._conn)  # kept, so that no close (or shutdown) touches it
             self._conn = None
             self._suspect = False
+            self._client_id = None
 
 
 _LIVE: weakref.WeakSet[ScriptCall] = weakref.WeakSet()

@@ -127,8 +127,15 @@ def test_a_python_config_with_starter_hooks_job_queues_and_log_rotation(compat, 
         for _ in range(40):
             push(r, "mail", "Mailer", f"r{n}")
         wait_for(lambda n=n: r.get("resque:stat:processed") == str(40 * n).encode(), 30, "jobs")
+        # rotated: log.N is there (from the 2nd rotation on, log.2 already is) and the
+        # current file is below log_shift_size again
         wait_for(
-            lambda n=n: (logs / f"resque_starter.log.{min(n, 2)}").exists(), 30, f"rotation {n}"
+            lambda n=n: (
+                (logs / f"resque_starter.log.{min(n, 2)}").exists()
+                and len(read(logs / "resque_starter.log")) < 2000
+            ),
+            30,
+            f"rotation {n}",
         )
     assert sorted(p.name for p in logs.iterdir()) == [
         "resque_starter.log",
