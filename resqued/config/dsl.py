@@ -29,8 +29,10 @@ from resqued import hooks
 from resqued.config import dsl_compat, hook_forms, limits, values
 from resqued.config.forker import Forker
 from resqued.config.model import HOOKS, Config, WorkerRow
+from resqued.config.source import read_text
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
+from resqued.scheduler.spec import scheduler_setting
 
 # A trailing positional amount in queue("x", 20), queue("x", "10%"), queue("x", 0.1).
 AMOUNT = re.compile(r"\s*(?:\d+(?:\.\d+)?%?|:?all)\s*")
@@ -56,7 +58,7 @@ class _Builder:
             ),
             "require": lambda *mods: c.requires.extend(str(m) for m in mods),
             "redis": lambda url: setattr(c, "redis_url", validate_url(str(url))),
-            "namespace": lambda ns: setattr(c, "namespace", str(ns)),
+            "namespace": lambda ns: setattr(c, "namespace", values.namespace(ns, "namespace")),
             "pid_file": lambda path: setattr(c, "pidfile", str(path)),
             "pidfile": lambda path: setattr(c, "pidfile", str(path)),
             "stdout_path": lambda path: setattr(c, "stdout_path", str(path)),
@@ -87,6 +89,7 @@ class _Builder:
             "user": self.user,
             "worker_factory": self.worker_factory,
             "config_loader": self.config_loader,
+            "scheduler": self.scheduler,
             **limits.dsl_names(c),  # job_timeout, memory_limit, max_age, ... (guard rails)
         }
         for hook in HOOKS:
@@ -156,6 +159,10 @@ class _Builder:
     def user(self, name: str, group: str | None = None) -> None:
         self.c.user, self.c.group = str(name), (str(group) if group else None)
 
+    def scheduler(self, enabled: bool = True, **settings: Any) -> None:
+        """``scheduler(schedule="config/schedule.yml", interval=5, ...)``: run the mover."""
+        self.c.scheduler = scheduler_setting(self.c.scheduler, enabled, settings)
+
     def worker_factory(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         self.c.worker_factory = fn
         return fn
@@ -171,6 +178,12 @@ class _Builder:
             return fn
 
         return register
+
+
+def ruby_resqued_names(config: Config) -> dict[str, Callable[..., None]]:
+    """Ruby resqued's ``worker``, ``worker_pool`` and ``queue``, for its ``.rb`` files."""
+    builder = _Builder(config)
+    return {"worker": builder.worker, "worker_pool": builder.worker_pool, "queue": builder.queue}
 
 
 def _flat(items: tuple[object, ...] | list[object]) -> list[object]:
@@ -205,11 +218,7 @@ def _where(path: str, exc: BaseException) -> str:
 
 def evaluate(path: str, config: Config) -> None:
     """Run the file's code against the DSL; any error becomes a one-line ConfigError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    source = read_text(path)
     try:
         code = compile(source, path, "exec")
     except SyntaxError as exc:

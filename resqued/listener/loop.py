@@ -23,11 +23,12 @@ from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
-from resqued.listener.exits import ExitSummary, prune, unregister_dead
+from resqued.listener.exits import ExitSummary, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
+from resqued.listener.pruner import Pruner
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
-from resqued.listener.watch import Watch
+from resqued.listener.watch import STARTING_POLL, Watch
 from resqued.process import logs, proctitle
 from resqued.process.proc import reaped, signal_quietly
 from resqued.process.wakeup import Wakeup
@@ -57,11 +58,13 @@ class Listener:
         self.old: dict[int, str] = {}  # an older listener's workers, still running
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
-        # Dead workers of this host (and expired ones anywhere) are pruned every
-        # prune_interval, so a job never stays in a dead worker's worker:<id> longer.
-        self.next_prune = time.monotonic() + config.prune_interval
+        # Dead workers of this host (and expired ones anywhere) are pruned at start and
+        # every prune_interval, so a job never stays in a dead worker's worker:<id>
+        # longer; in a process of its own, so the heartbeat never waits behind it.
+        self.next_prune = 0.0
         self.watch = Watch(config, store, time.monotonic())  # guard rails, stats, heartbeat
         self.wakeup = Wakeup()
+        self.pruner = Pruner(store, number, SIGNALS, self._let_go)
 
     # -- signals: handlers only queue ------------------------------------------
 
@@ -122,6 +125,7 @@ class Listener:
             self._title()
             self._sleep()
         self.watch.report(self.workers, self.old, self.channel, time.monotonic(), last=True)
+        self.pruner.wait()
         compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
@@ -136,8 +140,11 @@ class Listener:
                 case ipc.Count(n):
                     self.config.worker_processes = n
                     self._apply_table()
-                case ipc.Relay(name):  # the master passes this signal on (compat commands)
+                case ipc.Relay(name, 0):  # the master passes this signal on (compat commands)
                     self._signal_workers(getattr(signal, "SIG" + name))
+                case ipc.Relay(name, pid):  # one worker's (the dashboard's "stop this job")
+                    if pid in self.workers:
+                        signal_quietly(pid, getattr(signal, "SIG" + name))
                 case _:
                     log.warning("listener #%d: unexpected message %r", self.number, message)
         if self.channel.closed and not self.stopping:
@@ -161,7 +168,9 @@ class Listener:
         if loader is None or time.monotonic() < self.next_loader_poll:
             return
         self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
-        table = hooks.call("config.config_loader", loader, yaml_pool.environment())
+        table = hooks.call(
+            "config.config_loader", loader, yaml_pool.environment(self.config.environment)
+        )
         if table is None:
             return  # it failed (logged): keep the current workers
         try:
@@ -179,6 +188,8 @@ class Listener:
         waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        if not self.stopping and self.watch.any_starting(self.workers):
+            timeout = min(timeout, STARTING_POLL)  # report soon after the workers registered
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:
@@ -222,6 +233,7 @@ class Listener:
         self.watch.let_go(self.workers)
 
     def _reap(self) -> None:
+        self.pruner.reap()
         for pid, status in reaped(self.workers):
             slot = self.workers.pop(pid, None)
             if slot is not None:
@@ -236,6 +248,9 @@ class Listener:
         if current:  # its scoreboard is the slot's
             self.watch.killed_by_watchdog(pid, slot, status, now)
         reason = slot.replacement_reason(status)
+        # Retired on purpose (a reload, a smaller table, this listener stopping) and gone
+        # cleanly: not a replacement, so the master does not count it (no alert per deploy).
+        planned = slotting.clean_exit(status) and (bool(self.stopping) or slot.pending is RETIRING)
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
                 log.warning("worker %d (%s) %s", pid, queues, reason)
@@ -255,7 +270,7 @@ class Listener:
                     delay,
                 )
         self.watch.ended(pid, board)
-        self.channel.send(ipc.WorkerExited(pid, reason))
+        self.channel.send(ipc.WorkerExited(pid, "" if planned else reason))
         compat.write_status(self)
         summary = ExitSummary.of(pid, status, lived, queues, reason)
         hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)
@@ -265,4 +280,4 @@ class Listener:
         if now < self.next_prune:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
-        prune(self.store, self.number)
+        self.pruner.start([*self.workers, *self.old])

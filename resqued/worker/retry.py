@@ -1,17 +1,26 @@
-"""Calling Redis until it answers: backoff, a log line per outage interval, giving up on stop.
+"""Calling Redis until it serves: backoff with jitter, few log lines, and giving up on stop.
 
-An outage is a Redis that does not answer or that refuses writes (``OOM``,
-``READONLY``, ``MISCONF``: see ``resqued/resque/outage.py``): the worker keeps its
-process and its job, waits with backoff and obeys signals meanwhile.  The
-first failure is logged at once, then one line every LOG_EVERY seconds with the
-count of failed calls, and one line when Redis serves again.  Idle waits
-(``BLMOVE``) are refused while the reserve still works: the worker polls its
-queues every ``interval`` meanwhile, and logs that outage on its own.
+An outage is a Redis that does not answer, or that answers and refuses writes
+(``OOM``, ``READONLY``, ``MISCONF``: ``resqued/resque/outage.py``): the worker
+keeps its process and its job, waits and obeys signals meanwhile.  An outage
+is logged when it starts and when it ends; one that lasts is logged again
+every REPORT_EVERY seconds with the count of failed tries.  A Redis that
+refuses some connections (``maxclients``) while it answers on others makes
+outages that start and end many times a second: within REPORT_EVERY of the last
+line they are counted, not logged, and the next line says how many tries
+failed.  The wait between tries doubles from 0.1 s to 5 s and is drawn from
+half to one and a half times that, so a fleet refused at once does not retry
+at once.
+
+Idle waits (``BLMOVE``) are refused while Redis refuses writes, but the reserve
+still runs then (its first write is a pop): a refused wait is an outage of its
+own, logged the same way, and the worker polls its queues every ``interval``.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,7 +35,7 @@ from resqued.worker.control import Control
 log = logging.getLogger("resqued")
 
 REDIS_DOWN = outage.UNREACHABLE
-LOG_EVERY = 10.0  # seconds between the log lines of one outage
+REPORT_EVERY = 60.0  # seconds: at most about one line per this about a Redis that fails
 T = TypeVar("T")
 
 
@@ -38,52 +47,58 @@ GAVE_UP = GaveUp()
 
 
 class OutageLog:
-    """The log lines of one kind of outage: the first failure at once, then one line every
-    LOG_EVERY seconds with the count of failures, and one when it ends."""
+    """The log lines of one kind of outage: its start, a count every REPORT_EVERY seconds
+    while it lasts (or keeps starting and ending), and its end."""
 
-    def __init__(self, store: Store, failures: str, meanwhile: str, back: str) -> None:
+    def __init__(self, store: Store, tries: str, meanwhile: str, back: str) -> None:
         self.store = store
-        self.noun = failures  # what failed: "failed calls"
-        self.meanwhile = meanwhile  # what the worker does meanwhile: "retrying with backoff"
-        self.back = back  # how the end reads: "is back"
+        self.tries = tries  # what the count counts: "failed tries"
+        self.meanwhile = meanwhile  # what the worker does meanwhile: "retrying"
+        self.back = back  # how its end reads: "is back"
         self.active = False
-        self.count = 0
-        self.since = 0.0  # monotonic: when this outage began
-        self.next_log = 0.0
+        self.failures = 0  # failed tries not yet reported
+        self.reported_at = -REPORT_EVERY  # monotonic time of the last line
+        self.logged = False  # the current outage's start was logged
 
     def failed(self, exc: Exception) -> None:
+        self.failures += 1
         now = time.monotonic()
-        url, what, why = self.store.safe_url, outage.what(exc), outage.reason(exc)
-        if not self.active:
-            self.active, self.count, self.since = True, 1, now
-            self.next_log = now + LOG_EVERY
-            log.error("redis at %s %s (%s); %s", url, what, why, self.meanwhile)
+        if now - self.reported_at < REPORT_EVERY:
+            if not self.active:
+                self.active, self.logged = True, False  # counted; reported with the next line
             return
-        self.count += 1
-        if now >= self.next_log:
-            self.next_log = now + LOG_EVERY
+        url, what, why = self.store.safe_url, outage.what(exc), outage.reason(exc)
+        if not self.active or not self.logged:
+            also = f" ({self.failures - 1} more {self.tries} since the last report)"
+            log.error(
+                "redis at %s %s (%s); %s%s",
+                url,
+                what,
+                why,
+                self.meanwhile,
+                also if self.failures > 1 else "",
+            )
+        else:
             log.error(
                 "redis at %s still %s (%s): %d %s in %.0fs; %s",
                 url,
                 what,
                 why,
-                self.count,
-                self.noun,
-                now - self.since,
+                self.failures,
+                self.tries,
+                now - self.reported_at,
                 self.meanwhile,
             )
+        self.active, self.logged = True, True
+        self.failures, self.reported_at = 0, now
 
     def ended(self) -> None:
         if self.active:
             self.active = False
-            log.warning(
-                "redis at %s %s after %.1fs (%d %s)",
-                self.store.safe_url,
-                self.back,
-                time.monotonic() - self.since,
-                self.count,
-                self.noun,
-            )
+            if self.logged:
+                log.warning("redis at %s %s", self.store.safe_url, self.back)
+                self.reported_at = time.monotonic()
+                self.failures = 0
 
 
 class RedisRetry:
@@ -91,10 +106,12 @@ class RedisRetry:
         self.store = store
         self.control = control
         self.backoff = Backoff(0.1, 5.0)
-        self.calls = OutageLog(store, "failed calls", "retrying with backoff", "is back")
-        # RESERVE still runs while Redis refuses writes (its first write is a pop), so a
-        # refused idle wait is an outage of its own: the worker polls its queues instead.
+        self.calls = OutageLog(store, "failed tries", "retrying", "is back")
         self.waits = OutageLog(store, "refused waits", "polling the queues", "takes waits again")
+
+    @property
+    def outage(self) -> bool:
+        return self.calls.active
 
     def call(self, fn: Callable[[], T], give_up_on_stop: bool = False) -> T | GaveUp:
         """``fn()`` once Redis serves it. GAVE_UP on TERM, or on QUIT with ``give_up_on_stop``.
@@ -110,13 +127,17 @@ class RedisRetry:
                 self.down(exc)
                 if self.control.stopping_now or (give_up_on_stop and self.control.stopping):
                     return GAVE_UP
-                self.control.sleep(self.backoff.failed())
+                self.control.sleep(self.delay())
                 continue
             self.up()
             return result
 
+    def delay(self) -> float:
+        """The next wait: the backoff's, with jitter from half to one and a half times it."""
+        return self.backoff.failed() * random.uniform(0.5, 1.5)
+
     def down(self, exc: Exception) -> None:
-        """Redis did not serve a call: logged at once, then once every LOG_EVERY seconds."""
+        """Redis did not serve a call: log the outage's start, then a count now and then."""
         self.calls.failed(exc)
 
     def up(self) -> None:
@@ -124,12 +145,12 @@ class RedisRetry:
         self.backoff.succeeded()
 
     def pause_after_failure(self, exc: Exception) -> None:
-        """An idle wait failed on an outage: log it and back off."""
+        """A wait failed on an outage: log it (maybe) and back off."""
         self.down(exc)
-        self.control.sleep(self.backoff.failed())
+        self.control.sleep(self.delay())
 
     def wait_refused(self, exc: Exception, poll: float) -> None:
-        """Redis refused an idle wait (BLMOVE writes): log it, sleep ``poll`` seconds."""
+        """Redis refused an idle wait (BLMOVE writes): log it (maybe), sleep ``poll`` seconds."""
         self.waits.failed(exc)
         self.control.sleep(poll)
 

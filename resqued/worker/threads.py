@@ -274,7 +274,7 @@ class ThreadedWorker:
                 w.retry.down(exc)
                 if self.board is not None:
                     self.board.supervisor_beat()
-                self.wakeup.wait(w.retry.backoff.failed())
+                self.wakeup.wait(w.retry.delay())
                 continue
             w.retry.up()
             return

@@ -98,11 +98,11 @@ def test_the_hand_over_requeue_moves_nothing_when_refused(store, r, full):
     r.rpush(f"resque:resqued:inflight:{wid}:high", b"a", b"b")
     full.fill()
     with pytest.raises(redis.ResponseError) as refused:
-        store.requeue_handover(wid, "high")
+        registry.requeue_handed_over(store, wid)
     assert outage.refused_write(refused.value)
     assert r.llen(f"resque:resqued:inflight:{wid}:high") == 2 and not r.exists("resque:queue:high")
     full.free()
-    assert store.requeue_handover(wid, "high") == 2
+    assert registry.requeue_handed_over(store, wid) == 2
     assert r.lrange("resque:queue:high", 0, -1) == [b"a", b"b"]
 
 
