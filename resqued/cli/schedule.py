@@ -42,7 +42,9 @@ def _schedule_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--schedule",
         metavar="FILE",
-        help="the mover's schedule YAML (default: only the dynamic schedules and past runs)",
+        default=os.environ.get("RESQUED_SCHEDULE") or None,
+        help="the mover's schedule YAML (default: $RESQUED_SCHEDULE; else only the dynamic "
+        "schedules and past runs)",
     )
     p.add_argument(
         "-E",

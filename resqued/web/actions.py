@@ -10,6 +10,7 @@ from resqued.errors import ResquedError
 from resqued.fleet.masters import master_key
 from resqued.resque.failed import FailedList
 from resqued.resque.queue_admin import remove_queue
+from resqued.web import scheduling
 from resqued.web.pages import failure_filter
 from resqued.web.render import back, dashboard, page
 from resqued.web.security import CSRF_FIELD, SESSION_COOKIE, safe_next
@@ -117,6 +118,7 @@ ACTIONS = {
     "/queues/remove": drop_queue,
     "/login": login,
     "/logout": logout,
+    **scheduling.ACTIONS,  # the Delayed and Schedule tabs
 }
 
 

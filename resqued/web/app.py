@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
-from resqued.web import actions, pages
+from resqued.web import actions, pages, scheduling
 from resqued.web.render import Dashboard, page
 from resqued.web.security import Guard
 
@@ -124,6 +124,9 @@ def create_app(store: Store, token: str | None = None, sample_interval: float = 
         Route("/workers", pages.workers),
         Route("/workers/{worker_id:path}", pages.worker),
         Route("/queues", pages.queues),
+        Route("/delayed", scheduling.delayed),
+        Route("/delayed/{epoch:int}", scheduling.delayed_second),
+        Route("/schedule", scheduling.schedule),
         Route("/failed", pages.failed),
         Route("/failed/{index:int}", pages.failed_job),
         Route("/api/fleet.json", pages.fleet_json),
