@@ -42,6 +42,7 @@ class ListenerProxy:
         self.failure = ""  # the reason it gave for not starting
         self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
+        self.left: dict[int, str] = {}  # pid -> queues of the workers gone in the last read
         self.exit_status: int | None = None
 
     @classmethod
@@ -59,6 +60,7 @@ class ListenerProxy:
         self.failure = ""
         self.stats = dict(record.stats)
         self.workers = dict(record.workers)
+        self.left = {}
         self.exit_status = None
         return self
 
@@ -85,6 +87,7 @@ class ListenerProxy:
     def read(self) -> list[ipc.Message]:
         """Apply the listener's reports to our view; return them for the master to act on."""
         messages = self.channel.messages()
+        self.left = {}
         for message in messages:
             match message:
                 case ipc.Running(total, view):
@@ -98,7 +101,7 @@ class ListenerProxy:
                 case ipc.WorkerStarted(pid, queues):
                     self.workers[pid] = queues
                 case ipc.WorkerExited(pid):
-                    self.workers.pop(pid, None)
+                    self.left[pid] = self.workers.pop(pid, "")
                 case _:
                     log.warning("%r sent an unexpected message: %r", self, message)
         return messages

@@ -84,10 +84,10 @@ def enqueue_now(request: Request, form: dict[str, str]) -> Response:
     epoch = _number(form.get("epoch"), "a time in epoch seconds")
     if not form.get("index"):
         n = admin.enqueue_second_now(epoch)
-        return back("/delayed", "/delayed", f"Queued the {n} job(s) due at {epoch} now.")
+        return back(request, "/delayed", "/delayed", f"Queued the {n} job(s) due at {epoch} now.")
     index = _number(form.get("index"), "a delayed job's number")
     n = admin.enqueue_now(epoch, index, form.get("digest") or None)
-    return back(form.get("back"), "/delayed", f"Queued {n} delayed job(s) now.")
+    return back(request, form.get("back"), "/delayed", f"Queued {n} delayed job(s) now.")
 
 
 def remove(request: Request, form: dict[str, str]) -> Response:
@@ -95,13 +95,15 @@ def remove(request: Request, form: dict[str, str]) -> Response:
     epoch = _number(form.get("epoch"), "a time in epoch seconds")
     index = _number(form.get("index"), "a delayed job's number")
     n = admin.remove(epoch, index, form.get("digest") or None)
-    return back(form.get("back"), "/delayed", f"Removed {n} delayed job(s).")
+    return back(request, form.get("back"), "/delayed", f"Removed {n} delayed job(s).")
 
 
 def run_schedule(request: Request, form: dict[str, str]) -> Response:
     name = form.get("name", "")
     entry = overview.run_now(dashboard(request).store, schedule_file(), environment(), name)
-    return back("/schedule", "/schedule", f"Queued {entry.class_name} on {entry.queue} now.")
+    return back(
+        request, "/schedule", "/schedule", f"Queued {entry.class_name} on {entry.queue} now."
+    )
 
 
 ACTIONS = {

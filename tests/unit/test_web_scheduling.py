@@ -3,6 +3,8 @@ actions (queue now, remove, run a schedule) behind the CSRF check."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("starlette")
@@ -23,7 +25,8 @@ B = entry("Archive", [36], "file_serve")
 
 @pytest.fixture
 def client(r):
-    with TestClient(create_app(Store(r), None, 60), base_url=BASE) as c:
+    """A browser on the dashboard's own pages: its posts carry the dashboard's Origin."""
+    with TestClient(create_app(Store(r), None, 60), base_url=BASE, headers={"Origin": BASE}) as c:
         yield c
 
 
@@ -37,13 +40,16 @@ def delayed(r):
 
 
 def csrf_of(client) -> str:
-    client.get("/delayed")
-    return client.cookies["resqued_csrf"]
+    """The CSRF value the pages' forms carry (the Hosts page always has one)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/hosts").text)
+    assert found is not None
+    return found.group(1)
 
 
 def test_the_delayed_tab_lists_seconds_with_counts_and_the_lock(client, r, delayed):
     r.set("resque:resque:resque_scheduler_master_lock", "web1:42", ex=100)
     page = client.get("/delayed").text
+    assert 'name="csrf"' in page
     assert 'href="/delayed"' in page and 'href="/schedule"' in page  # in the nav
     assert f'href="/delayed/{FUTURE}"' in page and f'href="/delayed/{FUTURE + 60}"' in page
     assert "<code>web1:42</code> holds the scheduler lock" in page
