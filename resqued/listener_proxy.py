@@ -39,6 +39,8 @@ class ListenerProxy:
         self.failure = ""  # the reason it gave for not starting
         self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
+        self.held = 0  # its slots that will get a worker (HELD; all of them at RUNNING)
+        self.held_told = 0  # the HELD we sent it: older listeners' slots
         self.exit_status: int | None = None
 
     @classmethod
@@ -56,6 +58,8 @@ class ListenerProxy:
         self.failure = ""
         self.stats = doc.get("stats") or {}
         self.workers = {int(pid): queues for pid, queues in doc["workers"].items()}
+        self.held = doc.get("held", 0)  # an older image's listener never reports HELD
+        self.held_told = doc.get("held_told", 0)
         self.exit_status = None
         return self
 
@@ -70,6 +74,8 @@ class ListenerProxy:
             "summary": self.summary,
             "stats": self.stats,
             "workers": self.workers,
+            "held": self.held,
+            "held_told": self.held_told,
         }
 
     def __repr__(self) -> str:
@@ -87,6 +93,7 @@ class ListenerProxy:
                 case ipc.Running(total, summary):
                     self.ready = True
                     self.total = total
+                    self.held = total
                     self.summary = summary
                 case ipc.Failed(reason):
                     self.failure = reason
@@ -96,6 +103,8 @@ class ListenerProxy:
                     self.workers[pid] = queues
                 case ipc.WorkerExited(pid):
                     self.workers.pop(pid, None)
+                case ipc.Held(slots):
+                    self.held = slots
                 case _:
                     log.warning("%r sent an unexpected message: %r", self, message)
         return messages

@@ -20,6 +20,8 @@ from resqued import ipc
         (ipc.WorkerStarted(4711, "high,low,*"), "+4711,high,low,*"),
         (ipc.WorkerExited(4711), "-4711"),
         (ipc.WorkerExited(4711, "killed by SIGKILL"), "-4711 killed by SIGKILL"),
+        (ipc.Held(2), "HELD 2"),
+        (ipc.Held(0), "HELD 0"),
         (ipc.Count(7), "COUNT 7"),
     ],
 )  # fmt: skip
@@ -36,7 +38,8 @@ def test_a_reason_spanning_lines_stays_one_line():
 @pytest.mark.parametrize(
     "line",
     ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]", "+12", "+abc,q",
-     "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many"],
+     "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many",
+     "HELD", "HELD -1", "HELD 1.5"],
 )  # fmt: skip
 def test_malformed_lines_are_refused(line):
     with pytest.raises(ipc.Malformed):
