@@ -112,7 +112,7 @@ def test_workers_killed_during_a_reload_never_make_more_than_configured(
             wait_for(lambda: live_workers([m.pid]) == WORKERS, 30, "the new workers")
             killer.stop()
             kills += killer.kills
-            spawned += sum(1 for p, (li, _) in peak.seen.items() if li in old and p not in before)
+            spawned += sum(1 for p, li in peak.seen.items() if li in old and p not in before)
     finally:
         peak.stop()
     print(f"\n{kills} kills, {spawned} replacements by retiring listeners, "

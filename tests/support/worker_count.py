@@ -1,21 +1,25 @@
 """Live worker processes of a master, read from /proc, and a thread that keeps their peak.
 
 A worker is a live (not zombie) child of one of the master's listeners; a job
-child (a worker's child) is not a worker.  Reading /proc directly (no ``ps``)
-makes one sample cost a few milliseconds, so a sampler sees short overlaps.
+child (a worker's child) is not a worker.  A worker whose listener died is
+reparented away from the tree: the sampler keeps counting every worker it has
+seen until that process (same pid, same start time) is gone.  Reading /proc
+directly (no ``ps``) makes one sample cost a few milliseconds, so a sampler
+sees short overlaps.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterable
 
+Table = dict[int, tuple[int, str, int]]  # pid -> (parent pid, state letter, start time)
 
-def process_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state letter) of every process /proc shows now."""
-    table: dict[int, tuple[int, str]] = {}
+
+def process_table() -> Table:
+    """Every process /proc shows now."""
+    table: Table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -24,7 +28,7 @@ def process_table() -> dict[int, tuple[int, str]]:
                 fields = f.read().rpartition(b")")[2].split()
         except OSError:
             continue  # gone meanwhile
-        table[int(name)] = (int(fields[1]), fields[0].decode())
+        table[int(name)] = (int(fields[1]), fields[0].decode(), int(fields[19]))
     return table
 
 
@@ -36,27 +40,28 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def listeners_of(master: int, table: dict[int, tuple[int, str]]) -> list[int]:
+def listeners_of(master: int, table: Table) -> list[int]:
     """The master's listener processes (``python -m resqued.listener``, or titled so)."""
     return [
         pid
-        for pid, (ppid, state) in table.items()
+        for pid, (ppid, state, _) in table.items()
         if ppid == master and state != "Z" and "listener" in _cmdline(pid)
     ]
 
 
-def workers_by_listener(master: int) -> dict[int, list[int]]:
+def workers_by_listener(master: int, table: Table | None = None) -> dict[int, list[int]]:
     """listener pid -> its live worker pids, now."""
-    table = process_table()
+    table = process_table() if table is None else table
     out: dict[int, list[int]] = {li: [] for li in listeners_of(master, table)}
-    for pid, (ppid, state) in table.items():
+    for pid, (ppid, state, _) in table.items():
         if ppid in out and state != "Z":
             out[ppid].append(pid)
     return out
 
 
 def live_workers(masters: Iterable[int]) -> int:
-    return sum(len(w) for m in masters for w in workers_by_listener(m).values())
+    table = process_table()
+    return sum(len(w) for m in masters for w in workers_by_listener(m, table).values())
 
 
 class Peak(threading.Thread):
@@ -64,7 +69,7 @@ class Peak(threading.Thread):
 
     ``samples`` counts the samples taken and ``over`` the ones above ``limit``, so a
     test can say how often it looked and what it saw; ``seen`` maps every worker pid
-    seen to its listener and when it was first seen (monotonic clock).
+    seen to its first listener.
     """
 
     def __init__(self, masters: list[int], limit: int, every: float = 0.005) -> None:
@@ -75,17 +80,26 @@ class Peak(threading.Thread):
         self.peak = 0
         self.samples = 0
         self.over = 0
-        self.seen: dict[int, tuple[int, float]] = {}
+        self.seen: dict[int, int] = {}
+        self.started: dict[int, int] = {}  # pid -> start time, of workers seen and alive
         self.halt = threading.Event()
+
+    def sample(self) -> int:
+        table = process_table()
+        for master in list(self.masters):
+            for listener, pids in workers_by_listener(master, table).items():
+                for pid in pids:
+                    self.seen.setdefault(pid, listener)
+                    self.started.setdefault(pid, table[pid][2])
+        for pid, start in list(self.started.items()):
+            row = table.get(pid)
+            if row is None or row[1] == "Z" or row[2] != start:
+                del self.started[pid]  # exited (an orphan too), or the pid was reused
+        return len(self.started)
 
     def run(self) -> None:
         while not self.halt.wait(self.every):
-            now, n = time.monotonic(), 0
-            for master in list(self.masters):
-                for listener, pids in workers_by_listener(master).items():
-                    n += len(pids)
-                    for pid in pids:
-                        self.seen.setdefault(pid, (listener, now))
+            n = self.sample()
             self.samples += 1
             self.peak = max(self.peak, n)
             self.over += n > self.limit
