@@ -49,7 +49,7 @@ from support.chaos_run import Run, drained, settles, tally_when_up
 from support.procs import Proc, wait_for
 from support.worker_count import Peak
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(480)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 from support.chaos import QUEUE, Counts, Mix, Producer, records, tally
 from support.procs import Proc, descendants, wait_for
 from support.worker_count import Peak, live_workers, workers_by_listener
