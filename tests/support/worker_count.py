@@ -3,9 +3,10 @@
 A worker is a live (not zombie) child of one of the master's listeners; a job
 child (a worker's child) is not a worker.  A worker whose listener died is
 reparented away from the tree: the sampler keeps counting every worker it has
-seen until that process (same pid, same start time) is gone.  Reading /proc
-directly (no ``ps``) makes one sample cost a few milliseconds, so a sampler
-sees short overlaps.
+seen until that process (same pid, same start time) is gone.  Reading only the
+tree's own entries in /proc (``task/*/children``; no ``ps``, no scan of every
+process) makes one sample cost well under a millisecond, so a sampler sees
+short overlaps.
 """
 
 from __future__ import annotations
@@ -14,22 +15,33 @@ import os
 import threading
 from collections.abc import Iterable
 
-Table = dict[int, tuple[int, str, int]]  # pid -> (parent pid, state letter, start time)
+Stat = tuple[int, str, int]  # (parent pid, state letter, start time)
 
 
-def process_table() -> Table:
-    """Every process /proc shows now."""
-    table: Table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+def stat(pid: int) -> Stat | None:
+    """A process's parent, state and start time; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0].decode(), int(fields[19])
+
+
+def children(pid: int) -> list[int]:
+    """The children of ``pid`` (every thread's), from /proc: no scan of every process."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rpartition(b")")[2].split()
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(p) for p in f.read().split()]
         except OSError:
-            continue  # gone meanwhile
-        table[int(name)] = (int(fields[1]), fields[0].decode(), int(fields[19]))
-    return table
+            continue
+    return out
 
 
 def _cmdline(pid: int) -> str:
@@ -40,28 +52,19 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def listeners_of(master: int, table: Table) -> list[int]:
-    """The master's listener processes (``python -m resqued.listener``, or titled so)."""
-    return [
-        pid
-        for pid, (ppid, state, _) in table.items()
-        if ppid == master and state != "Z" and "listener" in _cmdline(pid)
-    ]
+def _live(pid: int) -> bool:
+    row = stat(pid)
+    return row is not None and row[1] != "Z"
 
 
-def workers_by_listener(master: int, table: Table | None = None) -> dict[int, list[int]]:
-    """listener pid -> its live worker pids, now."""
-    table = process_table() if table is None else table
-    out: dict[int, list[int]] = {li: [] for li in listeners_of(master, table)}
-    for pid, (ppid, state, _) in table.items():
-        if ppid in out and state != "Z":
-            out[ppid].append(pid)
-    return out
+def workers_by_listener(master: int) -> dict[int, list[int]]:
+    """listener pid -> its live worker pids, now (``python -m resqued.listener``, or titled so)."""
+    listeners = [p for p in children(master) if _live(p) and "listener" in _cmdline(p)]
+    return {li: [w for w in children(li) if _live(w)] for li in listeners}
 
 
 def live_workers(masters: Iterable[int]) -> int:
-    table = process_table()
-    return sum(len(w) for m in masters for w in workers_by_listener(m, table).values())
+    return sum(len(w) for m in masters for w in workers_by_listener(m).values())
 
 
 class Peak(threading.Thread):
@@ -85,14 +88,14 @@ class Peak(threading.Thread):
         self.halt = threading.Event()
 
     def sample(self) -> int:
-        table = process_table()
         for master in list(self.masters):
-            for listener, pids in workers_by_listener(master, table).items():
+            for listener, pids in workers_by_listener(master).items():
                 for pid in pids:
                     self.seen.setdefault(pid, listener)
-                    self.started.setdefault(pid, table[pid][2])
+                    if pid not in self.started and (row := stat(pid)) is not None:
+                        self.started[pid] = row[2]
         for pid, start in list(self.started.items()):
-            row = table.get(pid)
+            row = stat(pid)
             if row is None or row[1] == "Z" or row[2] != start:
                 del self.started[pid]  # exited (an orphan too), or the pid was reused
         return len(self.started)
