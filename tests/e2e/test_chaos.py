@@ -252,6 +252,7 @@ def play(scenario: Scenario, mode: str, backend, resqued, app_dir: Path, tmp_pat
         code = -1
     if code != 0:
         notes.append(f"QUIT: exit {code}")
+    notes += [f"over N at {over}" for over in peak.overs[:2]]
     tracebacks = sum(m.output().count("Traceback") for m in run.masters)
     if tracebacks:
         notes.append(f"{tracebacks} tracebacks logged")

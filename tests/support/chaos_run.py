@@ -72,8 +72,11 @@ class Run:
         wait_for(lambda: any(records(self.record)["start"][k] for k in keys), 30, "a limit job")
 
     def kill_tree(self, everything: bool) -> None:
-        """SIGKILL the master (and with ``everything`` its whole tree); start a new one."""
-        tree = [self.master.pid] + [p for p, _, _ in descendants(self.master.pid)]
+        """SIGKILL the master (with ``everything``, all it runs, as a cgroup kill would:
+        its tree and the workers of listeners that died before, now outside the tree);
+        start a new one once every process of the old one is gone."""
+        roots = [self.master.pid, *self.peak.started]
+        tree = roots + [p for root in roots for p, _, _ in descendants(root)]
         for pid in tree if everything else tree[:1]:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 
 Stat = tuple[int, str, int]  # (parent pid, state letter, start time)
@@ -85,6 +86,7 @@ class Peak(threading.Thread):
         self.over = 0
         self.seen: dict[int, int] = {}
         self.started: dict[int, int] = {}  # pid -> start time, of workers seen and alive
+        self.overs: list[str] = []  # the first samples above the limit: when, and which pids
         self.halt = threading.Event()
 
     def sample(self) -> int:
@@ -105,7 +107,12 @@ class Peak(threading.Thread):
             n = self.sample()
             self.samples += 1
             self.peak = max(self.peak, n)
-            self.over += n > self.limit
+            if n > self.limit:
+                self.over += 1
+                if len(self.overs) < 5:
+                    at = time.strftime("%H:%M:%S", time.localtime()) + f".{time.time() % 1:.3f}"[2:]
+                    pids = sorted(self.started)
+                    self.overs.append(f"{at} {n} workers: {pids}")
 
     def stop(self) -> None:
         self.halt.set()
