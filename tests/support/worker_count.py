@@ -1,7 +1,9 @@
 """Live worker processes of a master, read from /proc, and a thread that keeps their peak.
 
-A worker is a live (not zombie) child of one of the master's listeners; a job
-child (a worker's child) is not a worker.  A worker whose listener died is
+A worker is a live (not zombie) child of one of the master's listeners titled
+as a Resque worker (``resque-<ver>: ...``, the first thing a new worker sets);
+a job child (a worker's child) and the listener's prune process are not
+workers.  A worker whose listener died is
 reparented away from the tree: the sampler keeps counting every worker it has
 seen until that process (same pid, same start time) is gone.  Reading only the
 tree's own entries in /proc (``task/*/children``; no ``ps``, no scan of every
@@ -61,7 +63,10 @@ def _live(pid: int) -> bool:
 def workers_by_listener(master: int) -> dict[int, list[int]]:
     """listener pid -> its live worker pids, now (``python -m resqued.listener``, or titled so)."""
     listeners = [p for p in children(master) if _live(p) and "listener" in _cmdline(p)]
-    return {li: [w for w in children(li) if _live(w)] for li in listeners}
+    return {
+        li: [w for w in children(li) if _live(w) and _cmdline(w).startswith("resque-")]
+        for li in listeners
+    }
 
 
 def live_workers(masters: Iterable[int]) -> int:
