@@ -15,6 +15,7 @@ from typing import Any
 
 from resqued.config.view import MasterView
 from resqued.master.job_stats import Row
+from resqued.scheduler.spec import SchedulerSpec
 
 STATE_VERSION = 1
 
@@ -65,6 +66,21 @@ class ListenerRecord:
         )
 
 
+@dataclass(frozen=True)
+class SchedulerRecord:
+    """The running mover as the new image adopts it (it stays the master's child)."""
+
+    pid: int
+    spec: SchedulerSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "spec": self.spec.to_dict()}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SchedulerRecord:
+        return cls(pid=int(doc["pid"]), spec=SchedulerSpec.from_dict(doc["spec"]))
+
+
 @dataclass
 class MasterState:
     view: MasterView  # the running config
@@ -77,23 +93,25 @@ class MasterState:
     replacements: dict[str, int] = field(default_factory=dict)  # why workers went
     reloads: dict[str, int] = field(default_factory=dict)  # by outcome
     jobs_retired: list[Row] = field(default_factory=list)  # job stats of listeners gone
+    scheduler: SchedulerRecord | None = None  # the mover, if one runs
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": STATE_VERSION,
-                "generation": self.generation,
-                "current": self.current,
-                "listeners": [li.to_dict() for li in self.listeners],
-                "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
-                "pool_delta": self.pool_delta,
-                "workers_stopped": self.workers_stopped,
-                "view": self.view.to_dict(),
-                "replacements": self.replacements,
-                "reloads": self.reloads,
-                "jobs_retired": self.jobs_retired,
-            }
-        )
+        doc = {
+            "version": STATE_VERSION,
+            "generation": self.generation,
+            "current": self.current,
+            "listeners": [li.to_dict() for li in self.listeners],
+            "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
+            "pool_delta": self.pool_delta,
+            "workers_stopped": self.workers_stopped,
+            "view": self.view.to_dict(),
+            "replacements": self.replacements,
+            "reloads": self.reloads,
+            "jobs_retired": self.jobs_retired,
+        }
+        if self.scheduler:  # written only when a mover runs: the previous release's form else
+            doc["scheduler"] = self.scheduler.to_dict()
+        return json.dumps(doc)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MasterState:
@@ -117,9 +135,14 @@ class MasterState:
                 replacements=_counts(doc.get("replacements")),
                 reloads=_counts(doc.get("reloads")),
                 jobs_retired=list(doc.get("jobs_retired") or []),
+                scheduler=_scheduler(doc.get("scheduler")),  # absent before the scheduler
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the master's state is incomplete or malformed: {exc!r}") from None
+
+
+def _scheduler(doc: dict[str, Any] | None) -> SchedulerRecord | None:
+    return SchedulerRecord.from_dict(doc) if doc else None
 
 
 def _pids(doc: dict[str, str]) -> dict[int, str]:
