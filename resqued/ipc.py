@@ -20,6 +20,8 @@ master -> listener::
     COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
     SIGNAL <name>                      send USR1, USR2 or CONT to your workers (the
                                        master relays it: resque-pool and the like)
+    SIGNAL <name> <pid>                send it to that one worker, if it is yours (the
+                                       dashboard's "stop this job")
 
 ``encode`` turns a message into its line; ``decode`` turns a line back into a
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
@@ -106,9 +108,11 @@ class Count:
 
 @dataclass(frozen=True)
 class Relay:
-    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers."""
+    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers, or to the
+    one worker ``pid`` when it is one of yours."""
 
     signal: str
+    pid: int = 0
 
 
 RELAYED = ("USR1", "USR2", "CONT")
@@ -137,8 +141,8 @@ def encode(message: Message) -> str:
             return f"HELD {slots}"
         case Count(workers):
             return f"COUNT {workers}"
-        case Relay(name):
-            return f"SIGNAL {name}"
+        case Relay(name, pid):
+            return f"SIGNAL {name} {pid}" if pid else f"SIGNAL {name}"
     raise TypeError(f"not a message: {message!r}")
 
 
@@ -187,9 +191,10 @@ def decode(line: str) -> Message:
             raise Malformed(f"STATS is not an object: {line[:200]!r}")
         return Stats(stats)
     if word == "SIGNAL":
-        if rest not in RELAYED:
+        name, _, pid = rest.partition(" ")
+        if name not in RELAYED:
             raise Malformed(f"SIGNAL names no signal a worker may be sent: {line!r}")
-        return Relay(rest)
+        return Relay(name, _pid(pid, line) if pid else 0)
     if word == "HELD":
         if not rest.isdigit():
             raise Malformed(f"HELD without a number: {line!r}")

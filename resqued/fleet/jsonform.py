@@ -71,6 +71,10 @@ def master_dict(m: Master) -> dict[str, Any]:
         if rel is None
         else {"at": rel.at, "outcome": rel.outcome, "error": rel.error},
         "replacements": dict(m.replacements),
+        "replaced_recently": [
+            {"at": x.at, "pid": x.pid, "queues": x.queues, "reason": x.reason}
+            for x in m.recent_replacements
+        ],
         "worker_ids": list(m.worker_ids),
     }
 

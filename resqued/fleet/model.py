@@ -67,6 +67,16 @@ class Reload:
 
 
 @dataclass(frozen=True)
+class Replacement:
+    """A worker that went away and was replaced: when, which, and why."""
+
+    at: float | None
+    pid: int | None
+    queues: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Master:
     """A live resqued master, from its registration document."""
 
@@ -85,6 +95,7 @@ class Master:
     last_reload: Reload | None
     replacements: dict[str, int]
     worker_ids: list[str] = field(default_factory=list)  # registered workers that are its
+    recent_replacements: list[Replacement] = field(default_factory=list)  # newest last
 
 
 @dataclass(frozen=True)

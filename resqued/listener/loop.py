@@ -148,8 +148,11 @@ class Listener:
                 case ipc.Count(n):
                     self.config.worker_processes = n
                     self._apply_table()
-                case ipc.Relay(name):  # the master passes this signal on (compat commands)
+                case ipc.Relay(name, 0):  # the master passes this signal on (compat commands)
                     self._signal_workers(getattr(signal, "SIG" + name))
+                case ipc.Relay(name, pid):  # one worker's (the dashboard's "stop this job")
+                    if pid in self.workers:
+                        signal_quietly(pid, getattr(signal, "SIG" + name))
                 case _:
                     log.warning("listener #%d: unexpected message %r", self.number, message)
         if self.channel.closed and not self.stopping:
@@ -259,6 +262,9 @@ class Listener:
         current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
         board = slot.board
         reason = slot.replacement_reason(status)
+        # Retired on purpose (a reload, a smaller table, this listener stopping) and gone
+        # cleanly: not a replacement, so the master does not count it (no alert per deploy).
+        planned = slotting.clean_exit(status) and (bool(self.stopping) or slot.pending is RETIRING)
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
                 log.warning("worker %d (%s) %s", pid, queues, reason)
@@ -277,7 +283,7 @@ class Listener:
                 )
         self.watch.ended(pid, board)
         self._report_held()  # before the exit: a newer listener never sees the slot free
-        self.channel.send(ipc.WorkerExited(pid, reason))
+        self.channel.send(ipc.WorkerExited(pid, "" if planned else reason))
         compat.write_status(self)
         summary = ExitSummary.of(pid, status, lived, queues, reason)
         hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)

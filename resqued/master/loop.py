@@ -36,7 +36,16 @@ from resqued import ipc
 from resqued.config.model import Overrides
 from resqued.config.view import MasterView
 from resqued.errors import ResquedError
-from resqued.master import compat, daemon, log_rotation, metrics, pidfile, pool_killer, status
+from resqued.master import (
+    compat,
+    daemon,
+    log_rotation,
+    metrics,
+    pidfile,
+    pool_killer,
+    requests,
+    status,
+)
 from resqued.master.job_stats import JobStats
 from resqued.master.listeners import Listeners, listener_spec
 from resqued.master.proxy import ListenerProxy
@@ -90,6 +99,7 @@ class Master:
         self.last_reload: dict[str, Any] | None = None
         self.upgrade: Upgrade | None = None  # a USR2 under way
         self.replacements: collections.Counter[str] = collections.Counter()  # why workers went
+        self.replaced = requests.ReplacedRecently()  # the last few, for the dashboard
         self.reloads: collections.Counter[str] = collections.Counter()  # by outcome
         self.job_stats = JobStats()
         self.metrics: Any = None  # the metrics server, when --metrics is on
@@ -424,6 +434,10 @@ class Master:
             elif isinstance(message, ipc.WorkerExited) and message.reason:
                 if not self.stopping and not self.workers_stopped:
                     self.replacements[message.reason] += 1
+                    queues = listener.left.get(message.pid, "")
+                    self.replaced.note(message.pid, queues, message.reason)
+        if self.registration:
+            requests.stop_jobs(self.listeners, self.registration.take_requests())
         self.listeners.watch_orphans()
         self.check_boot()
         self.check_upgrade()

@@ -245,7 +245,8 @@ def test_json_form_field_names(r, store):
     m = doc["masters"][0]
     assert set(m) == {
         "id", "host", "pid", "version", "generation", "config", "started_at", "heartbeat_at",
-        "paused", "state", "listener", "workers", "last_reload", "replacements", "worker_ids",
+        "paused", "state", "listener", "workers", "last_reload", "replacements",
+        "replaced_recently", "worker_ids",
     }  # fmt: skip
     assert m["listener"] == {"pid": 101, "number": 1, "state": "running", "error": None}
     assert m["workers"] == {"configured": 3, "running": 3, "pids": [101, 102, 103]}
