@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import deploy_gap, drains, latency, manager, report, scale_out, threads
+from bench import deploy_gap, drains, latency, manager, report, scale_out, scheduler, threads
 from bench._common import ROOT, BenchError, redis_server
 from bench.peers import rq_version, write_jobs
 from bench.settings import FULL, QUICK, Context
 from bench.stats import Row
 
-ROWS = ["1", "2", "3", "4", "5", "6", "7", "8"]
+ROWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
 Group = Callable[[Context, set[str], Callable[[str], None]], list[Row]]
 GROUPS: list[tuple[set[str], str, Group]] = [
     ({"1", "2", "3"}, "drains, the fork limit and Redis cost per job", drains.run),
@@ -33,6 +33,11 @@ GROUPS: list[tuple[set[str], str, Group]] = [
     ({"6"}, "deploy gap through HUP and USR2", lambda c, _r, log: deploy_gap.run(c, log)),
     ({"7"}, "threads mode", lambda c, _r, log: threads.run(c, log)),
     ({"8"}, "scale-out over masters", lambda c, _r, log: scale_out.run(c, log)),
+    (
+        {"9"},
+        "delayed jobs: mover lag, Redis CPU, a burst",
+        lambda c, _r, log: scheduler.run(c, log),
+    ),
 ]
 
 
@@ -41,14 +46,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="full", action="store_false", help="about a minute (default)")
     mode.add_argument("--full", dest="full", action="store_true", help="up to about 20 minutes")
-    p.add_argument("--only", metavar="ROWS", help="comma list of rows to run, 1-8 (default: all)")
+    p.add_argument("--only", metavar="ROWS", help="comma list of rows to run, 1-9 (default: all)")
     p.add_argument(
         "--json", metavar="FILE", type=Path, help="default: bench/results/last-MODE.json"
     )
     args = p.parse_args(argv)
     rows = set((args.only or ",".join(ROWS)).split(","))
     if not rows <= set(ROWS):
-        p.error(f"--only: rows are 1-8, got {args.only}")
+        p.error(f"--only: rows are 1-9, got {args.only}")
     args.rows = rows
     return args
 

@@ -46,12 +46,14 @@ if TYPE_CHECKING:
         remove_delayed_in_queue,
         scheduled_at,
     )
+    from resqued.resque.retry import Retry
     from resqued.worker.limits import JobTimeout, MemoryLimitExceeded, SoftTimeout, WorkerStuck
 
 _PUBLIC = {
     "DontPerform": "resqued.job_hooks",
     "JobTimeout": "resqued.worker.limits",
     "MemoryLimitExceeded": "resqued.worker.limits",
+    "Retry": "resqued.resque.retry",
     "SoftTimeout": "resqued.worker.limits",
     "WorkerStuck": "resqued.worker.limits",
     "UnknownJobClass": "resqued.jobs",
@@ -78,6 +80,7 @@ __all__ = [
     "DontPerform",
     "JobTimeout",
     "MemoryLimitExceeded",
+    "Retry",
     "SoftTimeout",
     "UnknownJobClass",
     "WorkerStuck",

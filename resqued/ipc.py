@@ -8,11 +8,15 @@ listener -> master::
     STATS <JSON>                       its workers' cumulative job statistics and states
     +<pid>,<queues>                    a worker started
     -<pid>[ <reason>]                  a worker exited (reason: why it was replaced)
+    HELD <n>                           <n> of its slots have no worker now and will get
+                                       one (0 once it is stopping)
 
 master -> listener::
 
     +<pid>,<queues>                    an older listener's worker is still running
     -<pid>                             that older worker has exited: its slot is free
+    HELD <n>                           older listeners will start workers in <n> slots:
+                                       count them as running
     COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
     SIGNAL <name>                      send USR1, USR2 or CONT to your workers (the
                                        master relays it: resque-pool and the like)
@@ -88,6 +92,14 @@ class WorkerExited:
 
 
 @dataclass(frozen=True)
+class Held:
+    """Slots without a worker that will get one: listener -> master, its own (0 once it
+    is stopping); master -> listener, the sum of the older listeners' (count them)."""
+
+    slots: int
+
+
+@dataclass(frozen=True)
 class Count:
     """master -> listener: the pool size after TTIN / TTOU."""
 
@@ -105,7 +117,7 @@ class Relay:
 
 RELAYED = ("USR1", "USR2", "CONT")
 
-Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Count | Relay
+Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Held | Count | Relay
 
 
 def _one_line(text: str) -> str:
@@ -125,6 +137,8 @@ def encode(message: Message) -> str:
             return f"+{pid},{queues}"
         case WorkerExited(pid, reason):
             return f"-{pid} {_one_line(reason)}" if reason else f"-{pid}"
+        case Held(slots):
+            return f"HELD {slots}"
         case Count(workers):
             return f"COUNT {workers}"
         case Relay(name, pid):
@@ -181,6 +195,10 @@ def decode(line: str) -> Message:
         if name not in RELAYED:
             raise Malformed(f"SIGNAL names no signal a worker may be sent: {line!r}")
         return Relay(name, _pid(pid, line) if pid else 0)
+    if word == "HELD":
+        if not rest.isdigit():
+            raise Malformed(f"HELD without a number: {line!r}")
+        return Held(int(rest))
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from resqued.fleet.model import CurrentJob, Failure, Fleet, Master, Worker
+from resqued.fleet.scheduler import Mover
 
 FORMAT = 1
 
@@ -43,6 +44,22 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
             }
             for b in fleet.host_beats.values()
         ],
+        "scheduler": scheduler_dict(fleet.scheduler),
+    }
+
+
+def scheduler_dict(m: Mover | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "lock_holder": m.holder,
+        "lock_ttl": m.lock_ttl,
+        "delayed": m.delayed,
+        "delayed_exact": m.exact,
+        "timestamps": m.timestamps,
+        "due": m.due,
+        "earliest": m.earliest,
+        "lag": m.lag,
     }
 
 

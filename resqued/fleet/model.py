@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from resqued.fleet.scheduler import Mover
+
 WorkerState = Literal["waiting", "working", "paused", "stopping"]
 WORKER_STATES: tuple[WorkerState, ...] = ("waiting", "working", "paused", "stopping")
 
@@ -157,6 +159,7 @@ class Fleet:
     queues: list[Queue]
     failures: list[Failure]  # the newest, newest first
     host_beats: dict[str, HostBeat] = field(default_factory=dict)  # by host name
+    scheduler: Mover | None = None  # delayed jobs and their mover (fleet/scheduler.py)
 
     def hosts(self) -> list[str]:
         """Every host with a master or a worker, A-Z."""

@@ -20,6 +20,7 @@ from resqued.fleet.model import (
     WorkerState,
 )
 from resqued.fleet.parse import integer, job_document, parse_time, split_worker_id, text
+from resqued.fleet.scheduler import read_mover
 from resqued.resque.failed import FailedJob, FailedList
 from resqued.resque.keys import Keys
 from resqued.resque.queue_admin import depths
@@ -82,6 +83,7 @@ def read_fleet(
         workers=workers,
         queues=queues,
         failures=failures,
+        scheduler=read_mover(store, now),
     )
 
 

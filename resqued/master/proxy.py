@@ -43,6 +43,8 @@ class ListenerProxy:
         self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
         self.left: dict[int, str] = {}  # pid -> queues of the workers gone in the last read
+        self.held = 0  # its slots that will get a worker (HELD; all of them at RUNNING)
+        self.held_told = 0  # the HELD we sent it: older listeners' slots
         self.exit_status: int | None = None
 
     @classmethod
@@ -61,6 +63,8 @@ class ListenerProxy:
         self.stats = dict(record.stats)
         self.workers = dict(record.workers)
         self.left = {}
+        self.held = record.held  # an older image's listener never reports HELD
+        self.held_told = record.held_told
         self.exit_status = None
         return self
 
@@ -75,6 +79,8 @@ class ListenerProxy:
             view=self.view,
             stats=self.stats,
             workers=dict(self.workers),
+            held=self.held,
+            held_told=self.held_told,
         )
 
     def __repr__(self) -> str:
@@ -93,6 +99,7 @@ class ListenerProxy:
                 case ipc.Running(total, view):
                     self.ready = True
                     self.total = total
+                    self.held = total
                     self.view = view
                 case ipc.Failed(reason):
                     self.failure = reason
@@ -102,6 +109,8 @@ class ListenerProxy:
                     self.workers[pid] = queues
                 case ipc.WorkerExited(pid):
                     self.left[pid] = self.workers.pop(pid, "")
+                case ipc.Held(slots):
+                    self.held = slots
                 case _:
                     log.warning("%r sent an unexpected message: %r", self, message)
         return messages

@@ -32,6 +32,8 @@ class ListenerRecord:
     view: MasterView | None = None  # the config it reported in its RUNNING
     stats: dict[str, Any] = field(default_factory=dict)  # its latest STATS report
     workers: dict[int, str] = field(default_factory=dict)  # pid -> queues
+    held: int = 0  # its slots that will get a worker (HELD); an older image's: none
+    held_told: int = 0  # the older listeners' slots we last told it (HELD)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,8 @@ class ListenerRecord:
             "summary": self.view.to_dict() if self.view else {},  # the name older images read
             "stats": self.stats,
             "workers": {str(pid): queues for pid, queues in self.workers.items()},
+            **({"held": self.held} if self.held else {}),  # absent when 0, as older images
+            **({"held_told": self.held_told} if self.held_told else {}),  # wrote the document
         }
 
     @classmethod
@@ -57,6 +61,8 @@ class ListenerRecord:
             view=MasterView.from_dict(summary) if summary else None,
             stats=dict(doc.get("stats") or {}),
             workers=_pids(doc["workers"]),
+            held=int(doc.get("held") or 0),
+            held_told=int(doc.get("held_told") or 0),
         )
 
 

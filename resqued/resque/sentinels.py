@@ -23,7 +23,8 @@ MAX_CAUSE = 160  # characters kept of one Sentinel's error
 
 
 class UnknownService(MasterNotFoundError):
-    """A Sentinel answered and knows no such service: a wrong URL, not an outage."""
+    """A server answered and gave no primary: it knows no such service, or it is no
+    Sentinel (a wrong URL, not an outage)."""
 
 
 class Sentinel(RedisSentinel):
@@ -36,6 +37,7 @@ class Sentinel(RedisSentinel):
             try:
                 masters = cast("dict[str, Any]", sentinel.sentinel_masters())
             except (redis.ConnectionError, redis.ResponseError, redis.TimeoutError) as exc:
+                unknown = unknown or isinstance(exc, redis.ResponseError)
                 causes.append(f"{address(sentinel)}: {reason(exc)}")
                 continue
             state = masters.get(service_name)

@@ -15,6 +15,7 @@ from resqued.fleet.read import read_worker
 from resqued.resque.failed import FailedList
 from resqued.resque.failed_confirmed import Confirmed, ConfirmedChange
 from resqued.resque.queue_jobs import clear_confirmed, drop_confirmed, remove_job
+from resqued.web import scheduling
 from resqued.web.failed_page import failure_filter
 from resqued.web.render import back, dashboard, page, set_cookie
 from resqued.web.security import CSRF_FIELD, SESSION_COOKIE, safe_next
@@ -186,6 +187,7 @@ ACTIONS = {
     "/workers/stop-job": stop_job,
     "/login": login,
     "/logout": logout,
+    **scheduling.ACTIONS,  # the Delayed and Schedule tabs
 }
 
 

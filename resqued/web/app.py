@@ -19,7 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
-from resqued.web import actions, confirm, failed_page, pages, queue_page, redis_page, worker_page
+from resqued.web import (
+    actions,
+    confirm,
+    failed_page,
+    pages,
+    queue_page,
+    redis_page,
+    scheduling,
+    worker_page,
+)
 from resqued.web.options import Proxy
 from resqued.web.render import Dashboard, page
 from resqued.web.security import Guard, safe_next
@@ -163,6 +172,9 @@ def create_app(
         Route("/failed/{index:int}", failed_page.failed_job),
         Route("/confirm", confirm.confirm_page),
         Route("/redis", redis_page.redis_page),
+        Route("/delayed", scheduling.delayed),
+        Route("/delayed/{epoch:int}", scheduling.delayed_second),
+        Route("/schedule", scheduling.schedule),
         Route("/api/fleet.json", pages.fleet_json),
         Route("/login", login_page, methods=["GET"]),
         *(Route(p, actions.dispatch, methods=["POST"]) for p in post),

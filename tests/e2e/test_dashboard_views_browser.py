@@ -318,8 +318,22 @@ def plant_payloads(r) -> tuple[str, str]:
     return f"h0{PAYLOADS[0]}:500:q0{PAYLOADS[0]}", f"q3{PAYLOADS[3]}"
 
 
+def plant_delayed_payloads(r) -> None:
+    """Delayed jobs, a dynamic schedule and past runs whose every string is a payload."""
+    for n, p in enumerate(PAYLOADS):
+        item = json.dumps({"class": p, "args": [p], "queue": p}).encode()
+        r.rpush("resque:delayed:2000000000", item)
+        r.sadd(b"resque:timestamps:" + item, "resque:delayed:2000000000")
+        r.hset("resque:delayed:last_enqueued_at", p, p)
+        config = {"every": "1m", "class": p, "queue": p, "args": [p], "description": p}
+        r.hset("resque:persistent_schedules", f"s{n}{p}", json.dumps(config))
+    r.zadd("resque:delayed_queue_schedule", {"2000000000": 2000000000})
+    r.set("resque:resque:resque_scheduler_master_lock", PAYLOADS[0], ex=100)
+
+
 def test_every_page_is_inert_on_stored_xss(browser, dashboard, r):
     worker, queue = plant_payloads(r)
+    plant_delayed_payloads(r)
     pages = [
         "/", "/hosts", "/workers", "/workers/" + quote(worker, safe=""), "/queues",
         "/queues/" + quote(queue, safe=""), "/failed", "/failed/0", "/failed/20",
@@ -327,6 +341,7 @@ def test_every_page_is_inert_on_stored_xss(browser, dashboard, r):
         "/confirm?do=queue-clear&queue=" + quote(queue),
         "/confirm?do=failed-remove&q=" + quote(PAYLOADS[1]),
         "/login?next=" + quote("/" + PAYLOADS[2]),
+        "/delayed", "/delayed/2000000000", "/schedule",
     ]  # fmt: skip
     for page in pages:
         browser.get(dashboard + page)

@@ -230,6 +230,17 @@ def test_json_form_field_names(r, store):
         "queues",
         "failures",
         "hosts",
+        "scheduler",
+    }
+    assert set(doc["scheduler"]) == {
+        "lock_holder",
+        "lock_ttl",
+        "delayed",
+        "delayed_exact",
+        "timestamps",
+        "due",
+        "earliest",
+        "lag",
     }
     assert doc["format"] == 1
     assert {h["name"] for h in doc["hosts"]} == set(fleet.hosts())
