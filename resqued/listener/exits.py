@@ -2,7 +2,8 @@
 
 A worker that could not clean up after itself (killed, crashed) is unregistered
 here: its in-flight job goes to ``failed`` (with the guard rails' reason when
-they killed it), its hand-over lists back to their queues.  ``prune`` does the
+they killed it), its hand-over lists back to their queues; a cleanup a Redis
+outage stops is tried again with the same reason.  ``prune`` does the
 same for dead workers the listener did not start (under Resque's prune lock), in
 a process of its own (``pruner.py``).
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from resqued import jobs
 from resqued.listener import compat
-from resqued.resque import registry
+from resqued.process.backoff import Backoff
+from resqued.resque import outage, registry
 from resqued.resque.prune import prune_dead_workers
 from resqued.resque.store import Store
 
@@ -55,21 +58,64 @@ class ExitSummary:
         return compat.ProcessStatus(self.pid, self.status)
 
 
+@dataclass
+class Cleanup:
+    """A dead worker's cleanup that a Redis outage stopped (it refused writes, or did not
+    answer): tried again with the same reason until it is done (``retry``)."""
+
+    pid: int
+    ids: list[str]  # its worker ids still registered
+    why: tuple[str, str, Any]
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
+    next_try: float = 0.0
+
+    def retry(self, store: Store, now: float) -> bool:
+        """One more try, when due; True once every id is unregistered."""
+        if now < self.next_try:
+            return False
+        self.ids = _unregister(store, self.ids, self.why, quiet=True)
+        if self.ids:
+            self.next_try = now + self.backoff.failed()
+            return False
+        log.warning("unregistered dead worker %d once Redis took writes again", self.pid)
+        return True
+
+
 def unregister_dead(
     store: Store, pid: int, queues: str, threads: int, why: tuple[str, str, Any]
-) -> None:
+) -> Cleanup | None:
     """Fail the in-flight job(s) of a worker that could not clean up; requeue its hand-overs.
 
-    ``why``: the exception name, message and failure hook to record its job with.
+    ``why``: the exception name, message and failure hook to record its job with.  What
+    a Redis outage stopped is returned, for the listener to try again with that reason
+    (a prune would record the job as a dirty exit): None when all is done.
     """
-    exception, error, hook = why
     base = registry.worker_id(queues, pid)
-    for n in range(1, threads + 1):
-        wid = base if n == 1 else f"{base}#{n}"
+    ids = [base if n == 1 else f"{base}#{n}" for n in range(1, threads + 1)]
+    left = _unregister(store, ids, why)
+    if not left:
+        return None
+    cleanup = Cleanup(pid, left, why)
+    cleanup.next_try = time.monotonic() + cleanup.backoff.failed()
+    return cleanup
+
+
+def _unregister(
+    store: Store, ids: list[str], why: tuple[str, str, Any], quiet: bool = False
+) -> list[str]:
+    """Unregister each id; those an outage stopped (each logged once, unless ``quiet``)."""
+    exception, error, hook = why
+    left = []
+    for wid in ids:
         try:
             registry.unregister(store, wid, exception, error, dead_job_hook=hook)
         except (redis.RedisError, OSError) as exc:
+            if isinstance(exc, redis.RedisError) and outage.is_outage(exc):
+                left.append(wid)
+                if quiet:
+                    continue
             log.error("could not unregister dead worker %s: %s", wid, exc)
+    return left
 
 
 def prune(store: Store, number: int, mine: frozenset[int] = frozenset()) -> None:

@@ -146,18 +146,31 @@ def timed_out(rails: Rails, reading: Reading) -> Action | None:
     return Action(KILL, "timed out", "resqued.JobTimeout", message)
 
 
-def watchdog_kill(rails: Rails, reading: Reading) -> Action | None:
-    """An in-process worker that died by KILL while its job was past its hard limit: its
-    own watchdog killed it (``worker/watchdog.py``).  Recorded as the listener's kill is."""
-    if rails.mode != IN_PROCESS or not rails.scoreboard or not reading.records:
+def timed_out_at_exit(rails: Rails, reading: Reading) -> Action | None:
+    """A worker that died with a job past its hard limit, read at its reap: recorded as
+    timed out, as the listener's own kill is.
+
+    In process, it died by KILL: its own watchdog killed it (``worker/watchdog.py``).
+    Threads: its process exited to end a thread's job it could not kill, and left the
+    record to the listener (Redis refused it; ``worker/threads.py``).
+    """
+    if rails.mode == FORK or not rails.scoreboard:
         return None
-    rec = reading.records[0]
-    if rec.state != "working" or not rec.hard_limit or not rec.job_started:
+    late = [
+        rec
+        for rec in reading.records
+        if rec.state == "working"
+        and rec.hard_limit
+        and rec.job_started
+        and reading.now - rec.job_started >= rec.hard_limit
+    ]
+    if not late:
         return None
-    if reading.now - rec.job_started < rec.hard_limit:
-        return None
-    what = "its worker process was killed by its watchdog"
-    message = hard_message(TimeLimits(rec.hard_limit), rec.hard_limit, what)
+    if rails.mode == IN_PROCESS:
+        what = "its worker process was killed by its watchdog"
+    else:
+        what = "it could not be interrupted; its worker process exited"
+    message = hard_message(TimeLimits(late[0].hard_limit), late[0].hard_limit, what)
     return Action(KILL, "timed out", "resqued.JobTimeout", message)
 
 

@@ -24,7 +24,7 @@ from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
-from resqued.listener.exits import ExitSummary, unregister_dead
+from resqued.listener.exits import Cleanup, ExitSummary, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.pruner import Pruner
 from resqued.listener.slots import Slot
@@ -57,6 +57,7 @@ class Listener:
         self.slots: list[Slot] = slotting.build(worker_table(config))
         self.workers: dict[int, Slot] = {}  # pid -> its slot (retiring ones included)
         self.old: dict[int, str] = {}  # an older listener's workers, still running
+        self.cleanups: list[Cleanup] = []  # dead workers' cleanups a Redis outage stopped
         self.held_by_older = 0  # slots older listeners will still fill (HELD from the master)
         self.held_told = 0  # the HELD we reported last (the master assumes all at RUNNING)
         self.state = "starting"
@@ -254,6 +255,9 @@ class Listener:
             slot = self.workers.pop(pid, None)
             if slot is not None:
                 self._worker_exited(pid, status, slot)
+        if self.cleanups:
+            now = time.monotonic()
+            self.cleanups = [c for c in self.cleanups if not c.retry(self.store, now)]
 
     def _worker_exited(self, pid: int, status: int, slot: Slot) -> None:
         now = time.monotonic()
@@ -262,7 +266,7 @@ class Listener:
         current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
         board = slot.board
         if current:  # its scoreboard is the slot's
-            self.watch.killed_by_watchdog(pid, slot, status, now)
+            self.watch.timed_out_at_exit(pid, slot, status, now)
         reason = slot.replacement_reason(status)
         # Retired on purpose (a reload, a smaller table, this listener stopping) and gone
         # cleanly: not a replacement, so the master does not count it (no alert per deploy).
@@ -272,9 +276,11 @@ class Listener:
                 log.warning("worker %d (%s) %s", pid, queues, reason)
             if current:  # its scoreboard is the slot's
                 self.watch.end_orphaned_job(slot)
-            unregister_dead(
+            cleanup = unregister_dead(
                 self.store, pid, queues, self.config.threads, self.watch.in_flight(slot)
             )
+            if cleanup is not None:  # Redis refused: tried again each turn, the prune spares it
+                self.cleanups.append(cleanup)
         if current:
             delay = slot.exited(status, now, bool(self.stopping))
             if delay:
@@ -297,4 +303,4 @@ class Listener:
         if now < self.next_prune:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
-        self.pruner.start([*self.workers, *self.old])
+        self.pruner.start([*self.workers, *self.old, *(c.pid for c in self.cleanups)])

@@ -200,16 +200,20 @@ class Watch:
 
     # -- a worker that exited ----------------------------------------------------------------
 
-    def killed_by_watchdog(self, pid: int, slot: Slot, status: int, now: float) -> None:
-        """An in-process worker killed by its own watchdog at its job's hard limit: note it
-        as this listener's kill (``slot.pending``), so the job is recorded as timed out and
-        the slot restarts at once, whether or not this listener was free to act then."""
+    def timed_out_at_exit(self, pid: int, slot: Slot, status: int, now: float) -> None:
+        """A worker that died with a job past its hard limit (its watchdog's KILL in process;
+        in threads mode, a process that exited to end a thread's job and left its record
+        to us): note it as this listener's kill (``slot.pending``), so the job is recorded
+        as timed out and the slot restarts at once, whether or not we could act then."""
         if slot.pending is not None or slot.board is None or slot.rails is None:
             return
-        if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+        if self.mode == guard.IN_PROCESS:
+            if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+                return
+        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             return
         reading = Reading(now, slot.started_at, slot.board.records())
-        action = guard.watchdog_kill(slot.rails, reading)
+        action = guard.timed_out_at_exit(slot.rails, reading)
         if action is not None:
             slot.pending = action
             where = f"worker {pid} ({slot.row.queue_list})"

@@ -93,6 +93,7 @@ class ThreadedWorker:
         self._soft_sent: set[CurrentJob] = set()  # jobs told of their soft limit
         self._timed_out: dict[Worker, CurrentJob] = {}  # jobs past their hard limit
         self._done: set[Worker] = set()  # threads whose worker has returned
+        self._left_to_listener = False  # a job's record Redis refused: the listener records it
 
     # -- the control surface, forwarded to every thread's worker -------------------
 
@@ -154,6 +155,8 @@ class ThreadedWorker:
                     self._fail_running(w)
             hooks.run_worker_hooks("worker_exit")
             log.info("worker %s exiting", self.id)
+        if self._left_to_listener:
+            os._exit(3)  # not a clean exit: the listener unregisters our ids (exits.py)
         if len(self._done) < len(threads):
             os._exit(1 if self.stopping_now else 0)
         return 0
@@ -264,16 +267,20 @@ class ThreadedWorker:
             exception, error, hook = "resqued.worker.JobKilled", STUCK_ERROR, jobs.run_failure_hooks
         else:
             exception, error, hook = failure.DIRTY_EXIT, "Worker killed by TERM", None
-        while True:  # a Redis outage is waited out, so the job keeps its reason; TERM gives up
+        while True:
             try:
                 registry.unregister(self.store, w.id, exception, error, dead_job_hook=hook)
             except redis.RedisError as exc:
                 if self.stopping_now or not outage.is_outage(exc):
                     log.error("worker %s: could not unregister: %s", w.id, exc)
                     return
-                w.retry.down(exc)
                 if self.board is not None:
-                    self.board.supervisor_beat()
+                    # Exit now (waiting, the job would run on past its limit); the listener
+                    # reads its limit on our scoreboard and records it once Redis takes it.
+                    log.error("worker %s: not unregistered (%s); left to its listener", w.id, exc)
+                    self._left_to_listener = True
+                    return
+                w.retry.down(exc)  # no listener: wait the outage out, so the job keeps its reason
                 self.wakeup.wait(w.retry.delay())
                 continue
             w.retry.up()

@@ -253,30 +253,36 @@ def test_workers_wait_out_a_replica_or_a_disk_error(resqued, app_dir, tmp_path, 
         server.stop()
 
 
-def test_a_thread_past_its_hard_limit_is_recorded_as_timed_out_once_redis_takes_writes(
-    resqued, app_dir, tmp_path
+@pytest.mark.parametrize("mode", ["in process", "threads"])
+def test_a_job_past_its_hard_limit_while_redis_is_full_is_recorded_as_timed_out(
+    resqued, app_dir, tmp_path, mode
 ):
-    """The threaded process exits to end a job past its hard limit: a full Redis makes it
-    wait to record the job, so the job is a JobTimeout, not a prune's dirty exit later."""
+    """The process running the job is killed (in process: its watchdog) or exits (threads)
+    at the limit, whatever Redis does; Redis refuses the record, so the listener keeps it
+    and records the job as a JobTimeout once Redis takes writes (a prune would say dirty
+    exit), and the job never completes."""
     server = ExtraRedis(tmp_path / "redis")
     server.dir.mkdir()
     server.start()
     client = server.client()
     try:
-        m = start(resqued, app_dir, tmp_path, server, "threads", "--job-timeout", "2")
-        wait_for(lambda: client.scard("resque:workers") == 4, 30, "workers up")
-        push(client, (0, 60.0))
+        m = start(resqued, app_dir, tmp_path, server, mode, "--job-timeout", "2")
+        threads = 2 if mode == "threads" else 1
+        wait_for(lambda: client.scard("resque:workers") == 2 * threads, 30, "workers up")
+        push(client, (0, 8.0))
         wait_for(lambda: marks(tmp_path, "started")[0], 30, "the job running")
         fill(client)
-        wait_for(lambda: "ran past its hard time limit" in m.output(), 30, "the hard limit")
-        wait_for(lambda: refusal_lines(m, "); retrying"), 30, "its record refused")
+        wait_for(lambda: "could not unregister dead worker" in m.output(), 30, "a refused record")
         free(client)
         wait_for(lambda: client.llen("resque:failed") == 1, 30, "the job recorded")
         [failed] = [json.loads(x) for x in client.lrange("resque:failed", 0, -1)]
-        assert failed["payload"] == {"class": "Mark", "args": [0, 60.0]}
+        assert failed["payload"] == {"class": "Mark", "args": [0, 8.0]}
         assert failed["exception"] == "resqued.JobTimeout", failed
+        assert "hard time limit 2s" in failed["error"]
+        assert not marks(tmp_path, "done")  # ended at its limit: it never completed
         assert "Traceback" not in m.output()
         m.signal(signal.SIGQUIT)
         assert m.wait(30) == 0
+        assert not marks(tmp_path, "done")
     finally:
         server.stop()

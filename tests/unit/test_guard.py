@@ -93,7 +93,7 @@ def test_an_in_process_worker_its_watchdog_killed_is_recorded_as_timed_out():
     """Read at its reap (maybe long after, when the listener was blocked): the job had
     passed its hard limit, so the KILL was its watchdog's, at the limit."""
     job = rec("working", beat=40.0, started=70.0, hard=30.0)
-    action = g.watchdog_kill(IN_PROCESS, look(job, now=105.8))
+    action = g.timed_out_at_exit(IN_PROCESS, look(job, now=105.8))
     assert (action.kind, action.reason, action.exception) == (
         g.KILL,
         "timed out",
@@ -103,9 +103,13 @@ def test_an_in_process_worker_its_watchdog_killed_is_recorded_as_timed_out():
         "job timed out after 30.0s (hard time limit 30s); "
         "its worker process was killed by its watchdog"
     )
-    assert g.watchdog_kill(IN_PROCESS, look(job, now=99.0)) is None  # killed before: not so
-    assert g.watchdog_kill(IN_PROCESS, look(rec("waiting"), now=105.8)) is None
-    assert g.watchdog_kill(g.Rails(g.FORK), look(job, now=105.8)) is None
+    assert g.timed_out_at_exit(IN_PROCESS, look(job, now=99.0)) is None  # killed before: not so
+    assert g.timed_out_at_exit(IN_PROCESS, look(rec("waiting"), now=105.8)) is None
+    assert g.timed_out_at_exit(g.Rails(g.FORK), look(job, now=105.8)) is None
+    # threads: the process exited to end the late thread's job, and left the record to us
+    action = g.timed_out_at_exit(THREADS, look(rec("waiting"), job, now=105.8))
+    assert action.exception == "resqued.JobTimeout"
+    assert action.message.endswith("it could not be interrupted; its worker process exited")
 
 
 def test_hard_memory_kills_the_job_child_or_the_worker():
