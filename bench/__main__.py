@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         machine, versions = report.machine(), report.versions(client)
         print(f"# resqued benchmarks, {settings.mode} mode", flush=True)
         print(f"\n{report.describe(machine, versions)}", flush=True)
-        print(f"\n{settings.describe()}\n", flush=True)
+        if args.rows - {"9"}:
+            print(f"\n{settings.describe()}", flush=True)
+        print("", flush=True)
         write_jobs(tmp)
         ctx = Context(client, url, tmp, settings, rq_version() is not None, scale_settings(args))
         if "9" in args.rows:

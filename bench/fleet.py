@@ -85,17 +85,18 @@ class Fleet:
     def master_pids(self) -> list[int]:
         return [p.pid for p in self.procs if p.poll() is None]
 
-    def worker_pids(self) -> list[int]:
-        """Worker processes of every master (children of its listeners, old and new)."""
+    def worker_pids(self, masters: list[int] | None = None) -> list[int]:
+        """Worker processes of every master, or of ``masters`` (its listeners' children)."""
         out: list[int] = []
-        for master in self.master_pids():
+        for master in self.master_pids() if masters is None else masters:
             for listener in children(master):
                 if " listener #" in title(listener):
                     out += children(listener)
         return out
 
-    def signal_all(self, sig: int) -> None:
-        for p in self.procs:
+    def signal_all(self, sig: int, first: int = 0) -> None:
+        """Signal every master (or the ``first`` ones) at once."""
+        for p in self.procs[:first] if first else self.procs:
             if p.poll() is None:
                 p.send_signal(sig)
 

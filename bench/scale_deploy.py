@@ -1,11 +1,12 @@
 """The deploy storm: HUP, then USR2, of every master at once under a steady flow of jobs.
 
 A producer pushes ``rate`` jobs a second (5 ms jobs that record their start
-and their id) while, after a steady window, every master gets HUP at the
-same instant (a new listener each; the workers handed over one by one),
-then, once every master runs only new workers (or ``settle_s`` has passed),
-another steady window and USR2 of every master at once (the masters
-re-exec, the workers stay).  A sampler counts worker processes (children of
+and their id) through windows: steady; HUP of one master (the reference: a
+deploy of one host), until it runs only new workers; steady; HUP of every
+master at the same instant (a new listener each; the workers handed over one
+by one), until every master runs only new workers (or ``settle_s`` has
+passed); steady; USR2 of every master at once (the masters re-exec, the
+workers stay).  A sampler counts worker processes (children of
 the masters' listeners) and registered workers every ``SAMPLE`` s.  Then the
 load stops, every job must start: the figures are the longest interval with
 no job started in each window, the fewest workers, the jobs lost (never
@@ -25,7 +26,7 @@ from typing import Any
 
 import redis
 
-from bench._common import text, wait_until
+from bench._common import BenchError, text, wait_until
 from bench.fleet import Fleet
 from bench.redis_cost import Cost, Meter
 
@@ -35,11 +36,12 @@ TAIL = 1.0  # the HUP window runs this long past the moment it settled
 
 @dataclass
 class Storm:
-    gaps_ms: dict[str, float] = field(default_factory=dict)  # steady, HUP, steady2, USR2
+    gaps_ms: dict[str, float] = field(default_factory=dict)  # by window (steady, HUP one ...)
     fewest: dict[str, int] = field(default_factory=dict)  # worker processes, per window
     fewest_registered: dict[str, int] = field(default_factory=dict)
-    settle_s: float = 0.0
+    settle_s: float = 0.0  # the HUP of every master
     settled: bool = False
+    one_settle_s: float = 0.0  # the HUP of one master
     kept: bool = False  # USR2 kept every worker
     sent: int = 0
     lost: int = 0
@@ -52,6 +54,7 @@ class Storm:
             "fewest_worker_processes": self.fewest,
             "fewest_registered": self.fewest_registered,
             "hup_settle_s": round(self.settle_s, 2),
+            "hup_one_master_settle_s": round(self.one_settle_s, 2),
             "hup_settled": self.settled,
             "usr2_kept_workers": self.kept,
             "jobs": self.sent,
@@ -114,9 +117,22 @@ class Load:
         return min((p for p, _ in inside), default=0), min((r for _, r in inside), default=0)
 
 
-def settled(fleet: Fleet, before: set[int]) -> bool:
-    now = set(fleet.worker_pids())
-    return len(now) == fleet.expected and not now & before
+def settled(fleet: Fleet, before: set[int], masters: list[int]) -> bool:
+    now = set(fleet.worker_pids(masters))
+    return len(now) == fleet.workers * len(masters) and not now & before
+
+
+def hup(fleet: Fleet, masters: int, settle_s: float) -> tuple[bool, float]:
+    """HUP the first ``masters`` at once; (settled, seconds) once they run only new workers."""
+    pids = fleet.master_pids()[:masters]
+    before = set(fleet.worker_pids(pids))
+    t0 = time.monotonic()
+    fleet.signal_all(signal.SIGHUP, masters)
+    try:
+        wait_until(lambda: settled(fleet, before, pids), settle_s, "the HUP", step=0.25)
+    except BenchError:
+        return False, time.monotonic() - t0
+    return True, time.monotonic() - t0
 
 
 def run(
@@ -133,31 +149,30 @@ def run(
     client.delete("bench:starts")
     windows: list[tuple[str, float, float]] = []
     with Load(fleet, rate) as load:
-        t = time.time()
-        time.sleep(steady_s)  # benchmark window: steady load
-        windows.append(("steady", t, time.time()))
-        before = set(fleet.worker_pids())
-        t0, at = time.monotonic(), time.time()
+
+        def window(name: str, seconds: float, began: float = 0.0) -> None:
+            """A window from ``began`` (default: now) to ``seconds`` from now."""
+            t = began or time.time()
+            time.sleep(seconds)  # benchmark window: the flow as it is
+            windows.append((name, t, time.time()))
+
+        window("steady", steady_s)
+        at = time.time()
+        ok, out.one_settle_s = hup(fleet, 1, settle_s)
+        window("HUP one", TAIL, at)
+        log(f"deploy: HUP of one master settled={ok} in {out.one_settle_s:.1f} s")
+        window("steady2", steady_s)
+        at = time.time()
         with meter.measure() as out.hup:
-            fleet.signal_all(signal.SIGHUP)
-            try:
-                wait_until(lambda: settled(fleet, before), settle_s, "the HUP", step=0.25)
-                out.settled = True
-            except Exception:  # BenchError: reported as not settled
-                out.settled = False
-            out.settle_s = time.monotonic() - t0
-        time.sleep(TAIL)  # benchmark window: the flow right after the last hand-over
-        windows.append(("HUP", at, time.time()))
+            out.settled, out.settle_s = hup(fleet, fleet.masters, settle_s)
+        window("HUP", TAIL, at)
         log(f"deploy: HUP of {fleet.masters} masters settled={out.settled} in {out.settle_s:.1f} s")
         if out.settled:
-            t = time.time()
-            time.sleep(steady_s)  # benchmark window: steady again
-            windows.append(("steady2", t, time.time()))
+            window("steady3", steady_s)
             kept_before = set(fleet.worker_pids())
             at = time.time()
             fleet.signal_all(signal.SIGUSR2)
-            time.sleep(usr2_s)  # benchmark window: the flow through the re-exec
-            windows.append(("USR2", at, time.time()))
+            window("USR2", usr2_s, at)
             out.kept = set(fleet.worker_pids()) == kept_before
     out.sent = load.sent
     _count(client, out, load.sent)
@@ -173,7 +188,7 @@ def _count(client: redis.Redis, out: Storm, sent: int, wait_s: float = 120) -> N
     """Wait (up to ``wait_s``) for every job to start; count those lost and those run twice."""
     try:
         wait_until(lambda: client.llen("bench:starts") >= sent, wait_s, "every job", step=0.1)
-    except Exception:  # BenchError: some never started; counted below
+    except BenchError:  # some never started: counted below
         pass
     ids = collections.Counter(int(text(x).split()[0]) for x in client.lrange("bench:starts", 0, -1))
     out.lost = sum(1 for i in range(sent) if i not in ids)

@@ -107,12 +107,94 @@ def test_quick_mode_json_holds_the_machine_the_versions_and_every_figure(run: An
 
 def test_a_bad_row_selection_is_a_one_line_error() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "9"],
+        [sys.executable, "-m", "bench", "--only", "10"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].endswith("--only: rows are 1-8, got 9")
+    assert proc.stderr.strip().splitlines()[-1].endswith("--only: rows are 1-9, got 10")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def scale_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Any]:
+    out = tmp_path_factory.mktemp("bench") / "scale.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--scale", "--scale-size", "2x2"]
+        + ["--scale-failed", "1k", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    doc = json.loads(out.read_text()) if out.exists() else None
+    return proc, doc
+
+
+@pytest.mark.timeout(600)
+def test_the_scale_row_runs_at_a_tiny_size_and_reports_every_figure(scale_run: Any) -> None:
+    proc, doc = scale_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    body = table_rows(proc.stdout.split("\n## ", 1)[0])  # the main table, not the views'
+    assert {r[0] for r in body} == {"9"}
+    measures = " ".join(r[1] for r in body)
+    for what in ("idle Redis CPU", "commands per worker per minute", "connections per worker"):
+        assert measures.count(what) == 2, what  # in process and fork per job
+    for what in ("enqueue-to-start p99", "drain of no-op jobs", "Redis CPU per job"):
+        assert measures.count(what) == 2, what
+    assert measures.count("HUP of every master at once") == 2  # without and with other keys
+    assert measures.count("USR2 of every master at once") == 2
+    for r in body:
+        assert math.isfinite(number(r[2])) and math.isfinite(number(r[4])), r
+    assert doc is not None and doc["not_measured"] == {}
+    extra = doc["rows"][0]["extra"]
+    assert set(extra["fleets"]) == {
+        "ref in process",
+        "big in process",
+        "ref fork per job",
+        "big fork per job",
+    }
+    for storm in extra["storms"].values():
+        assert isinstance(storm["lost"], int) and storm["lost"] >= 0, storm  # counted
+        assert {"steady", "HUP one", "HUP", "USR2"} <= set(storm["gaps_ms"])
+    views = extra["views"]
+    names = {v["view"] for v in views}
+    for page in ("status", "status --json", "queues", "dashboard /failed", "metrics scrape"):
+        assert page in names, page
+    assert {v["unrelated_keys"] for v in views} == {0, 10_000}
+    for v in views:
+        assert v["ok"], v
+        assert v["commands"] >= 0 and v["cpu_ms"] >= 0 and v["wall_ms"] > 0, v
+
+
+@pytest.mark.timeout(600)
+def test_the_scale_row_prints_its_views_table(scale_run: Any) -> None:
+    proc, _ = scale_run
+    assert "## Scale row: operator views" in proc.stdout
+    section = proc.stdout.split("## Scale row: operator views", 1)[1]
+    lines = [line for line in section.splitlines() if line.startswith("| status ")]
+    assert lines, section
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert cells[1] == "1,000"
+    assert all(math.isfinite(number(c)) for c in cells[2:5]), cells
+
+
+def test_a_bad_scale_size_is_a_one_line_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "--scale-size", "32by32"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith("argument --scale-size: '32by32' is not MASTERSxWORKERS (e.g. 32x32)")
+    )
     assert "Traceback" not in proc.stderr
