@@ -32,7 +32,7 @@ import redis
 from bench._common import redis_server, text
 from bench.fleet import Fleet
 from bench.peers import write_jobs
-from bench.scale_deploy import Load, longest_gap, settled
+from bench.scale_deploy import Load, longest_gap, raise_priority, settled
 
 STEP = 0.1
 TICK = os.sysconf("SC_CLK_TCK")
@@ -50,6 +50,7 @@ class Probe:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        raise_priority()
         while not self.halt.wait(0.01):
             pipe = self.client.pipeline(transaction=False)
             pipe.info("clients")
@@ -90,12 +91,30 @@ def exits(pids: list[int], out: dict[int, float], halt: threading.Event) -> None
         os.close(fd)
 
 
-def born(pid: int, boot: float) -> float:
+def _stat(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
+        return []
+
+
+def born(pid: int, boot: float) -> float:
+    fields = _stat(pid)
+    return boot + int(fields[19]) / TICK if fields else 0.0
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU a process has used so far, in ms (``/proc/PID/schedstat``: nanoseconds on a CPU)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
         return 0.0
-    return boot + int(fields[19]) / TICK
+
+
+def listeners(fleet: Fleet, masters: list[int]) -> list[int]:
+    from bench._common import children, title
+
+    return [p for m in masters for p in children(m) if " listener #" in title(p)]
 
 
 def ready_times(fleet: Fleet, since: float) -> list[float]:
@@ -122,11 +141,14 @@ def hup(fleet: Fleet, masters: int, load: Load, probe: Probe, boot: float) -> di
     while not settled(fleet, set(before), pids) and time.time() - at < 300:
         time.sleep(0.1)  # profile: poll until the masters run only new workers
     done = time.time()
+    new = fleet.worker_pids(pids)
+    cpu = {"new worker": [cpu_ms(p) for p in new], "new listener": []}
+    cpu["new listener"] = [cpu_ms(p) for p in listeners(fleet, pids)]
     time.sleep(1.0)  # profile: the flow after the last hand-over
     halt.set()
     watcher.join()
-    new = fleet.worker_pids(pids)
     return {
+        "cpu_ms": cpu,
         "at": at,
         "settled_s": done - at,
         "ready": ready_times(fleet, at),
@@ -165,6 +187,30 @@ def timeline(run: dict[str, Any], starts: list[float], probe: Probe) -> list[str
     return rows
 
 
+def summary(run: dict[str, Any]) -> str:
+    at = run["at"]
+
+    def spread(name: str) -> str:
+        times = sorted(t - at for t in run[name])
+        if not times:
+            return f"{name}: none"
+        mid = times[len(times) // 2]
+        return f"{name} {len(times)}: {times[0]:.2f}-{times[-1]:.2f} s (median {mid:.2f})"
+
+    forks = sorted(run["forks"])
+    span = forks[-1] - forks[0] if len(forks) > 1 else 0.0
+    rate = (len(forks) - 1) / span if span > 0 else 0.0
+    cpu = "; ".join(
+        f"{k} CPU {sum(v) / len(v):.0f} ms each ({sum(v) / 1000:.1f} s in all)"
+        for k, v in run["cpu_ms"].items()
+        if v
+    )
+    return (
+        f"listeners ready ({spread('ready')}); old workers exited ({spread('exits')}); new "
+        f"workers forked ({spread('forks')}), {rate:.0f} a second; {cpu}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.hup_timeline", description=__doc__)
     p.add_argument("size", help="MASTERSxWORKERS, e.g. 32x32")
@@ -192,12 +238,19 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(2)  # profile: steady flow between the two
                 runs["every master"] = hup(fleet, masters, load, probe, boot)
             probe.halt.set()
-            starts = sorted(float(text(x).split()[1]) for x in client.lrange("bench:starts", 0, -1))
+            records = [text(x).split() for x in client.lrange("bench:starts", 0, -1)]
+            starts = sorted(float(r[1]) for r in records)
+            sent = [(float(r[2]), float(r[1])) for r in records]
         finally:
             fleet.stop()
     for name, run in runs.items():
         gap = longest_gap(starts, run["at"], run["end"]) * 1000
-        print(f"\n# HUP of {name}: settled in {run['settled_s']:.2f} s, longest gap {gap:.0f} ms")
+        wait = max((s - q for q, s in sent if run["at"] <= q <= run["end"]), default=0) * 1000
+        print(
+            f"\n# HUP of {name}: settled in {run['settled_s']:.2f} s, longest gap {gap:.0f} ms, "
+            f"longest a job waited {wait:.0f} ms"
+        )
+        print(summary(run))
         print("\n".join(timeline(run, starts, probe)))
     if args.json:
         args.json.write_text(json.dumps({"runs": runs, "starts": starts, "probe": probe.samples}))
