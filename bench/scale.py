@@ -121,6 +121,9 @@ def _views(ctx: Context, fleet: Fleet, res: Results, keys: int, log: Any) -> lis
                 f"{slowest.name} {slowest.wall_ms:,.0f} ms"
             )
         if theirs is not None:
-            res.theirs[keys] = theirs.measure(ctx.url, list(s.failed_sizes))
+            rows = theirs.measure(ctx.url, list(s.failed_sizes))
+            res.theirs[keys] = rows
+            out += scale_views.adopt(rows, keys, idle)
+            log(f"views: bench.failed_views measured {len(rows)} failed views")
     c.unlink(scale_data.FAILED)
     return out

@@ -32,7 +32,7 @@ from typing import Any
 import redis
 
 from bench._common import PYTHON, env_for, free_port, spawn, stop, text, wait_until
-from bench.redis_cost import Cost, Meter
+from bench.redis_cost import SLOW_US, Cost, Meter
 from bench.scale_data import FAILED
 
 IDLE_BASELINE_S = 10.0
@@ -172,6 +172,25 @@ def _fetch(url: str, headers: dict[str, str]) -> tuple[int, str]:
         return exc.code, ""
     except (urllib.error.URLError, OSError) as exc:
         return 0, str(exc)
+
+
+def adopt(rows: Any, keys: int, idle: Cost | None) -> list[View]:
+    """``failed_views.measure``'s rows (view, records, seconds, commands, Redis CPU s,
+    slowest call us) as views, net of the idle fleet like ours; others are kept as they are
+    in the JSON only."""
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if not (isinstance(row, tuple | list) and len(row) == 6):
+            continue
+        name, size, seconds, commands, cpu_s, slowest_us = row
+        slow = [("?", int(slowest_us))] if slowest_us >= SLOW_US else []
+        gross = Cost(float(seconds), {"all": int(commands)}, float(cpu_s), slow)
+        rate = sum(idle.commands.values()) / idle.seconds if idle and idle.seconds else 0.0
+        net = gross.net(idle)
+        net.commands = {"all": max(0, round(int(commands) - rate * float(seconds)))}
+        wall = float(seconds) * 1000
+        out.append(View(f"{name} (failed_views)", int(size), keys, wall, net, True))
+    return out
 
 
 def theirs() -> Any:
