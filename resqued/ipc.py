@@ -2,7 +2,8 @@
 
 listener -> master::
 
-    RUNNING <total> [<summary JSON>]   preloaded, forking workers; <total> configured
+    RUNNING <total> [<view JSON>]      preloaded, forking workers; <total> configured;
+                                       the config it runs (config/view.py's MasterView)
     FAILED <reason>                    cannot start (config, app, Redis); exits next
     STATS <JSON>                       its workers' cumulative job statistics and states
     +<pid>,<queues>                    a worker started
@@ -20,8 +21,8 @@ master -> listener::
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
 decode (see ``Channel.messages``), so a stray line never stops a process.  Old
 and new images of the master talk to each other across a USR2 re-exec: decoding
-accepts every older form of a message (``RUNNING`` without a summary, ``-<pid>``
-without a reason).
+accepts every older form of a message (``RUNNING`` without a view, or with the
+partial view of earlier releases, ``-<pid>`` without a reason).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from resqued.config.view import MasterView
+
 log = logging.getLogger("resqued")
 
 
@@ -42,10 +45,10 @@ class Malformed(ValueError):
 
 @dataclass(frozen=True)
 class Running:
-    """listener -> master: ready; ``summary`` is the config it runs, as plain data."""
+    """listener -> master: ready; ``view`` is what the master keeps of the config it runs."""
 
     total: int
-    summary: dict[str, Any] = field(default_factory=dict)
+    view: MasterView | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,8 @@ def _one_line(text: str) -> str:
 
 def encode(message: Message) -> str:
     match message:
-        case Running(total, summary):
-            tail = " " + json.dumps(summary, separators=(",", ":")) if summary else ""
+        case Running(total, view):
+            tail = " " + json.dumps(view.to_dict(), separators=(",", ":")) if view else ""
             return f"RUNNING {total}{tail}"
         case Failed(reason):
             return f"FAILED {_one_line(reason)}"
@@ -143,18 +146,22 @@ def decode(line: str) -> Message:
         return WorkerExited(_pid(pid, line), reason)
     word, _, rest = line.partition(" ")
     if word == "RUNNING":
-        total, _, summary = rest.partition(" ")
+        total, _, text = rest.partition(" ")
         if not total.isdigit():
             raise Malformed(f"RUNNING without a worker count: {line!r}")
-        doc: Any = {}
-        if summary:
+        view = None
+        if text:
             try:
-                doc = json.loads(summary)
+                doc = json.loads(text)
             except ValueError:
-                raise Malformed(f"RUNNING with an unreadable summary: {line!r}") from None
+                raise Malformed(f"RUNNING with an unreadable view: {line[:200]!r}") from None
             if not isinstance(doc, dict):
-                raise Malformed(f"RUNNING summary is not an object: {line!r}")
-        return Running(int(total), doc)
+                raise Malformed(f"RUNNING view is not an object: {line[:200]!r}")
+            try:
+                view = MasterView.from_dict(doc) if doc else None
+            except (TypeError, ValueError) as exc:
+                raise Malformed(f"RUNNING with a bad view ({exc}): {line[:200]!r}") from None
+        return Running(int(total), view)
     if word == "FAILED":
         return Failed(rest or "no reason given")
     if word == "STATS":

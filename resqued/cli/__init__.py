@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def scrub_title(word: str) -> None:
     """Replace the command line ``ps`` shows by our title (Resque's for ``work``)."""
-    from resqued import proctitle
+    from resqued.process import proctitle
 
     if word == "work":
         proctitle.worker("Starting")

@@ -11,9 +11,9 @@ from typing import Any, NoReturn, TextIO
 
 import redis
 
-from resqued import logs
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact
+from resqued.process import logs
+from resqued.process.redact import redact
 from resqued.resque.store import Store
 
 

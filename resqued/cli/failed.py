@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from collections.abc import Mapping
-from typing import Any
 
 from resqued.cli.common import Parser, add_redis_args, confirm, parser, store
+from resqued.fleet.failed_text import job_dict, row, show
 from resqued.fleet.fmt import printable
-from resqued.fleet.parse import parse_time
-from resqued.resque.failed import FailedJob, FailedList, FailureFilter
+from resqued.resque.failed import FailedList, FailureFilter
 
 FORMAT = 1  # of the --json documents; fields are only ever added
 
@@ -77,6 +78,11 @@ ACTIONS = {
         "every job matching a filter.",
     ),
     "clear": ("delete the failed list", "Delete every failed job (resque-web's Clear)."),
+    "index": (
+        "bring the filter index up to date",
+        "Index the failed list for --queue, --class and --exception now (the first filtered "
+        "command does it otherwise; it is kept beside the list in Redis and follows it).",
+    ),
 }
 
 
@@ -102,6 +108,12 @@ def _parser() -> tuple[argparse.ArgumentParser, Mapping[str, argparse.ArgumentPa
             )
             each.add_argument(
                 "--count", type=_count, default=20, metavar="N", help="show N (default 20)"
+            )
+            each.add_argument(
+                "--before",
+                type=_index,
+                metavar="N",
+                help="only jobs older than job N (where a page without a total goes on)",
             )
         if name == "retry":
             each.add_argument("--all", action="store_true", help="every failed job")
@@ -133,6 +145,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.action == "clear":
         return _clear(failed, args.yes)
+    if args.action == "index":
+        return _index_now(failed)
     if args.number is not None:
         if args.action == "retry":
             job = failed.retry(args.number, args.digest)
@@ -176,7 +190,7 @@ def describe(where: FailureFilter) -> str:
 
 
 def _many(failed: FailedList, action: str, where: FailureFilter, yes: bool) -> int:
-    matched = sum(1 for job in failed.scan() if where.matches(job))
+    matched = failed.matching(where)
     what = describe(where) or "all"
     if not matched:
         print(f"resqued: no failed job matches ({what}); nothing to {action}")
@@ -205,94 +219,71 @@ def _clear(failed: FailedList, yes: bool) -> int:
     return 0
 
 
+def _index_now(failed: FailedList) -> int:
+    def progress(done: int, of: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rresqued: indexed {done} of {of} failed jobs")
+
+    layout = failed.index.sync(progress=progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(
+        f"resqued: the failed list index covers {_jobs(layout.len)} in {len(layout.blocks)} blocks"
+    )
+    return 0
+
+
 def _jobs(n: int) -> str:
     return f"{n} failed job{'' if n == 1 else 's'}"
 
 
 def _list(failed: FailedList, where: FailureFilter, args: argparse.Namespace) -> int:
-    page = failed.list(where, args.start, args.count)
+    page = failed.list(where, args.start, args.count, args.before)
     if args.json:
         doc = {
             "format": FORMAT,
             "total": page.total,
             "start": page.start,
             "count": page.count,
+            "exact": page.exact,
+            "more": page.more,
             "jobs": [job_dict(job) for job in page.jobs],
         }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     what = f" matching {describe(where)}" if not where.empty else ""
+    older = f" older than #{args.before}" if args.before is not None else ""
     if not page.jobs:
-        print(f"no failed jobs{what}" + (f" from #{args.start} on" if page.total else ""))
+        print(f"no failed jobs{what}{older}" + (f" from #{args.start} on" if page.total else ""))
         return 0
     last = page.start + len(page.jobs)
-    print(f"failed jobs{what}: {page.start + 1}-{last} of {page.total}, newest first")
-    iw = max(len(str(j.index)) for j in page.jobs)
+    if page.exact:
+        print(f"failed jobs{what}{older}: {page.start + 1}-{last} of {page.total}, newest first")
+    else:
+        print(f"failed jobs{what}{older}: {len(page.jobs)} shown, newest first")
+    width = max(len(str(j.index)) for j in page.jobs)
     for job in page.jobs:
-        if job.record is None:
-            print(printable(f"  #{job.index:<{iw}}  (not a JSON record) {_first(_raw(job), 60)}"))
-            continue
-        retried = f"  (retried {job.retried_at})" if job.retried_at else ""
-        print(
-            printable(
-                f"  #{job.index:<{iw}}  {job.failed_at or '?'}  {job.queue or '?'}  "
-                f"{job.class_name or '?'}  {job.exception or '?'}: {_first(job.error)}{retried}"
-            )
-        )
-    if last < page.total:
-        print(f"more: resqued failed list --start {last}")
+        print(row(job, width))
+    again = " ".join(shlex.quote(a) for a in _flags(where))
+    again = f" {again}" if again else ""
+    if not page.exact and page.more is not None:
+        print(printable(f"more: resqued failed list{again} --before {page.more}"))
+    elif page.exact and last < page.total:
+        before = f" --before {args.before}" if args.before is not None else ""
+        print(printable(f"more: resqued failed list{again}{before} --start {last}"))
     return 0
 
 
-def _first(text: str, limit: int = 100) -> str:
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _raw(job: FailedJob) -> str:
-    return job.raw.decode("utf-8", "replace")
-
-
-def show(job: FailedJob) -> str:
-    """One failed job in full, as text (control characters escaped, one line each)."""
-    out = [f"failed job #{job.index}"]
-    if job.record is None:
-        out += ["  not a JSON record; as stored:", "  " + _raw(job)]
-        return "\n".join(printable(line) for line in out)
-    rows = [
-        ("failed at", job.failed_at),
-        ("queue", job.queue),
-        ("class", job.class_name),
-        ("args", json.dumps(job.args, ensure_ascii=False)),
-        ("exception", job.exception),
-        ("error", job.error),
-        ("worker", job.worker),
-        ("retried at", job.retried_at or "never"),
-        ("payload", json.dumps(job.payload, ensure_ascii=False)),
-    ]
-    out += [f"  {name:<10}  {value}" for name, value in rows]
-    out.append("  backtrace" if job.backtrace else "  backtrace   (none)")
-    out += [f"    {line}" for line in job.backtrace]
-    return "\n".join(printable(line) for line in out)
-
-
-def job_dict(job: FailedJob) -> dict[str, Any]:
-    """The JSON form of one failed job (``failed list --json``, ``failed show --json``)."""
-    readable = job.record is not None
-    return {
-        "index": job.index,
-        "digest": job.digest,
-        "failed_at": parse_time(job.failed_at),
-        "failed_at_text": job.failed_at,
-        "queue": job.queue,
-        "class": job.class_name,
-        "args": job.args,
-        "exception": job.exception,
-        "error": job.error,
-        "backtrace": job.backtrace,
-        "worker": job.worker,
-        "retried_at": parse_time(job.retried_at),
-        "retried_at_text": job.retried_at,
-        "payload": job.payload,
-        "raw": None if readable else _raw(job),
-    }
+def _flags(where: FailureFilter) -> list[str]:
+    """The command-line flags that give ``where``."""
+    out = []
+    for flag, value in (
+        ("--queue", where.queue),
+        ("--class", where.class_name),
+        ("--exception", where.exception),
+    ):
+        if value is not None:
+            out += [flag, value]
+    if where.retried is not None:
+        out.append("--retried" if where.retried else "--not-retried")
+    return out

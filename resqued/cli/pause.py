@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from resqued import pidfile
 from resqued.cli.common import add_redis_args, parser, store
 from resqued.errors import ResquedError
+from resqued.master import pidfile
 from resqued.resque import registry
 
 DESCRIPTIONS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from resqued import pidfile
 from resqued.cli.common import parser
+from resqued.master import pidfile
 
 
 def main(argv: list[str]) -> int:

@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def stop_table(term: str | None, term_child: bool) -> dict[str, str]:
-    """resque-pool's QUIT, INT and TERM as the master's stop actions (see signal_modes).
+    """resque-pool's QUIT, INT and TERM as the master's stop actions (see resqued/master/compat.py).
 
     ``term``: "graceful-wait" (--term-graceful-wait), "graceful" (--term-graceful)
     or None.  Under TERM_CHILD, resque-pool's graceful paths send workers TERM
@@ -167,12 +167,12 @@ def first_existing(names: tuple[str, ...], cwd: str) -> str | None:
 
 
 def run(argv: list[str]) -> int:
-    from resqued import proctitle, workdir
     from resqued.cli.common import setup_logging
     from resqued.config.model import Overrides
     from resqued.config.values import count, seconds, switch
     from resqued.errors import ResquedError
-    from resqued.launcher import Launch, launch
+    from resqued.master.start import Launch, launch
+    from resqued.process import proctitle, workdir
 
     o: dict[str, Any] = vars(parser().parse_args(argv))
     cwd = workdir.logical_cwd(None)
@@ -246,7 +246,7 @@ def make_directories(opts: dict[str, Any], cwd: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``resque-pool`` console script."""
-    from resqued import proctitle
+    from resqued.process import proctitle
 
     proctitle.set_title(f"{proctitle.MANAGER_PREFIX} master starting")
     from resqued.cli.common import guarded

@@ -47,11 +47,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    from resqued import workdir
     from resqued.cli.common import setup_logging
     from resqued.config.model import Overrides
     from resqued.config.values import seconds, switch
-    from resqued.launcher import Launch, launch
+    from resqued.master.start import Launch, launch
+    from resqued.process import workdir
 
     p = parser()
     args = p.parse_args(argv)
@@ -80,7 +80,7 @@ def run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``resque-starter`` console script."""
-    from resqued import proctitle
+    from resqued.process import proctitle
 
     proctitle.set_title(f"{proctitle.MANAGER_PREFIX} master starting")
     from resqued.cli.common import guarded

@@ -6,12 +6,13 @@ import argparse
 import os
 from typing import Any
 
-from resqued import reexec, replace_file, workdir
 from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
 from resqued.config import limits
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
-from resqued.launcher import Launch, launch
+from resqued.master import replace_file, upgrade
+from resqued.master.start import Launch, launch
+from resqued.process import workdir
 from resqued.version import __version__
 
 USAGE = (
@@ -198,7 +199,7 @@ def run_master(argv: list[str]) -> int:
     if not args.test:
         if args.chdir:
             os.chdir(cwd)
-        state = replace_file.read(args.replace) if args.replace else reexec.inherited_state()
+        state = replace_file.read(args.replace) if args.replace else upgrade.inherited_state()
     start = Launch(
         overrides,
         cwd,

@@ -19,7 +19,7 @@ from resqued.errors import ResquedError
 from resqued.fleet import read_fleet, render_text, to_json
 from resqued.fleet.model import Fleet
 from resqued.fleet.rates import RateSampler, Sample
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 from resqued.resque.store import Store
 
 DEFAULT_WATCH = 2.0  # seconds between snapshots of --watch without a value

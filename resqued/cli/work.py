@@ -81,11 +81,7 @@ def work_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from resqued.app import require_all
-    from resqued.config.model import Config
-    from resqued.resque.connection import RedisUnreachable
-    from resqued.resque.queues import QueueList
-    from resqued.resque.server import check_server
-    from resqued.work_pool import (
+    from resqued.cli.work_pool import (
         WorkPool,
         background,
         claim_pidfile,
@@ -93,6 +89,10 @@ def main(argv: list[str]) -> int:
         detach,
         run_pool,
     )
+    from resqued.config.model import Config
+    from resqued.resque.connection import RedisUnreachable
+    from resqued.resque.queues import QueueList
+    from resqued.resque.server import check_server
     from resqued.worker.build import build_worker, options_for
 
     args = work_parser().parse_args(argv)
@@ -137,6 +137,6 @@ def main(argv: list[str]) -> int:
         return worker.work()
     finally:
         if path:
-            from resqued import pidfile
+            from resqued.master import pidfile
 
             pidfile.remove(path)

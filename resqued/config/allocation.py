@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from resqued.config.model import Config, QueueRule, WorkerSlot
+from resqued.config.model import Config, QueueRule, WorkerRow
 
 
 def rule_size(rule: QueueRule, pool: int) -> int:
@@ -29,7 +29,7 @@ def pool_size(config: Config) -> int:
     return 0 if config.workers or config.config_loader else 1
 
 
-def worker_table(config: Config) -> list[WorkerSlot]:
+def worker_table(config: Config) -> list[WorkerRow]:
     """Every worker process the config asks for, in order."""
     size = pool_size(config)
     pool: list[list[str]] = [[] for _ in range(size)]
@@ -40,11 +40,11 @@ def worker_table(config: Config) -> list[WorkerSlot]:
     slots = list(config.workers)
     interval = config.compat.pool_interval  # worker_pool(N, interval=...), Ruby resqued's
     interval = config.interval if interval is None else interval
-    slots += [WorkerSlot(tuple(q or ["*"]), interval) for q in pool]
+    slots += [WorkerRow(tuple(q or ["*"]), interval) for q in pool]
     return slots
 
 
-def format_table(slots: list[WorkerSlot]) -> str:
+def format_table(slots: list[WorkerRow]) -> str:
     """The numbered table ``--test`` prints."""
     width = len(str(len(slots))) if slots else 1
     lines = [f"{'#'.rjust(width)}  queues"]

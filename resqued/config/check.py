@@ -2,8 +2,9 @@
 
 The master never runs configuration or hook code itself: at start-up, for
 ``--test`` and before a USR2 re-exec it starts this short-lived process, which
-evaluates the config files, optionally imports the application, asks Redis
-whether it answers, and runs ``before_exec`` hooks; it writes one JSON document
+evaluates the config files (its answer holds their ``MasterView``), optionally
+imports the application, asks Redis whether it answers, and runs
+``before_exec`` hooks; it writes one JSON document
 to the descriptor named by ``--result-fd`` and exits.  Whatever the config
 does (loops, exits, crashes), the caller only sees a result, an error line, or
 its own deadline passing.
@@ -20,44 +21,24 @@ import signal
 import sys
 from typing import Any
 
-from resqued.config.allocation import format_table, pool_size, worker_table
 from resqued.config.compat_queues import default_queues
 from resqued.config.loader import load
-from resqued.config.model import Config, Overrides
+from resqued.config.model import Overrides
+from resqued.config.view import MasterView
 from resqued.errors import ResquedError
-from resqued.proc import set_parent_death_signal
-
-
-def view_of(config: Config) -> dict[str, Any]:
-    """What the master keeps of a config: plain data, no code."""
-    table = worker_table(config)
-    return {
-        "pidfile": config.pidfile,
-        "stdout_path": config.stdout_path,
-        "stderr_path": config.stderr_path,
-        "shutdown_timeout": config.shutdown_timeout,
-        "boot_timeout": config.boot_timeout,
-        "metrics": config.metrics,
-        "pool": pool_size(config),
-        "workers": len(table),
-        "sources": list(config.sources),
-        "redis_url": config.redis_url,
-        "namespace": config.namespace,
-        "table": format_table(table),
-        "compat": config.compat.view(config.user, config.group),
-    }
+from resqued.process.proc import set_parent_death_signal
 
 
 def check(request: dict[str, Any]) -> dict[str, Any]:
     from resqued import app, hooks
 
     config = load(Overrides.from_json(request["overrides"]))
-    result: dict[str, Any] = {"ok": True, "view": view_of(config)}
+    result: dict[str, Any] = {"ok": True, "view": MasterView.of(config).to_dict()}
     if request.get("import_app"):
         app.require_all(config.requires)
         result["app"] = ", ".join(config.requires) if config.requires else "nothing to import"
         if default_queues(config):  # resque_starter: the job classes' queues, now imported
-            result["view"] = view_of(config)
+            result["view"] = MasterView.of(config).to_dict()
     if request.get("check_redis"):
         from resqued import reachable
         from resqued.resque.store import Store

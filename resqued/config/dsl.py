@@ -28,7 +28,7 @@ from typing import Any
 from resqued import hooks
 from resqued.config import dsl_compat, hook_forms, limits, values
 from resqued.config.forker import Forker
-from resqued.config.model import HOOKS, Config, WorkerSlot
+from resqued.config.model import HOOKS, Config, WorkerRow
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
 
@@ -143,7 +143,7 @@ class _Builder:
             random.shuffle(names)
         ival = None if interval is None else values.seconds(interval, "interval")
         rails = limits.row_settings(guard, f"worker({','.join(names or ['*'])!r})")
-        self.c.workers.append(WorkerSlot(tuple(names) or ("*",), ival, **rails))
+        self.c.workers.append(WorkerRow(tuple(names) or ("*",), ival, **rails))
 
     def workload(self, lists: list[str], **guard: Any) -> None:
         """Resque::Forker style: ``workload(["import", "import,export"] * 2)``."""

@@ -22,7 +22,7 @@ import logging
 from typing import Any
 
 from resqued.config import values
-from resqued.config.model import Config, WorkerSlot
+from resqued.config.model import Config, WorkerRow
 from resqued.errors import ConfigError
 
 
@@ -49,7 +49,7 @@ class Forker:
             names = tuple(q.strip() for q in str(spec).split(",") if q.strip())
             for name in names:
                 values.queue_rule(name)  # checks the name
-            rows.append(WorkerSlot(names or ("*",)))
+            rows.append(WorkerRow(names or ("*",)))
         self._config.workers = rows
 
     @property

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from resqued.config import values
-from resqued.config.model import Config, WorkerSlot
+from resqued.config.model import Config, WorkerRow
 from resqued.errors import ConfigError
 from resqued.scoreboard import MAX_THREADS
 
@@ -126,7 +126,7 @@ def check(config: Config) -> None:
         check_row(row)
 
 
-def check_row(row: WorkerSlot) -> None:
+def check_row(row: WorkerRow) -> None:
     where = f"worker({row.queue_list!r}): "
     pair(row.job_timeout, row.job_soft_timeout, "job_timeout", where)
     pair(row.memory_limit, row.memory_soft_limit, "memory_limit", where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from resqued.config import compat, dsl, limits, starter_rb, yaml_pool
+from resqued.config import compat, dsl, limits, starter_rb, values, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
@@ -45,9 +45,7 @@ def validate(config: Config) -> None:
     if config.worker_processes is not None and config.worker_processes > 10_000:
         raise ConfigError(f"worker_processes {config.worker_processes} is not plausible")
     if config.metrics:
-        from resqued.metrics import parse_bind
-
-        parse_bind(config.metrics)
+        values.parse_bind(config.metrics, "metrics address")
     if config.threads < 1:
         raise ConfigError(f"threads must be at least 1, not {config.threads}")
     limits.check(config)

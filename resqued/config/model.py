@@ -29,7 +29,7 @@ class QueueRule:
 
 
 @dataclass(frozen=True)
-class WorkerSlot:
+class WorkerRow:
     """One worker process: its queues in priority order, and per-worker options."""
 
     queues: tuple[str, ...]
@@ -49,7 +49,7 @@ class WorkerSlot:
 class Config:
     worker_processes: int | None = None
     queue_rules: list[QueueRule] = field(default_factory=list)
-    workers: list[WorkerSlot] = field(default_factory=list)
+    workers: list[WorkerRow] = field(default_factory=list)
     preload_app: bool = True
     requires: list[str] = field(default_factory=list)
     redis_url: str | None = None
@@ -113,6 +113,6 @@ class Overrides:
             values["queue_rules"] = [QueueRule(**r) for r in values["queue_rules"]]
         if "workers" in values:
             values["workers"] = [
-                WorkerSlot(**{**w, "queues": tuple(w["queues"])}) for w in values["workers"]
+                WorkerRow(**{**w, "queues": tuple(w["queues"])}) for w in values["workers"]
             ]
         return cls(values, doc["config_files"], doc["environment"])

@@ -1,15 +1,16 @@
 """Start the config check process (``resqued.config.check``) and collect its answer.
 
-``Probe`` runs one check asynchronously (the master polls it from its loop and
-keeps serving signals); ``evaluate`` waits for one with a deadline.  The child
-gets its own session, so a deadline kills its whole group, grandchildren too.
+``evaluate`` runs one check and waits for its answer, with a deadline (at a
+master's start and for ``--test``, before the master's loop runs).  The child
+is a ``proc.Deadlined`` (a session of its own), so a deadline kills its whole
+group, grandchildren too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import select
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resqued.config.model import Overrides
+from resqued.config.view import MasterView
 from resqued.errors import ResquedError
+from resqued.process.proc import Deadlined
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -26,7 +29,7 @@ DEFAULT_TIMEOUT = 60.0
 class Answer:
     ok: bool
     error: str = ""
-    view: dict[str, Any] = field(default_factory=dict)
+    view: MasterView = field(default_factory=MasterView)
     app: str = ""
     redis: str = ""
 
@@ -43,8 +46,6 @@ class Probe:
         timeout: float = DEFAULT_TIMEOUT,
         python: str = sys.executable,
     ) -> None:
-        self.deadline = time.monotonic() + timeout
-        self.timeout = timeout
         read_fd, write_fd = os.pipe()
         request = {
             "overrides": overrides.to_json(),
@@ -53,7 +54,7 @@ class Probe:
             "before_exec": before_exec,
         }
         try:
-            self.process = subprocess.Popen(
+            self.child = Deadlined(
                 [
                     python,
                     "-m",
@@ -63,12 +64,12 @@ class Probe:
                     "--parent",
                     str(os.getpid()),
                 ],
+                timeout,
                 stdin=subprocess.PIPE,
                 stdout=sys.stderr.fileno(),  # what the config prints goes to our log
                 pass_fds=(write_fd,),
                 cwd=cwd,
                 env={**os.environ, "PWD": cwd},
-                start_new_session=True,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -78,27 +79,26 @@ class Probe:
         self.result_fd = read_fd
         os.set_blocking(read_fd, False)
         self._chunks: list[bytes] = []
-        assert self.process.stdin is not None
+        stdin = self.child.process.stdin
+        assert stdin is not None
         try:
-            self.process.stdin.write(json.dumps(request).encode())
-            self.process.stdin.close()
+            stdin.write(json.dumps(request).encode())
+            stdin.close()
         except BrokenPipeError:
             pass
         self.answer: Answer | None = None
-
-    def fileno(self) -> int:
-        return self.result_fd
 
     def poll(self) -> Answer | None:
         """The answer once the check is over (or its deadline passed); None meanwhile."""
         if self.answer is not None:
             return self.answer
         self._read()
-        if self.process.poll() is None:
-            if time.monotonic() < self.deadline:
-                return None
-            self.kill()
-            return self._finish(Answer(False, f"still running after {self.timeout:g}s"))
+        try:
+            code = self.child.poll()
+        except TimeoutError as exc:
+            return self._finish(Answer(False, str(exc)))
+        if code is None:
+            return None
         self._read()
         data = b"".join(self._chunks)
         try:
@@ -106,35 +106,31 @@ class Probe:
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            code = self.process.returncode
             how = f"signal {-code}" if code < 0 else f"status {code}"
             return self._finish(Answer(False, f"the config check exited with {how}"))
+        try:
+            view = MasterView.from_dict(doc.get("view") or {})
+        except (TypeError, ValueError) as exc:
+            return self._finish(Answer(False, f"the config check answered nonsense: {exc}"))
         return self._finish(
             Answer(
                 bool(doc.get("ok")),
                 str(doc.get("error") or ""),
-                doc.get("view") or {},
+                view,
                 str(doc.get("app") or ""),
                 str(doc.get("redis") or ""),
             )
         )
 
     def wait(self) -> Answer:
-        import select
-
         while (answer := self.poll()) is None:
-            left = max(0.0, self.deadline - time.monotonic())
+            left = max(0.0, self.child.deadline - time.monotonic())
             select.select([self.result_fd], [], [], min(left, 0.2))
         return answer
 
     def kill(self) -> None:
         """End the check and everything it started (its own process group)."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+        self.child.kill()
 
     def _read(self) -> None:
         try:

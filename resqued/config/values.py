@@ -1,9 +1,9 @@
-"""Parsing one configuration value (a queue amount, a count), with errors that say why."""
+"""Parsing one configuration value (a queue amount, a count, an address); errors say why."""
 
 from __future__ import annotations
 
 from resqued.config.model import QueueRule
-from resqued.errors import ConfigError
+from resqued.errors import ConfigError, ResquedError
 
 
 def queue_rule(name: str, amount: object = None) -> QueueRule:
@@ -105,3 +105,32 @@ def seconds(value: object, what: str, minimum: float = 0.0) -> float:
             raise ConfigError(f"{what} must not be negative, not {value!r}")
         raise ConfigError(f"{what} must be at least {minimum:g} seconds, not {value!r}")
     return result
+
+
+def parse_bind(
+    text: str, what: str = "bind address", default_port: int | None = None
+) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT``, ``:PORT`` or ``PORT`` -> (host, port), or ResquedError.
+
+    A missing host is loopback (127.0.0.1), for ``--metrics`` as for ``resqued web
+    --bind``: listening beyond the machine is always asked for by name.  A lone
+    ``HOST`` (or an unbracketed IPv6 address) takes ``default_port``, when there is one.
+    """
+    bind = text.strip()
+    if bind.startswith("["):
+        host, sep, rest = bind[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ResquedError(f"invalid {what} {text!r}: expected [IPv6]:PORT")
+        port_text = rest[1:]
+    elif bind.count(":") == 1:
+        host, _, port_text = bind.partition(":")
+    elif bind.isdigit():
+        host, port_text = "", bind
+    else:
+        host, port_text = bind, ""
+    host = host or "127.0.0.1"
+    if not port_text and default_port is not None:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ResquedError(f"invalid {what} {text!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)

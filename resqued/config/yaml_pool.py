@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from resqued.config import values
-from resqued.config.model import Config, WorkerSlot
+from resqued.config.model import Config, WorkerRow
 from resqued.errors import ConfigError
 
 ENV_VARS = ("RACK_ENV", "RAILS_ENV", "RESQUE_ENV")  # resque-pool's order: the first set wins
@@ -39,11 +39,11 @@ def counts(doc: dict[str, Any], env: str | None) -> dict[str, int]:
     return merged
 
 
-def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerSlot]:
-    out: list[WorkerSlot] = []
+def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerRow]:
+    out: list[WorkerRow] = []
     for key, n in table.items():
         queues = tuple(q.strip() for q in key.split(",") if q.strip()) or ("*",)
-        out += [WorkerSlot(queues, interval)] * n
+        out += [WorkerRow(queues, interval)] * n
     return out
 
 

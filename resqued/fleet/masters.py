@@ -15,6 +15,7 @@ from resqued.resque.store import Store
 
 TTL = 30  # seconds a registration lives without a refresh
 REFRESH = 5  # seconds between a master's refreshes
+BATCH = 256  # masters read by one MGET (registration and pause key each)
 
 # KEYS: the masters set, the master's registration.  ARGV: its id.
 _FORGET = """
@@ -36,13 +37,14 @@ def read_masters(store: Store, forget_dead: bool = True) -> list[Master]:
     r, k = store.redis, store.keys
     ids = sorted(text(m) for m in r.smembers(masters_key(k)))
     pipe = r.pipeline(transaction=False)
-    for mid in ids:
-        pipe.get(master_key(k, mid))
-        pipe.exists(k.master_pause(mid))
-    replies = pipe.execute()
+    for i in range(0, len(ids), BATCH):
+        pipe.mget(
+            [key for mid in ids[i : i + BATCH] for key in (master_key(k, mid), k.master_pause(mid))]
+        )
+    replies = [value for batch in pipe.execute() for value in batch] if ids else []
     masters, dead = [], []
     for i, mid in enumerate(ids):
-        raw, paused = replies[2 * i], replies[2 * i + 1]
+        raw, paused = replies[2 * i], replies[2 * i + 1] is not None
         if raw is None:
             dead.append(mid)
             continue

@@ -1,5 +1,7 @@
 """Take one snapshot of the fleet from Redis: a few pipelined round trips, no writes
-(other than forgetting masters whose registration expired)."""
+(other than forgetting masters whose registration expired).  Workers are read with one
+MGET per ``BATCH`` of them, every batch in the same round trip: the commands a snapshot
+costs grow with the fleet by one per 256 workers, not four per worker."""
 
 from __future__ import annotations
 
@@ -18,10 +20,16 @@ from resqued.fleet.model import (
 )
 from resqued.fleet.parse import integer, job_document, parse_time, split_worker_id, text
 from resqued.resque.failed import FailedJob, FailedList
+from resqued.resque.keys import Keys
 from resqued.resque.queue_admin import depths
 from resqued.resque.store import Store
 
 RECENT_FAILURES = 10
+BATCH = 256  # workers read by one MGET (all batches go in one round trip)
+
+
+def _worker_keys(k: Keys, wid: str) -> tuple[str, str, str, str]:
+    return (k.worker(wid), k.started(wid), k.processed_by(wid), k.failed_by(wid))
 
 
 def read_fleet(
@@ -33,16 +41,14 @@ def read_fleet(
     queues = [Queue(q.name, q.depth) for q in depths(store)]
     ids = sorted(text(w) for w in r.smembers(k.workers))
     pipe = r.pipeline(transaction=False)
-    for wid in ids:
-        pipe.get(k.worker(wid))
-        pipe.get(k.started(wid))
-        pipe.get(k.processed_by(wid))
-        pipe.get(k.failed_by(wid))
+    for i in range(0, len(ids), BATCH):
+        pipe.mget([key for wid in ids[i : i + BATCH] for key in _worker_keys(k, wid)])
     pipe.hgetall(k.heartbeat)
     pipe.get(k.processed)
     pipe.get(k.failed_count)
     pipe.llen(k.failed)
-    *per_worker, beats_raw, processed, failed, failed_list = pipe.execute()
+    *batches, beats_raw, processed, failed, failed_list = pipe.execute()
+    per_worker = [value for batch in batches for value in batch]
     beats = {text(w): parse_time(text(t)) for w, t in beats_raw.items()}
     paused_all = store.paused()
     owners = {(m.host, pid): m for m in masters for pid in m.workers.pids}

@@ -19,14 +19,15 @@ import signal
 import sys
 from typing import Any
 
-from resqued import app, ipc, logs, proctitle, reachable
+from resqued import app, ipc, reachable
 from resqued.config import load
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.listener import compat
 from resqued.listener.exits import prune
 from resqued.listener.loop import SIGNALS, Listener
-from resqued.proc import set_parent_death_signal
+from resqued.process import logs, proctitle
+from resqued.process.proc import set_parent_death_signal
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
 

@@ -21,16 +21,17 @@ from typing import Any, Protocol
 
 import yaml
 
-from resqued import hooks, lockfile, privileges
+from resqued import hooks
 from resqued.config import Config
 from resqued.config.allocation import worker_table
 from resqued.config.compat import LOG_LEVELS
 from resqued.config.compat_queues import default_queues
 from resqued.config.forker import Forker
-from resqued.files import write_atomically
 from resqued.listener import slots as slotting
 from resqued.listener.slots import Slot
-from resqued.proc import signal_name
+from resqued.process import lockfile, privileges
+from resqued.process.files import write_atomically
+from resqued.process.proc import signal_name
 from resqued.resque import registry
 
 

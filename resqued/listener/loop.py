@@ -15,12 +15,12 @@ import os
 import random
 import signal
 import time
-from typing import Any
 
-from resqued import hooks, ipc, logs, proctitle
+from resqued import hooks, ipc
 from resqued.config import Config, yaml_pool
-from resqued.config.allocation import pool_size, worker_table
-from resqued.config.model import WorkerSlot
+from resqued.config.allocation import worker_table
+from resqued.config.model import WorkerRow
+from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
 from resqued.listener.exits import ExitSummary, prune, unregister_dead
@@ -28,9 +28,12 @@ from resqued.listener.guard import KILL, RETIRING
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
 from resqued.listener.watch import Watch
-from resqued.proc import reaped
+from resqued.process import logs, proctitle
+from resqued.process.proc import reaped, signal_quietly
+from resqued.process.wakeup import Wakeup
+from resqued.resque import registry
 from resqued.resque.store import Store
-from resqued.wakeup import Wakeup
+from resqued.worker.build import options_for
 
 log = logging.getLogger("resqued")
 
@@ -47,7 +50,7 @@ class Listener:
         self.config = config
         self.master_pid = master_pid
         self.store = store
-        self.loader_rows: list[WorkerSlot] = []  # from config_loader, polled
+        self.loader_rows: list[WorkerRow] = []  # from config_loader, polled
         self.next_loader_poll = 0.0
         self.slots: list[Slot] = slotting.build(worker_table(config))
         self.workers: dict[int, Slot] = {}  # pid -> its slot (retiring ones included)
@@ -96,13 +99,13 @@ class Listener:
 
     def _signal_workers(self, sig: int) -> None:
         for pid in self.workers:
-            _kill(pid, sig)
+            signal_quietly(pid, sig)
 
     # -- main loop ----------------------------------------------------------------
 
     def run(self) -> int:
         self.state = "running"
-        self.channel.send(ipc.Running(len(self.slots), self.summary()))
+        self.channel.send(ipc.Running(len(self.slots), MasterView.of(self.config)))
         log.info("listener #%d running: %d workers", self.number, len(self.slots))
         while True:
             self.wakeup.dispatch(self)
@@ -122,20 +125,6 @@ class Listener:
         compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
-
-    def summary(self) -> dict[str, Any]:
-        """The config this listener runs, as the plain data the master keeps."""
-        c = self.config
-        return {
-            "workers": len(self.slots),
-            "pool": pool_size(c),
-            "shutdown_timeout": c.shutdown_timeout,
-            "boot_timeout": c.boot_timeout,
-            "stdout_path": c.stdout_path,
-            "stderr_path": c.stderr_path,
-            "sources": c.sources,
-            "compat": c.compat.view(c.user, c.group),
-        }
 
     def _read_master(self) -> None:
         for message in self.channel.messages():
@@ -163,7 +152,7 @@ class Listener:
         for slot in retire:
             if slot.pid is not None:
                 slot.pending = slot.pending or RETIRING
-                _kill(slot.pid, signal.SIGQUIT)
+                signal_quietly(slot.pid, signal.SIGQUIT)
         log.info("listener #%d: now %d workers", self.number, len(self.slots))
 
     def _poll_config_loader(self) -> None:
@@ -213,10 +202,14 @@ class Listener:
     def _spawn(self, slot: Slot) -> None:
         compat.before_fork(self, slot)  # the config's before_fork hooks, in their forms
         board = self.watch.scoreboard()
-        pid = fork_worker(
-            self.config, slot.row, self.store, self.master_pid, self._let_go, SIGNALS, board
-        )
-        slot.started(pid, time.monotonic(), board, self.watch.rails(slot.row))
+        options = options_for(
+            self.config,
+            slot.row,
+            pause_key=self.store.keys.master_pause(f"{registry.hostname()}:{self.master_pid}"),
+            parent_pid=os.getpid(),
+        )  # one draw of its jitter, for the worker and its rails
+        pid = fork_worker(self.config, slot.row, options, self.store, self._let_go, SIGNALS, board)
+        slot.started(pid, time.monotonic(), board, self.watch.rails(options))
         self.workers[pid] = slot
         self.channel.send(ipc.WorkerStarted(pid, slot.row.queue_list))
         compat.after_spawn(self, slot, pid)
@@ -269,10 +262,3 @@ class Listener:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
         prune(self.store, self.number)
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

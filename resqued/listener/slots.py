@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from resqued.backoff import Backoff
-from resqued.config.model import WorkerSlot
+from resqued.config.model import WorkerRow
 from resqued.listener.guard import Action, Rails, replacement_reason
-from resqued.proc import signal_name
+from resqued.process.backoff import Backoff
+from resqued.process.proc import signal_name
 from resqued.scoreboard import Scoreboard
 
 # A worker that exits uncleanly sooner than this after it started is crashing: its
@@ -31,7 +31,7 @@ BACKOFF_MAX = 60.0
 @dataclass
 class Slot:
     index: int
-    row: WorkerSlot
+    row: WorkerRow
     pid: int | None = None
     started_at: float = 0.0  # monotonic
     not_before: float = 0.0  # monotonic: no start before this (backoff)
@@ -89,7 +89,7 @@ def exit_reason(status: int) -> str:
     return "exited" if code == 0 else f"exit status {code}"
 
 
-def build(rows: list[WorkerSlot]) -> list[Slot]:
+def build(rows: list[WorkerRow]) -> list[Slot]:
     return [Slot(i, row) for i, row in enumerate(rows)]
 
 
@@ -110,7 +110,7 @@ def startable(slots: list[Slot], running: int, now: float) -> list[Slot]:
     return out
 
 
-def reconcile(slots: list[Slot], rows: list[WorkerSlot]) -> tuple[list[Slot], list[Slot]]:
+def reconcile(slots: list[Slot], rows: list[WorkerRow]) -> tuple[list[Slot], list[Slot]]:
     """Apply a new worker table: (the new slots, the slots whose running worker must retire).
 
     Each new row keeps an old slot with the same queues (the one at its position,

@@ -17,24 +17,24 @@ from collections.abc import Callable, Iterable
 
 from resqued import app
 from resqued.config import Config
-from resqued.config.model import WorkerSlot
+from resqued.config.model import WorkerRow
 from resqued.listener import compat
-from resqued.privileges import drop as drop_privileges
-from resqued.resque import registry
+from resqued.process.privileges import drop as drop_privileges
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
 from resqued.worker import signals as worker_signals
-from resqued.worker.build import build_worker, options_for
+from resqued.worker.build import build_worker
+from resqued.worker.options import WorkerOptions
 
 log = logging.getLogger("resqued")
 
 
 def fork_worker(
     config: Config,
-    row: WorkerSlot,
+    row: WorkerRow,
+    options: WorkerOptions,
     store: Store,
-    master_pid: int,
     let_go: Callable[[], None],
     reset_signals: Iterable[str],
     board: Scoreboard | None = None,
@@ -65,7 +65,7 @@ def fork_worker(
         drop_privileges(config.user, config.group)
         if not config.preload_app:
             app.require_all(config.requires)
-        code = work(config, row, store, master_pid, board)
+        code = work(config, row, options, store, board)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -79,10 +79,12 @@ def fork_worker(
 
 
 def work(
-    config: Config, row: WorkerSlot, store: Store, master_pid: int, board: Scoreboard | None = None
+    config: Config,
+    row: WorkerRow,
+    options: WorkerOptions,
+    store: Store,
+    board: Scoreboard | None = None,
 ) -> int:
-    pause_key = store.keys.master_pause(f"{registry.hostname()}:{master_pid}")
-    options = options_for(config, row, pause_key=pause_key, parent_pid=os.getppid())
     queues = QueueList.parse(list(row.queues))
     worker = build_worker(store, queues, options, config.threads, config.worker_factory, board)
     compat.after_fork(config, worker)  # the config's after_fork hooks, in their forms

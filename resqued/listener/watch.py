@@ -12,25 +12,23 @@ they touch processes.
 from __future__ import annotations
 
 import logging
-import os
-import random
 import signal
 
 from resqued import ipc, jobs
 from resqued.config import Config
-from resqued.config.model import WorkerSlot
 from resqued.listener import guard
 from resqued.listener.beat import RedisHeartbeat
 from resqued.listener.guard import KILL, KILL_JOB, QUIT, Action, Rails, Reading
 from resqued.listener.memory import is_job_child, worker_memory
 from resqued.listener.slots import Slot
 from resqued.listener.stats import STATS_EVERY, StatsBook
+from resqued.process.proc import signal_quietly
 from resqued.resque import failure, registry
 from resqued.resque.registry import FailureHook
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
-from resqued.worker.build import options_for
 from resqued.worker.limits import EXCEPTIONS, failure_hook
+from resqued.worker.options import WorkerOptions
 
 log = logging.getLogger("resqued")
 
@@ -56,13 +54,13 @@ class Watch:
             return None
         return Scoreboard(self.config.threads)
 
-    def rails(self, row: WorkerSlot) -> Rails:
-        opts = options_for(self.config, row)
+    def rails(self, opts: WorkerOptions) -> Rails:
+        """The guard rails of a new worker, held to its own options (its max age, jittered)."""
         return Rails(
             self.mode,
             opts.memory_limit,
             opts.memory_soft_limit,
-            max_age_of(opts.max_age, self.config.max_age_jitter),
+            opts.max_age,
             self.config.stuck_timeout,
             max(self.config.stuck_timeout, self.config.boot_timeout),
             scoreboard=self.config.worker_factory is None,
@@ -110,15 +108,15 @@ class Watch:
         slot.pending = action
         log.warning("%s: %s: %s", where, action.reason, action.message)
         if action.kind == QUIT:
-            _kill(pid, signal.SIGQUIT)
+            signal_quietly(pid, signal.SIGQUIT)
             return
         if self.mode == guard.FORK:
             # A stuck worker cannot end its job child: end the child's group first, while
             # the worker (stopped or hung) still holds it unreaped, so its id is still its.
             child = guard.child_of(reading)
             if child and is_job_child(pid, child):
-                _kill_group(child)
-        _kill(pid, signal.SIGKILL)
+                signal_quietly(child, signal.SIGKILL, group=True)
+        signal_quietly(pid, signal.SIGKILL)
 
     def report(
         self,
@@ -203,25 +201,3 @@ class Watch:
         for slot in workers.values():
             if slot.board is not None:
                 slot.board.close()
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def max_age_of(max_age: float, jitter: float) -> float:
-    """A new worker's max age: ``max_age`` plus a random 0..``jitter`` seconds, so that a
-    fleet started at once is not replaced at once (0: no max age)."""
-    if not max_age or not jitter:
-        return max_age
-    return max_age + random.uniform(0.0, jitter)

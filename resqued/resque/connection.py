@@ -12,7 +12,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 from resqued.resque.urls import SCHEMES, TLS_OPTIONS, Target, parameters_of, parse
 
 __all__ = [

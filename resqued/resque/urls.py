@@ -24,7 +24,7 @@ from redis import sentinel as rs
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact_url, remember
+from resqued.process.redact import redact_url, remember
 
 SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 SENTINEL_PORT = 26379

@@ -10,33 +10,18 @@ import ipaddress
 import os
 from pathlib import Path
 
+from resqued.config import values
 from resqued.errors import ResquedError
 
-DEFAULT_BIND = "127.0.0.1:5678"
+DEFAULT_PORT = 5678
+DEFAULT_BIND = f"127.0.0.1:{DEFAULT_PORT}"
 TOKEN_ENV = "RESQUED_WEB_TOKEN"
 MIN_TOKEN = 12  # characters
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT``, ``HOST`` (port 5678) or ``:PORT`` (127.0.0.1)."""
-    text = bind.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ResquedError(f"invalid bind address {bind!r}: expected [IPv6]:PORT")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    elif text.isdigit():
-        host, port_text = "", text
-    else:
-        host, port_text = text, ""
-    host = host or "127.0.0.1"
-    if not port_text:
-        return host, int(DEFAULT_BIND.rpartition(":")[2])
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ResquedError(f"invalid bind address {bind!r}: port must be 1-65535")
-    return host, int(port_text)
+    return values.parse_bind(bind, "bind address", DEFAULT_PORT)
 
 
 def is_loopback(host: str) -> bool:

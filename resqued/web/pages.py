@@ -73,11 +73,9 @@ def failed(request: Request) -> Response:
     dash = dashboard(request)
     params = dict(request.query_params)
     where = failure_filter(params)
-    try:
-        start = max(0, int(params.get("start") or 0))
-    except ValueError:
-        start = 0
-    listing = FailedList(dash.store).list(where, start, PER_PAGE)
+    start = _number(params.get("start")) or 0
+    before = _number(params.get("before"))
+    listing = FailedList(dash.store).list(where, start, PER_PAGE, before)
     fleet = read_fleet(dash.store, recent_failures=0)
     return page(
         request,
@@ -87,7 +85,13 @@ def failed(request: Request) -> Response:
         where=where,
         params={k: params.get(k, "") for k in ("queue", "class", "exception", "retried")},
         per_page=PER_PAGE,
+        before=before,
     )
+
+
+def _number(value: str | None) -> int | None:
+    """A whole number >= 0 from the query string, or None (absent or not a number)."""
+    return int(value) if value and value.isdigit() else None
 
 
 def failed_job(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ def dashboard(request: Request) -> Dashboard:
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    """Render ``template``: the whole page, or only its ``<main>`` for a live refresh."""
+    """Render ``template``: the whole page, or only its ``<main>`` for a live refresh (304
+    when it is the ``<main>`` the browser has, named by its ETag)."""
     dash = dashboard(request)
     csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
     partial = request.headers.get("x-partial") == "1"
@@ -73,7 +75,12 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         token_required=dash.guard.token is not None,
         **context,
     )
-    response = HTMLResponse(html, status_code=status)
+    # A live refresh that would show the same <main> again gets 304 and no body.
+    etag = '"' + hashlib.sha1(html.encode()).hexdigest()[:20] + '"'
+    fresh = CSRF_COOKIE in request.cookies and status == 200
+    if partial and fresh and request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"etag": etag})
+    response = HTMLResponse(html, status_code=status, headers={"etag": etag})
     if CSRF_COOKIE not in request.cookies:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
     if notice:

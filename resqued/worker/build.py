@@ -6,7 +6,6 @@ environment, as a ``Config``) both come through here.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,11 +14,11 @@ from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
 from resqued.worker.lifecycle import Worker
-from resqued.worker.options import WorkerOptions
+from resqued.worker.options import WorkerOptions, jittered
 from resqued.worker.threads import ThreadedWorker
 
 if TYPE_CHECKING:
-    from resqued.config.model import Config, WorkerSlot
+    from resqued.config.model import Config, WorkerRow
 
 
 class Runnable(Protocol):
@@ -30,31 +29,28 @@ class Runnable(Protocol):
 
 def options_for(
     config: Config,
-    slot: WorkerSlot | None = None,
+    row: WorkerRow | None = None,
     *,
     pause_key: str = "",
     parent_pid: int = 0,
     prune: bool = False,
 ) -> WorkerOptions:
-    """A worker's options from the config and its row (the row's settings win).
+    """A worker process's options from the config and its row (the row's settings win).
 
-    Each worker process gets its own ``jobs_per_fork``: the setting plus a random
-    0..``jobs_per_fork_jitter``, so that a fleet started at once does not recycle at once.
+    Each call draws the process's own ``jobs_per_fork`` and ``max_age`` (plus their
+    jitter): the listener calls it once per fork, for the worker and its guard rails.
     """
 
     def pick(name: str) -> Any:
-        mine = getattr(slot, name, None)
+        mine = getattr(row, name, None)
         return getattr(config, name) if mine is None else mine
 
-    jobs = config.jobs_per_fork
-    if jobs and config.jobs_per_fork_jitter:
-        jobs += random.randint(0, config.jobs_per_fork_jitter)
     hard, soft = pick("job_timeout"), pick("job_soft_timeout")
     memory, memory_soft = pick("memory_limit"), pick("memory_soft_limit")
     return WorkerOptions(
         fork_per_job=config.fork_per_job,
         interval=pick("interval"),
-        jobs_per_fork=jobs,
+        jobs_per_fork=jittered(config.jobs_per_fork, config.jobs_per_fork_jitter),
         term_child=config.term_child,
         term_timeout=config.term_timeout,
         prune=prune,
@@ -64,7 +60,7 @@ def options_for(
         job_soft_timeout=0.0 if hard and soft >= hard else soft,
         memory_limit=memory,
         memory_soft_limit=0 if memory and memory_soft >= memory else memory_soft,
-        max_age=config.max_age,
+        max_age=jittered(config.max_age, config.max_age_jitter),
     )
 
 

@@ -18,10 +18,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from resqued import logs
+from resqued.process import logs
+from resqued.process.wakeup import Wakeup
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
-from resqued.wakeup import Wakeup
 from resqued.worker.interrupt import Interruptible
 from resqued.worker.limits import NO_LIMITS, SoftTimeout, TimeLimits, soft_message
 from resqued.worker.signals import JobKilled, TermException

@@ -10,7 +10,8 @@ instead.  In a threaded worker the main thread times every thread's job
 
 from __future__ import annotations
 
-from resqued import hooks, job_hooks, proctitle
+from resqued import hooks, job_hooks
+from resqued.process import proctitle
 from resqued.resque.payload import Job
 from resqued.worker.control import Control
 from resqued.worker.limits import Alarm

@@ -17,7 +17,6 @@ it, unless they left the group themselves (``setsid``, ``start_new_session``).
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import signal
@@ -25,7 +24,8 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from resqued import hooks, job_hooks, proctitle
+from resqued import hooks, job_hooks
+from resqued.process import proctitle
 from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
@@ -90,12 +90,9 @@ class ForkedJob:
         finally:
             os.close(read_fd)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and data:
-            if data == job_report.SUCCESS:
-                return Outcome()
-            try:
-                return Outcome.from_report(json.loads(data))
-            except (ValueError, KeyError, TypeError):  # not our child's report: a dirty exit
-                pass
+            reported = job_report.read(data)
+            if reported is not None:  # else not our child's report: a dirty exit
+                return reported
         error: BaseException
         if killed is not None and os.WIFSIGNALED(status):  # a guard rail killed it
             error = killed

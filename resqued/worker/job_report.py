@@ -1,14 +1,18 @@
 """A job child's report to its worker: one JSON document written to a pipe, bounded.
 
+The child encodes (``write``, ``report_bytes``), the worker decodes (``read``).
 A success is the constant ``SUCCESS`` (nothing to say, nothing to encode); a
-failure is ``Outcome.report()``, cut down until it fits ``MAX_RESULT_BYTES``,
-so that it fits one pipe buffer and the child never waits for its worker.
+failure is ``{"exception", "error", "backtrace"}``, cut down until it fits
+``MAX_RESULT_BYTES``, so that it fits one pipe buffer and the child never waits
+for its worker.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
+from typing import Any
 
 from resqued.resque import payload
 from resqued.worker.outcome import Outcome
@@ -29,7 +33,7 @@ def report_bytes(outcome: Outcome) -> bytes:
     """The child's report, at most MAX_RESULT_BYTES (a success: the constant SUCCESS)."""
     if outcome.exception is None:
         return SUCCESS
-    report = outcome.report()
+    report = _encoded(outcome)
     data = payload.dumps(report)
     if len(data) > MAX_RESULT_BYTES:
         report["backtrace"] = report["backtrace"][:20]
@@ -41,3 +45,24 @@ def report_bytes(outcome: Outcome) -> bytes:
         report["backtrace"] = [line[:200] for line in report["backtrace"]]
         data = payload.dumps(report)
     return data
+
+
+def read(data: bytes) -> Outcome | None:
+    """The outcome a child reported; None when ``data`` is not one of our children's reports."""
+    if data == SUCCESS:
+        return Outcome()
+    try:
+        report = json.loads(data)
+        if not report.get("exception"):
+            return Outcome()
+        return Outcome(str(report["exception"]), str(report["error"]), list(report["backtrace"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _encoded(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "exception": outcome.exception,
+        "error": outcome.error,
+        "backtrace": outcome.backtrace or [],
+    }

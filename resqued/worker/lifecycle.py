@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 
-from resqued import hooks, jobs, proctitle
+from resqued import hooks, jobs
+from resqued.process import proctitle
+from resqued.process.wakeup import Wakeup
 from resqued.resque import registry
 from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
-from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
 from resqued.worker.heartbeat import Heartbeat
@@ -82,7 +83,6 @@ class Worker(Control):
         if budget is None and self.options.jobs_per_fork:
             budget = JobBudget(self.options.jobs_per_fork, lambda: recycling(board, budget))
         self.loop = JobLoop(
-            self,
             self,
             store,
             queues,

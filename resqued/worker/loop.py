@@ -15,7 +15,8 @@ import os
 import time
 from collections.abc import Callable
 
-from resqued import hooks, jobs, proctitle
+from resqued import hooks, jobs
+from resqued.process import proctitle
 from resqued.resque import failure, payload, registry
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList
@@ -37,7 +38,6 @@ RunJob = Callable[[Job, type], Outcome]
 class JobLoop:
     def __init__(
         self,
-        owner: object,
         control: Control,
         store: Store,
         queues: QueueList,
@@ -49,8 +49,7 @@ class JobLoop:
         reregister: Callable[[], None],
         budget: JobBudget | None = None,
     ) -> None:
-        self.owner = owner  # what before_pause/after_pause hooks are given: the worker
-        self.control = control
+        self.control = control  # the worker (what before_pause/after_pause hooks are given)
         self.store = store
         self.queues = queues
         self.id = worker_id
@@ -143,13 +142,13 @@ class JobLoop:
         control = self.control
         self.flush()
         self.retry.call(lambda: registry.requeue_handed_over(self.store, self.id))
-        hooks.run_worker_hooks("before_pause", self.owner)
+        hooks.run_worker_hooks("before_pause", self.control)
         self._state("paused")
         proctitle.worker("Paused")
         log.info("worker %s paused", self.id)
         while control.paused and not control.stopping and not self.parent_gone():
             control.sleep(max(self.options.interval, MIN_POLL))
-        hooks.run_worker_hooks("after_pause", self.owner)
+        hooks.run_worker_hooks("after_pause", self.control)
         log.info("worker %s resumed", self.id)
 
     def _state(self, state: str) -> None:

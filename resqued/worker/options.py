@@ -1,8 +1,25 @@
-"""What a worker is told at start: its mode, intervals and limits."""
+"""What a worker is told at start: its mode, intervals and limits (and their jitter)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
+
+
+def jittered(value: N, spread: N) -> N:
+    """``value`` plus a random 0..``spread`` (whole numbers stay whole); 0 (off) stays 0.
+
+    Drawn once per worker process (``build.options_for``), for ``jobs_per_fork`` and
+    ``max_age``: a fleet started at once is not recycled at once.
+    """
+    if not value or not spread:
+        return value
+    if isinstance(value, int) and isinstance(spread, int):
+        return value + random.randint(0, spread)
+    return value + random.uniform(0.0, spread)
 
 
 @dataclass
@@ -20,7 +37,7 @@ class WorkerOptions:
     job_soft_timeout: float = 0.0
     memory_limit: int = 0  # bytes; the listener watches memory, the title shows it
     memory_soft_limit: int = 0
-    max_age: float = 0.0  # seconds; the listener replaces the worker after this long
+    max_age: float = 0.0  # seconds (jitter included); the listener replaces the worker then
 
     @property
     def limits_tag(self) -> str:

@@ -1,9 +1,8 @@
-"""What happened to one job, and the report a job child sends its worker."""
+"""What happened to one job (a job child's report of it is ``job_report.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from resqued.resque import failure
 
@@ -19,15 +18,3 @@ class Outcome:
     @classmethod
     def of(cls, exc: BaseException) -> Outcome:
         return cls(failure.exception_name(exc), str(exc), failure.backtrace_of(exc))
-
-    @classmethod
-    def from_report(cls, report: dict[str, Any]) -> Outcome:
-        if report.get("exception"):
-            return cls(str(report["exception"]), str(report["error"]), list(report["backtrace"]))
-        return cls()
-
-    def report(self) -> dict[str, Any]:
-        """The child's report: empty for success."""
-        if self.exception is None:
-            return {}
-        return {"exception": self.exception, "error": self.error, "backtrace": self.backtrace or []}

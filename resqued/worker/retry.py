@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import redis
 
-from resqued.backoff import Backoff
+from resqued.process.backoff import Backoff
 from resqued.resque.store import Store
 from resqued.worker.control import Control
 

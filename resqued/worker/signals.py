@@ -17,8 +17,8 @@ try:
 except ImportError:  # not CPython
     _set_handler = signal.signal
 
-from resqued.proc import set_parent_death_signal, signal_name
-from resqued.wakeup import Wakeup
+from resqued.process.proc import set_parent_death_signal, signal_name
+from resqued.process.wakeup import Wakeup
 
 SIGNALS = ("TERM", "INT", "QUIT", "USR1", "USR2", "CONT", "HUP")
 SIGNUMS = frozenset(signal.Signals["SIG" + name] for name in SIGNALS)

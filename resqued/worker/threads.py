@@ -31,12 +31,13 @@ import time
 
 import redis
 
-from resqued import hooks, jobs, proctitle
+from resqued import hooks, jobs
+from resqued.process import proctitle
+from resqued.process.wakeup import Wakeup
 from resqued.resque import failure, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
-from resqued.wakeup import Wakeup
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import BEAT_EVERY, JOB_KILLED, CurrentJob, reopen_log_files
 from resqued.worker.heartbeat import Heartbeat
@@ -94,10 +95,6 @@ class ThreadedWorker:
         self._done: set[Worker] = set()  # threads whose worker has returned
 
     # -- the control surface, forwarded to every thread's worker -------------------
-
-    @property
-    def current_jobs(self) -> list[CurrentJob]:
-        return [job for w in self.workers if (job := w.current_job) is not None]
 
     def stop(self, graceful: bool, reason: str = "SIGTERM") -> None:
         self.stopping = True

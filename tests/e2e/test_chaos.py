@@ -22,7 +22,7 @@ import pytest
 import redis
 from support.procs import descendants, ps, wait_for
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
 

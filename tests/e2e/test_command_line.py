@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from support import ROOT
+from support.cli import run
 
 from resqued.version import __version__
-
-
-def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    if "REDIS_URL" not in (env or {}):
-        env.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "resqued.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_test_prints_the_worker_table_and_starts_nothing(redis_url):

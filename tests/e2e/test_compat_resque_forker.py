@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from support import APPS
-from support.compat import compat, descendants, waiting, workers  # noqa: F401
+from support.compat import compat, waiting, workers  # noqa: F401
 from support.jobs import push
-from support.procs import wait_for
+from support.procs import descendants, wait_for
 
 # The README's script/workers, as a resqued config file.
 WORKERS = """\

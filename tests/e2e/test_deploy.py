@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 from support import ROOT
+from support.cli import run
 from support.procs import ps, wait_for
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 JOB_MODULE = """
 import os, redis, resqued
@@ -303,14 +304,10 @@ def test_quit_and_wait(resqued, app_dir, r, redis_url):
     write_app(app_dir, "v1", 1)
     m, pid_path = start_master(resqued, app_dir)
     wait_for(lambda: len(worker_procs(m.pid)) == 1, 15, "worker")
-    cmd = [sys.executable, "-m", "resqued.cli", "quit-and-wait", str(pid_path)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [*cmd, "--grace-period", "20"], capture_output=True, text=True, env=env, timeout=60
-    )
+    done = run("quit-and-wait", str(pid_path), "--grace-period", "20")
     assert done.returncode == 0, done.stdout + done.stderr
     assert m.popen.poll() is not None
-    gone = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    gone = run("quit-and-wait", str(pid_path))
     assert gone.returncode == 0 and "no master running" in gone.stdout
 
 
@@ -347,16 +344,10 @@ def test_pause_and_resume_per_master_and_globally(resqued, app_dir, r, redis_url
     write_app(app_dir, "v1", 1)
     m, pid_path = start_master(resqued, app_dir)
     wait_for(lambda: len(worker_procs(m.pid)) == 1, 15, "worker")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def ctl(*args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "resqued.cli", *args, "--redis", redis_url],
-            check=True,
-            capture_output=True,
-            env=env,
-            timeout=30,
-        )
+        done = run(*args, "--redis", redis_url, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
 
     for target in (["-p", str(pid_path)], ["--all"]):
         ctl("pause", *target)

@@ -13,7 +13,7 @@ from pathlib import Path
 from support import ROOT
 from support.procs import descendants, ps, wait_for
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 from resqued.version import __version__
 
 

@@ -7,16 +7,14 @@ waits proves both connections work for the form.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import redis
-from support import ROOT
+from support.cli import run
 from support.jobs import push
 from support.procs import wait_for
 from support.redis_forms import TlsRedis, UnixRedis, add_acl_user
@@ -169,13 +167,4 @@ def test_no_password_where_one_is_needed_fails_fast(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "resqued.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    return run(*args, timeout=30)

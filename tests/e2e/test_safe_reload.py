@@ -6,16 +6,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support.cli import run
 from support.jobs import push, strings
 from support.procs import descendants, ps, wait_for
 from support.redis_server import RedisServer
 
-from resqued.proc import alive
+from resqued.process.proc import alive
 
 JOBS = """
 import os, redis, resqued
@@ -161,12 +160,7 @@ def _cwd(pid: int) -> str:
 
 
 def run_cli(*args: str, cwd: Path, redis_url: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
-    env.pop("REDIS_URL", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return subprocess.run([sys.executable, "-m", "resqued.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    return run(*args, cwd=cwd, path=str(cwd), redis_url=redis_url)
 
 
 def one_line_error(out: subprocess.CompletedProcess) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from support import ROOT
+from support.cli import cli_env, run
 from support.procs import descendants, wait_for
 from support.redis_server import RedisServer
 
@@ -41,14 +41,6 @@ _module.setproctitle = _spy
 """
 
 
-def env_for(extra: dict[str, str] | None = None, path: str = "") -> dict[str, str]:
-    env = {**os.environ, **(extra or {})}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (path, str(ROOT)) if p)
-    if not extra or "REDIS_URL" not in extra:
-        env.pop("REDIS_URL", None)
-    return env
-
-
 def no_secret(text: str) -> bool:
     return not any(piece in text for piece in PIECES)
 
@@ -75,17 +67,17 @@ def test_the_title_is_set_before_anything_else_is_loaded(tmp_path, args):
     """The title replaces the command line before redis-py (or any of our modules) loads."""
     (tmp_path / "sitecustomize.py").write_text(SPY)
     out = tmp_path / "spy.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "resqued.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**env_for(path=str(tmp_path)), "SPY_OUT": str(out)},
-        timeout=60,
-    )
+    done = run(*args, path=str(tmp_path), env={"SPY_OUT": str(out)})
     assert done.returncode == 0, done.stderr
     seen = json.loads(out.read_text())
     assert seen["title"].startswith(("resqued-", "resque-")), seen
-    assert set(seen["loaded"]) <= {"resqued", "resqued.version", "resqued.cli", "resqued.proctitle"}
+    assert set(seen["loaded"]) <= {
+        "resqued",
+        "resqued.version",
+        "resqued.cli",
+        "resqued.process",
+        "resqued.process.proctitle",
+    }
 
 
 def test_a_password_in_argv_is_scrubbed_first_and_never_comes_back(
@@ -101,7 +93,7 @@ def test_a_password_in_argv_is_scrubbed_first_and_never_comes_back(
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=app_dir,
-            env=env_for(path=str(app_dir)),
+            env=cli_env(None, path=str(app_dir)),
             start_new_session=True,
         )
     samples: list[tuple[bool, bool]] = []  # (password shown, the master had started work)
@@ -184,14 +176,7 @@ def test_an_invalid_url_is_reported_without_its_password(tmp_path, url, where, c
     else:
         (tmp_path / "c.py").write_text(f"redis({url!r})\n")
         args += ["-c", str(tmp_path / "c.py")]
-    done = subprocess.run(
-        [sys.executable, "-m", "resqued.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env_for(env),
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run(*args, env=env)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "invalid Redis URL" in lines[0], done.stderr

@@ -117,7 +117,7 @@ def test_beyond_loopback_it_needs_a_token(r, redis_url, tmp_path):
     [
         (["--token-file", "/no/such/file"], {}, 1, "cannot read token file /no/such/file"),
         ([], {"RESQUED_WEB_TOKEN": "short"}, 1, "the dashboard token is too short"),
-        (["--bind", "127.0.0.1:99999"], {}, 1, "port must be 1-65535"),
+        (["--bind", "127.0.0.1:99999"], {}, 1, "the port must be a number from 1 to 65535"),
         (["--token", TOKEN], {}, 2, "unrecognized arguments: --token"),
         (
             ["--redis", "redis://127.0.0.1:1/0"],

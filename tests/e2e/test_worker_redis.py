@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
-from support import ROOT
+from support.cli import run
 from support.jobs import push, wait_reserves, worker_ids
 from support.procs import titles, wait_for
 from support.redis_server import ExtraRedis
@@ -125,14 +122,7 @@ def test_quit_while_redis_is_down_exits(resqued, app_dir, tmp_path):
     ],
 )
 def test_bad_redis_url_is_a_one_line_error(url):
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-m", "resqued.cli", "work", "--redis", url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-    )
+    out = run("work", "--redis", url, timeout=30)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "invalid Redis URL" in lines[0], out.stderr
@@ -206,11 +196,7 @@ def test_workers_register_again_when_redis_restarted_empty(resqued, app_dir, tmp
         for wid in ids:
             assert client.get(f"resque:worker:{wid}:started") == started[wid]
             assert client.hget("resque:workers:heartbeat", wid)
-        status = subprocess.run(
-            [sys.executable, "-m", "resqued.cli", "status", "--json", "--redis", url],
-            capture_output=True, text=True, timeout=30,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        status = run("status", "--json", "--redis", url, timeout=30)
         assert sorted(w["id"] for w in json.loads(status.stdout)["workers"]) == sorted(ids)
         push(client, "default", "Record", "after")
         wait_for(lambda: client.llen("record") == 1, 15, "a job after the restart")

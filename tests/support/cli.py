@@ -16,28 +16,46 @@ import time
 from support import ROOT
 
 
-def cli_env(redis_url: str | None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    for name in ("COLUMNS", "LINES", "RESQUED_WEB_TOKEN", "RESQUE_NAMESPACE"):
+def cli_env(redis_url: str | None, path: str = "", **extra: str) -> dict[str, str]:
+    """Our environment for a ``resqued`` command: this tree on PYTHONPATH (after ``path``),
+    $REDIS_URL only when given (in ``redis_url`` or ``extra``), no terminal size, no token."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (path, str(ROOT)) if p)
+    for name in ("COLUMNS", "LINES", "RESQUED_WEB_TOKEN", "RESQUE_NAMESPACE", "REDIS_URL"):
         env.pop(name, None)
     env.update(extra)
-    if redis_url is None:
-        env.pop("REDIS_URL", None)
-    else:
+    if redis_url is not None:
         env["REDIS_URL"] = redis_url
     return env
 
 
-def cli(redis_url: str | None, *args: str, timeout: float = 60, **extra: str):
-    """``resqued ARGS`` with stdin not a terminal; the CompletedProcess (text)."""
+def run(
+    *args: str,
+    redis_url: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    path: str = "",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``resqued ARGS`` run to its end with stdin not a terminal; its output as text.
+
+    The environment is ``cli_env``'s: ``path`` goes first on PYTHONPATH (an app),
+    ``env`` is set over it.
+    """
     return subprocess.run(
         [sys.executable, "-m", "resqued.cli", *args],
         capture_output=True,
         text=True,
-        env=cli_env(redis_url, **extra),
+        env=cli_env(redis_url, path, **(env or {})),
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         timeout=timeout,
     )
+
+
+def cli(redis_url: str | None, *args: str, timeout: float = 60, **extra: str):
+    """``run(*args)`` with $REDIS_URL (or none) and ``extra`` environment variables."""
+    return run(*args, redis_url=redis_url, env=extra, timeout=timeout)
 
 
 class Terminal:

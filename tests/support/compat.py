@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT
-from support.procs import Proc
+from support.procs import Proc, descendants, ps
 
 MODULES = {
     "resque-pool": "resqued.cli.resque_pool",
@@ -94,7 +94,7 @@ class Starter:
         doomed: list[int] = []
         for root in [p.pid for p in self.started] + self.adopted:
             doomed += [root] + [pid for pid, _, _ in descendants(root)]
-        titles = {pid: title for pid, _, title in table()}
+        titles = {pid: title for pid, _, title in ps()}
         for pid in doomed:
             title = titles.get(pid, "")
             if pid > 1 and (title.startswith(("resque", sys.executable)) or "python" in title):
@@ -111,34 +111,6 @@ def compat(tmp_path: Path, redis_url: str) -> Iterator[Starter]:
     starter = Starter(tmp_path, redis_url)
     yield starter
     starter.cleanup()
-
-
-def table() -> list[tuple[int, int, str]]:
-    """(pid, ppid, title) of every process, read from /proc (titles are never cut short)."""
-    rows = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                ppid = int(f.read().rpartition(b")")[2].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError, IndexError):
-            continue
-        rows.append((int(entry), ppid, title))
-    return rows
-
-
-def descendants(root: int) -> list[tuple[int, int, str]]:
-    """Every process below ``root``, as (pid, ppid, title)."""
-    rows = table()
-    found, frontier = [], {root}
-    while frontier:
-        nxt = {p for p, pp, _ in rows if pp in frontier}
-        found += [row for row in rows if row[0] in nxt]
-        frontier = nxt
-    return found
 
 
 def workers(root: int) -> list[tuple[int, str]]:

@@ -15,7 +15,7 @@ def dumps(value) -> bytes:
 
 
 def register_master(r: redis.Redis, host: str, pid: int, ttl: int = 30, **fields) -> str:
-    """A master's registration document, as resqued/master.py writes it."""
+    """A master's registration document, as resqued/master/status.py builds it."""
     mid = f"{host}:{pid}"
     now = time.time()
     doc = {

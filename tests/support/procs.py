@@ -47,9 +47,9 @@ class Proc:
 
 
 def ps() -> list[tuple[int, int, str]]:
-    """(pid, ppid, title) of every process."""
+    """(pid, ppid, title) of every process; titles whole (``-ww``: never cut at a width)."""
     out = subprocess.run(
-        ["ps", "-A", "-o", "pid=,ppid=,args="], capture_output=True, text=True, check=True
+        ["ps", "-A", "-ww", "-o", "pid=,ppid=,args="], capture_output=True, text=True, check=True
     ).stdout
     rows = []
     for line in out.splitlines():

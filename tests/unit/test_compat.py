@@ -12,19 +12,22 @@ from pathlib import Path
 import pytest
 from support import ROOT
 
-from resqued import ipc, pool_killer, signal_modes
+from resqued import ipc
 from resqued.cli.resque_pool import apply_flag, parser, stop_table
+from resqued.cli.work_pool import count_from_env
 from resqued.config import load
 from resqued.config.allocation import worker_table
 from resqued.config.compat import Compat, apply, relay_names, shift_age
 from resqued.config.compat_queues import default_queues
 from resqued.config.model import Config, Overrides
+from resqued.config.view import MasterView
 from resqued.errors import ConfigError, ResquedError
 from resqued.listener.compat import ProcessStatus
 from resqued.listener.exits import ExitSummary
-from resqued.log_rotation import Rotation, from_view
-from resqued.replace_file import read as read_state
-from resqued.work_pool import count_from_env
+from resqued.master import compat as master_compat
+from resqued.master import pool_killer
+from resqued.master.log_rotation import Rotation, from_view
+from resqued.master.replace_file import read as read_state
 
 
 def evaluate(tmp_path: Path, text: str, name: str = "c.py") -> Config:
@@ -307,21 +310,22 @@ def test_erb_in_yaml_is_refused(tmp_path):
 
 
 def test_signal_modes_default_to_resqueds_meanings():
-    assert [signal_modes.stop_action({}, s) for s in ("QUIT", "INT", "TERM")] == [
+    plain = Compat()
+    assert [master_compat.stop_action(plain, s) for s in ("QUIT", "INT", "TERM")] == [
         ("QUIT", True),
         ("TERM", True),
         ("TERM", True),
     ]
-    assert not signal_modes.relays({}, "USR1")
-    assert signal_modes.handles_winch({}, False) and not signal_modes.handles_winch({}, True)
-    assert signal_modes.retire_signal({}) == signal.SIGQUIT
-    view = {
-        "compat": Compat(stop={"INT": "quit-exit"}, relay_signals=["USR1"], winch="never").view()
-    }
-    assert signal_modes.stop_action(view, "INT") == ("QUIT", False)
-    assert signal_modes.stop_action(view, "TERM") == ("TERM", True)
-    assert signal_modes.relays(view, "USR1") and not signal_modes.relays(view, "USR2")
-    assert not signal_modes.handles_winch(view, False)
+    assert not master_compat.relays(plain, "USR1")
+    assert master_compat.handles_winch(plain, False) and not master_compat.handles_winch(
+        plain, True
+    )
+    assert master_compat.retire_signal(plain) == signal.SIGQUIT
+    pool = Compat(stop={"INT": "quit-exit"}, relay_signals=["USR1"], winch="never")
+    assert master_compat.stop_action(pool, "INT") == ("QUIT", False)
+    assert master_compat.stop_action(pool, "TERM") == ("TERM", True)
+    assert master_compat.relays(pool, "USR1") and not master_compat.relays(pool, "USR2")
+    assert not master_compat.handles_winch(pool, False)
 
 
 @pytest.mark.parametrize(
@@ -353,9 +357,9 @@ def test_compat_values_are_checked():
 
 def test_log_rotation_by_size(tmp_path):
     log = tmp_path / "x.log"
-    assert from_view({"stderr_path": str(log), "compat": {"log_shift_age": 0}}) is None
+    assert from_view(MasterView(stderr_path=str(log), compat=Compat(log_shift_age=0))) is None
     rotation = from_view(
-        {"stderr_path": str(log), "compat": {"log_shift_age": 1, "log_shift_size": 10}}
+        MasterView(stderr_path=str(log), compat=Compat(log_shift_age=1, log_shift_size=10))
     )
     assert isinstance(rotation, Rotation) and not rotation.due()
     log.write_text("0123456789abc")
@@ -423,19 +427,19 @@ def test_console_scripts_point_at_their_commands():
 def test_kill_others_recognizes_the_titles_our_pool_masters_set():
     from types import SimpleNamespace
 
-    from resqued import master_status
+    from resqued.master import status
 
     master = SimpleNamespace(
-        pool=SimpleNamespace(workers=7, generation=2),
+        listeners=SimpleNamespace(workers=7, generation=2),
         stopping=None,
         failure="",
-        view={"compat": {"title": "resque-pool[billing]"}},
+        view=MasterView(compat=Compat(title="resque-pool[billing]")),
         describe=lambda: "/srv/app/config/resque-pool.yml",
     )
-    title = master_status.title(master)  # type: ignore[arg-type]
+    title = status.title(master)  # type: ignore[arg-type]
     assert pool_killer.is_pool_manager(title.split(" "))
-    master.view = {}
-    assert not pool_killer.is_pool_manager(master_status.title(master).split(" "))  # type: ignore[arg-type]
+    master.view = MasterView()
+    assert not pool_killer.is_pool_manager(status.title(master).split(" "))  # type: ignore[arg-type]
 
 
 def test_resque_pools_yaml_is_read_once(tmp_path, monkeypatch):

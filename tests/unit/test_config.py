@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from resqued.config import load
 from resqued.config.allocation import format_table, worker_table
-from resqued.config.model import Config, Overrides, QueueRule, WorkerSlot
-from resqued.config.values import cli_queue, queue_rule
-from resqued.errors import ConfigError
+from resqued.config.model import Config, Overrides, QueueRule, WorkerRow
+from resqued.config.values import cli_queue, parse_bind, queue_rule
+from resqued.errors import ConfigError, ResquedError
 
 
-def table(n: int | None, *rules: QueueRule, workers: list[WorkerSlot] | None = None) -> list[str]:
+def table(n: int | None, *rules: QueueRule, workers: list[WorkerRow] | None = None) -> list[str]:
     config = Config(worker_processes=n, queue_rules=list(rules), workers=workers or [])
     return [slot.queue_list for slot in worker_table(config)]
 
@@ -59,7 +60,7 @@ def test_allocation(n, rules, expected):
 
 
 def test_explicit_workers_come_first_and_need_no_pool():
-    workers = [WorkerSlot(("mail",)), WorkerSlot(("import", "export"))]
+    workers = [WorkerRow(("mail",)), WorkerRow(("import", "export"))]
     assert table(None, workers=workers) == ["mail", "import,export"]
     assert table(2, Q("x"), workers=workers) == ["mail", "import,export", "x", "x"]
 
@@ -226,10 +227,36 @@ def test_overrides_round_trip_through_json():
         {
             "worker_processes": 3,
             "queue_rules": [Q("a", share=0.5)],
-            "workers": [WorkerSlot(("x", "y"), 2.0)],
+            "workers": [WorkerRow(("x", "y"), 2.0)],
         },
         ["/c.py"],
         "production",
     )
     back = Overrides.from_json(o.to_json())
     assert back == o
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:9100", ("127.0.0.1", 9100)),
+        ("0.0.0.0:9100", ("0.0.0.0", 9100)),
+        ("[::1]:9100", ("::1", 9100)),
+        (":9100", ("127.0.0.1", 9100)),  # loopback, for --metrics as for web --bind
+        ("9100", ("127.0.0.1", 9100)),
+    ],
+)
+def test_one_bind_parser_and_a_missing_host_is_loopback(text, expected):
+    assert parse_bind(text, "metrics address") == expected
+    assert parse_bind(text, "bind address", 5678) == expected
+
+
+@pytest.mark.parametrize("text", ["host", "127.0.0.1:notaport", "h:0", "h:65536", "[::1", "::1"])
+def test_a_bind_without_a_usable_port_says_why(text):
+    with pytest.raises(ResquedError, match=re.escape(f"invalid metrics address {text!r}")):
+        parse_bind(text, "metrics address")
+
+
+def test_a_metrics_address_is_checked_with_the_config():
+    with pytest.raises(ResquedError, match="the port must be a number from 1 to 65535"):
+        load(Overrides({"metrics": ":99999"}))

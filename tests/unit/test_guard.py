@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from resqued.config.model import WorkerSlot
+from resqued.config.model import WorkerRow
 from resqued.listener import guard as g
 from resqued.listener import slots as s
 from resqued.scoreboard import Record
@@ -150,7 +150,7 @@ def test_replacement_reasons(pending, note, status, reason):
 
 
 def test_a_worker_killed_on_purpose_is_replaced_at_once():
-    slot = s.Slot(0, WorkerSlot(("a",)))
+    slot = s.Slot(0, WorkerRow(("a",)))
     slot.started(100, 0.0)
     slot.pending = g.Action(g.KILL, "timed out", "resqued.JobTimeout", "m")
     assert slot.exited(signal.SIGKILL, 1.0, stopping=False) == 0.0  # an early death, no backoff

@@ -6,11 +6,11 @@ import pytest
 
 import resqued
 from resqued.config import limits, load
-from resqued.config.model import Config, Overrides, WorkerSlot
+from resqued.config.model import Config, Overrides, WorkerRow
 from resqued.errors import ConfigError
 from resqued.worker.build import options_for
 from resqued.worker.limits import BadLimit, ClassLimits, TimeLimits
-from resqued.worker.options import WorkerOptions, size
+from resqued.worker.options import WorkerOptions, jittered, size
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_flags_parse_and_override_the_file(tmp_path):
 
 
 def test_rows_with_limits_cross_json():
-    row = WorkerSlot(("a", "b"), 2.0, job_timeout=30.0, memory_limit=10**9)
+    row = WorkerRow(("a", "b"), 2.0, job_timeout=30.0, memory_limit=10**9)
     back = Overrides.from_json(Overrides({"workers": [row]}).to_json())
     assert back.values["workers"] == [row]
 
@@ -125,7 +125,7 @@ def test_the_most_specific_setting_wins():
     config = Config(job_timeout=300, job_soft_timeout=240, memory_limit=2**30)
     plain = options_for(config)
     assert (plain.job_timeout, plain.job_soft_timeout, plain.memory_limit) == (300, 240, 2**30)
-    row = WorkerSlot(("a",), job_timeout=100.0, memory_limit=0)
+    row = WorkerRow(("a",), job_timeout=100.0, memory_limit=0)
     opts = options_for(config, row)
     # the row's hard limit is below the global soft one: that soft limit is dropped
     assert (opts.job_timeout, opts.job_soft_timeout, opts.memory_limit) == (100.0, 0.0, 0)
@@ -173,12 +173,10 @@ def test_jitter_gives_each_process_its_own_count():
 
 
 def test_max_age_jitter_gives_each_process_its_own_age():
-    from resqued.listener.watch import max_age_of
-
-    seen = {max_age_of(3600.0, 600.0) for _ in range(200)}
+    seen = {options_for(Config(max_age=3600.0, max_age_jitter=600.0)).max_age for _ in range(200)}
     assert all(3600.0 <= age <= 4200.0 for age in seen) and len(seen) > 1
-    assert max_age_of(0.0, 600.0) == 0.0  # no max age: the jitter makes none
-    assert max_age_of(3600.0, 0.0) == 3600.0
+    assert jittered(0.0, 600.0) == 0.0  # no max age: the jitter makes none
+    assert jittered(3600.0, 0.0) == 3600.0 and jittered(100, 0) == 100
 
 
 def test_titles_show_the_limits_that_apply():
@@ -205,5 +203,8 @@ def test_the_listener_gives_each_new_worker_its_own_max_age():
     store = Store.connect("redis://127.0.0.1:1/0", "resque")  # never asked: no command is sent
     config = Config(max_age=3600.0, max_age_jitter=600.0)
     watch = Watch(config, store, 0.0)
-    ages = {watch.rails(WorkerSlot(("a",))).max_age for _ in range(50)}
+    options = [options_for(config, WorkerRow(("a",))) for _ in range(50)]
+    ages = {watch.rails(opts).max_age for opts in options}
     assert all(3600.0 <= age <= 4200.0 for age in ages) and len(ages) > 1
+    assert [watch.rails(opts).max_age for opts in options] == [o.max_age for o in options]
+    assert f"max age {options[0].max_age:g}s" in options[0].limits_tag  # the age it got

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 
 import pytest
 
 from resqued import ipc
+from resqued.config.compat import Compat
+from resqued.config.view import MasterView
+
+VIEW = MasterView(workers=2, pool_size=2, sources=("a.py",), compat=Compat(title="x"))
 
 
 @pytest.mark.parametrize(
     "message, line",
     [
         (ipc.Running(4), "RUNNING 4"),
-        (ipc.Running(2, {"workers": 2, "sources": ["a.py"]}),
-         'RUNNING 2 {"workers":2,"sources":["a.py"]}'),
+        (ipc.Running(2, VIEW), f"RUNNING 2 {json.dumps(VIEW.to_dict(), separators=(',', ':'))}"),
         (ipc.Failed("cannot require 'app': boom"), "FAILED cannot require 'app': boom"),
         (ipc.WorkerStarted(4711, "high,low,*"), "+4711,high,low,*"),
         (ipc.WorkerExited(4711), "-4711"),
@@ -28,6 +32,22 @@ def test_every_message_round_trips(message, line):
     assert ipc.decode(line) == message
 
 
+def test_running_reads_the_partial_view_of_earlier_releases():
+    """A listener of the release before the typed view sent 8 keys; the rest keep defaults."""
+    line = (
+        'RUNNING 3 {"workers":3,"pool":2,"shutdown_timeout":20.0,"boot_timeout":300.0,'
+        '"stdout_path":null,"stderr_path":"/var/log/r.log","sources":["conf.py"],'
+        '"compat":{"title":"t","relay_signals":["USR1"],"user":"app","group":null}}'
+    )
+    message = ipc.decode(line)
+    assert isinstance(message, ipc.Running) and message.view is not None
+    view = message.view
+    assert (view.workers, view.pool_size, view.shutdown_timeout) == (3, 2, 20.0)
+    assert (view.stderr_path, view.sources, view.user) == ("/var/log/r.log", ("conf.py",), "app")
+    assert view.compat.title == "t" and view.compat.relay_signals == ["USR1"]
+    assert view.pidfile is None and view.namespace == "resque"
+
+
 def test_a_reason_spanning_lines_stays_one_line():
     line = ipc.encode(ipc.Failed("first\nsecond\r\nthird"))
     assert "\n" not in line and ipc.decode(line) == ipc.Failed("first second third")
@@ -35,7 +55,8 @@ def test_a_reason_spanning_lines_stays_one_line():
 
 @pytest.mark.parametrize(
     "line",
-    ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]", "+12", "+abc,q",
+    ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]",
+     'RUNNING 2 {"sources": "a.py"}', 'RUNNING 2 {"workers": "many"}', "+12", "+abc,q",
      "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many"],
 )  # fmt: skip
 def test_malformed_lines_are_refused(line):

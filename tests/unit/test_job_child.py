@@ -13,7 +13,7 @@ import pytest
 from resqued import job_hooks
 from resqued.worker import signals
 from resqued.worker.job_child import freeze_for_fork
-from resqued.worker.job_report import MAX_RESULT_BYTES, SUCCESS, report_bytes
+from resqued.worker.job_report import MAX_RESULT_BYTES, SUCCESS, read, report_bytes
 from resqued.worker.outcome import Outcome
 
 
@@ -44,7 +44,13 @@ def test_a_job_child_gets_default_dispositions_and_term_raises_in_the_job():
 
 
 def test_a_success_reports_the_constant_empty_report():
-    assert report_bytes(Outcome()) == SUCCESS == json.dumps(Outcome().report()).encode()
+    assert report_bytes(Outcome()) == SUCCESS == json.dumps({}).encode()
+    assert read(SUCCESS) == Outcome() and read(b"{}") == Outcome()
+
+
+def test_what_is_not_a_childs_report_reads_as_none():
+    for data in (b"garbage", b"[1]", b'{"exception": "E"}', b"null"):
+        assert read(data) is None
 
 
 @pytest.mark.parametrize(
@@ -65,7 +71,7 @@ def test_a_failure_report_always_fits_the_pipe(error, backtrace):
 
 def test_a_small_failure_report_is_kept_whole():
     outcome = Outcome("RuntimeError", "boom", ["a.py:1", "b.py:2"])
-    assert Outcome.from_report(json.loads(report_bytes(outcome))) == outcome
+    assert read(report_bytes(outcome)) == outcome
 
 
 def test_a_class_without_hooks_is_performed_directly_and_one_with_hooks_is_not():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
-from resqued.config.model import Config, WorkerSlot
+from resqued.config.model import Config, WorkerRow
 from resqued.listener import guard as g
 from resqued.listener.slots import Slot
 from resqued.listener.stats import StatsBook
@@ -51,7 +51,7 @@ def test_a_worker_s_last_jobs_count_when_it_exits():
 
 
 def slot_for(pid: int, board: Scoreboard, rails: g.Rails, now: float) -> Slot:
-    slot = Slot(0, WorkerSlot(("q",)))
+    slot = Slot(0, WorkerRow(("q",)))
     slot.started(pid, now, board, rails)
     return slot
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from resqued import logs
-from resqued.resque import redact as redact_module
+from resqued.process import logs
+from resqued.process import redact as redact_module
 
 
 class Err:

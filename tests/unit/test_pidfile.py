@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from resqued import pidfile
-from resqued.proc import ProcessHandle, start_ticks
+from resqued.master import pidfile
+from resqued.process.proc import ProcessHandle, start_ticks
 
 
 @pytest.mark.parametrize(

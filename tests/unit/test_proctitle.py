@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resqued import proctitle
+from resqued.process import proctitle
 
 
 def test_a_title_is_set_only_when_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import signal
 
-from resqued.config.model import WorkerSlot
+from resqued.config.model import WorkerRow
 from resqued.listener import slots as s
 
-A, B, C = WorkerSlot(("a",)), WorkerSlot(("b",)), WorkerSlot(("c",))
+A, B, C = WorkerRow(("a",)), WorkerRow(("b",)), WorkerRow(("c",))
 CLEAN = 0  # wait status of exit(0)
 CRASH = 1 << 8  # exit(1)
 KILLED = signal.SIGKILL  # killed by a signal
@@ -74,10 +74,10 @@ def test_reconcile_keeps_unchanged_rows_and_retires_removed_ones():
     for i, slot in enumerate(table):
         slot.started(100 + i, 0.0)
     table[0].backoff.failed()
-    new, retire = s.reconcile(table, [A, C, WorkerSlot(("d",))])
+    new, retire = s.reconcile(table, [A, C, WorkerRow(("d",))])
     assert new[0] is table[0] and new[0].backoff.failures == 1  # kept whole
     assert new[1] is table[2] and new[1].index == 1 and new[1].pid == 102  # c moved up
-    assert new[2].row == WorkerSlot(("d",)) and not new[2].busy  # a new row: a fresh slot
+    assert new[2].row == WorkerRow(("d",)) and not new[2].busy  # a new row: a fresh slot
     assert [x.pid for x in retire] == [101]  # b's row went away
 
 

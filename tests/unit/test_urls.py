@@ -8,9 +8,9 @@ import redis
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
 from resqued.errors import ResquedError
-from resqued.resque import redact as redact_module
+from resqued.process import redact as redact_module
+from resqued.process.redact import redact, redact_url, remember
 from resqued.resque.connection import connect, validate
-from resqued.resque.redact import redact, redact_url, remember
 from resqued.resque.urls import parse
 
 

@@ -15,6 +15,7 @@ from support.redis_server import free_port  # noqa: E402
 
 from resqued.errors import ResquedError  # noqa: E402
 from resqued.fleet.rates import Rate  # noqa: E402
+from resqued.resque import failed_pages as failed_module  # noqa: E402
 from resqued.resque.store import Store  # noqa: E402
 from resqued.web import chart, create_app  # noqa: E402
 from resqued.web.options import check_exposure, load_token, parse_bind, url  # noqa: E402
@@ -106,6 +107,39 @@ def test_pages_and_partial_refresh(client, r):
     assert client.get("/failed/7").status_code == 404
     assert client.get("/workers/nobody:1:q").status_code == 404
     assert client.get("/api/fleet.json").json()["masters"][0]["id"] == "web-1:100"
+
+
+def test_an_unchanged_live_refresh_is_a_304_without_a_body(client, r):
+    push_failures(r, ruby_failure(cls="A"))
+    client.get("/failed")  # the CSRF cookie, as a browser has it
+    first = client.get("/failed?class=A", headers={"X-Partial": "1"})
+    etag = first.headers["etag"]
+    same = client.get("/failed?class=A", headers={"X-Partial": "1", "If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    push_failures(r, ruby_failure(cls="A", error="again"))
+    changed = client.get("/failed?class=A", headers={"X-Partial": "1", "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert "again" in changed.text
+    whole = client.get("/failed?class=A", headers={"If-None-Match": changed.headers["etag"]})
+    assert whole.status_code == 200  # only a live refresh is answered with 304
+
+
+def test_the_failed_page_of_an_uncounted_filter_goes_on_with_before(client, r, monkeypatch):
+    monkeypatch.setattr(failed_module, "CHUNK", 5)
+    monkeypatch.setattr(failed_module, "SCAN_BUDGET", 10)
+    push_failures(
+        r, *[ruby_failure(cls=f"C{i}", retried_at="2024/01/02 00:00:00") for i in range(25)]
+    )
+    page = client.get("/failed?retried=yes")
+    assert "Showing 20 matching" in page.text and "this filter is read page by page" in page.text
+    assert (
+        '<a href="/failed?before=5&amp;queue=&amp;class=&amp;exception=&amp;retried=yes">older'
+        in page.text
+    )
+    rest = client.get("/failed?retried=yes&before=5")
+    assert "#4" in rest.text and "#5<" not in rest.text and "older »" not in rest.text
+    counted = client.get("/failed?class=C3")
+    assert "Showing 1–1 of 1 matching" in counted.text and "Remove these 1" in counted.text
 
 
 def test_posts_need_the_csrf_token(client, r):

@@ -6,6 +6,8 @@
   var stamp = document.getElementById("stamp");
   var every = (parseInt(document.body.getAttribute("data-refresh"), 10) || 2) * 1000;
   var busy = false;
+  var etag = null;  // of the <main> shown, so an unchanged refresh is a 304 without a body
+  var etagUrl = null;
 
   if (live) {
     live.checked = window.localStorage.getItem("resqued-live") !== "off";
@@ -38,8 +40,11 @@
   function refresh() {
     if (!main || !live || busy || document.hidden || !live.checked || typing()) { return; }
     busy = true;
-    window.fetch(window.location.pathname + window.location.search, {
-      headers: { "X-Partial": "1", "Accept": "text/html" },
+    var headers = { "X-Partial": "1", "Accept": "text/html" };
+    var url = window.location.pathname + window.location.search;
+    if (etag && etagUrl === url) { headers["If-None-Match"] = etag; }
+    window.fetch(url, {
+      headers: headers,
       credentials: "same-origin",
       cache: "no-store",
       redirect: "manual"
@@ -48,6 +53,12 @@
         window.location.reload();  // the session ended: show the login page
         return null;
       }
+      if (response.status === 304) {  // nothing changed: keep what is shown
+        if (stamp) { stamp.textContent = "updated " + new Date().toLocaleTimeString(); }
+        return null;
+      }
+      etag = response.headers.get("ETag");
+      etagUrl = url;
       return response.text();
     }).then(function (html) {
       if (html !== null) { show(html); }

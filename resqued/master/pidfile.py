@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 
 from resqued.errors import ResquedError
-from resqued.files import write_atomically
-from resqued.proc import ProcessHandle, boot_id, cmdline, start_ticks
+from resqued.process.files import write_atomically
+from resqued.process.proc import ProcessHandle, boot_id, cmdline, start_ticks
 
 MASTER_TITLE = re.compile(r"resqued-\S+ master(?: |$)")
 SUBCOMMANDS = ("work", "status", "quit-and-wait", "pause", "resume")

@@ -20,7 +20,7 @@ from typing import Any
 
 import setproctitle
 
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 
 FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s: %(message)s"
 FORMATS = ("text", "json")

@@ -1,28 +1,28 @@
 """USR2: replace the master's image in place (same pid), keeping every listener and worker.
 
 Before exec, a preflight runs the new code on the same command line with
-``--test`` (in a process of its own, while the master keeps serving signals);
-if it fails, the old image stays in control.  The master's state
-(listeners, their sockets and workers) crosses the exec as versioned JSON in
-an anonymous memory file whose descriptor is named by $RESQUED_STATE_FD.
+``--test`` (in a process of its own, while the master keeps serving signals;
+the loop polls it through ``Upgrade``); if it fails, the old image stays in
+control.  The master's state (``master/state.py``: listeners, their sockets
+and workers, the config view, the counts) crosses the exec as versioned JSON
+in an anonymous memory file whose descriptor is named by $RESQUED_STATE_FD.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-from typing import Any
+
+from resqued.master.state import MasterState
+from resqued.process.proc import Deadlined
 
 log = logging.getLogger("resqued")
 
 STATE_ENV = "RESQUED_STATE_FD"
-STATE_VERSION = 1
 PREFLIGHT_TIMEOUT = 120.0
 # Held back across the exec; the new image unblocks them once its handlers are in place.
 BLOCKED = {
@@ -87,43 +87,45 @@ class Preflight:
         cmd, env = command(argv)
         env[PREFLIGHT_ENV] = "1"
         env["PWD"] = cwd
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout
         self.out = tempfile.TemporaryFile()
+        self.problem = ""
+        self.child: Deadlined | None = None
         try:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            self.child = Deadlined(
                 [*cmd, "--test"],
+                timeout,
                 stdout=self.out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=cwd,
-                start_new_session=True,
             )
         except OSError as exc:
-            self.process = None
             self.problem = f"preflight could not run: {exc}"
-        self.exited = os.pidfd_open(self.process.pid) if self.process else -1
+        self.exited = os.pidfd_open(self.child.pid) if self.child else -1
 
     def fileno(self) -> int:
         """Readable once the preflight process has exited (a pidfd)."""
         return self.exited
 
+    def owns(self, pid: int) -> bool:
+        return self.child is not None and self.child.pid == pid
+
     def reaped(self, status: int) -> None:
         """Its exit status, when someone else's ``waitpid`` got it (the master reaps all)."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.returncode = os.waitstatus_to_exitcode(status)
+        if self.child is not None:
+            self.child.reaped(status)
 
     def poll(self) -> str | None:
         """None while it runs; "" when it passed; otherwise why the new release cannot start."""
-        if self.process is None:
+        if self.child is None:
             return self.problem
-        code = self.process.poll()
+        try:
+            code = self.child.poll()
+        except TimeoutError as exc:
+            return f"preflight {exc}"
         if code is None:
-            if time.monotonic() < self.deadline:
-                return None
-            self.kill()
-            return f"preflight still running after {self.timeout:g}s"
+            return None
         if self.exited >= 0:
             os.close(self.exited)
             self.exited = -1
@@ -135,19 +137,14 @@ class Preflight:
 
     def kill(self) -> None:
         """End the preflight and whatever it started (its own session)."""
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+        if self.child is not None:
+            self.child.kill()
 
 
-def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int], cwd: str) -> None:
+def exec_with_state(argv: list[str], state: MasterState, fds: list[int], cwd: str) -> None:
     """Exec the new image. Returns only if the exec failed (the caller keeps control)."""
-    state = {"version": STATE_VERSION, **state}
     memfd = os.memfd_create("resqued-state", 0)  # not CLOEXEC: the new image reads it
-    os.write(memfd, json.dumps(state).encode())
+    os.write(memfd, state.to_json().encode())
     for fd in fds:
         os.set_inheritable(fd, True)
     cmd, env = command(argv)
@@ -167,7 +164,7 @@ def exec_with_state(argv: list[str], state: dict[str, Any], fds: list[int], cwd:
         log.error("re-exec failed, keeping the running master: %s", exc)
 
 
-def inherited_state() -> dict[str, Any] | None:
+def inherited_state() -> MasterState | None:
     """The state a previous image left us, or None on a fresh start."""
     fd_text = os.environ.pop(STATE_ENV, None)
     if fd_text is None:
@@ -180,11 +177,47 @@ def inherited_state() -> dict[str, Any] | None:
             chunks.append(chunk)
     finally:
         os.close(fd)
-    state: dict[str, Any] = json.loads(b"".join(chunks))
-    if state.get("version") != STATE_VERSION:
-        raise ValueError(f"re-exec state version {state.get('version')} is not {STATE_VERSION}")
-    return state
+    return MasterState.from_json(b"".join(chunks))
 
 
 def unblock_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+
+
+class Upgrade:
+    """One USR2: a running preflight, then (if it passed) the exec with the master's state."""
+
+    def __init__(self, argv: list[str], cwd: str) -> None:
+        log.info("re-exec: checking that the new release starts")
+        self.argv = argv
+        self.cwd = cwd
+        self.preflight = Preflight(argv, cwd)
+
+    def fileno(self) -> int:
+        """Readable when the preflight has exited; -1 when there is nothing to watch."""
+        return self.preflight.fileno()
+
+    def owns(self, pid: int) -> bool:
+        return self.preflight.owns(pid)
+
+    def exited(self, status: int) -> None:
+        """The master's reaping found the preflight's exit status."""
+        self.preflight.reaped(status)
+
+    def poll(self) -> bool | None:
+        """None while the preflight runs; False if it failed (logged); True if it passed."""
+        problem = self.preflight.poll()
+        if problem is None:
+            return None
+        if problem:
+            log.error("re-exec cancelled, keeping the running master: %s", problem)
+            return False
+        return True
+
+    def exec(self, state: MasterState, fds: list[int]) -> None:
+        """Exec the new image with ``state``; returns only if the exec failed (logged)."""
+        log.info("re-exec: handing over %d listener(s)", len(state.listeners))
+        exec_with_state(self.argv, state, fds, self.cwd)
+
+    def cancel(self) -> None:
+        self.preflight.kill()

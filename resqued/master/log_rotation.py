@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging.handlers
 import os
 import time
-from typing import Any
+
+from resqued.config.view import MasterView
 
 PERIODS = {"daily": "midnight", "weekly": "W6"}  # Ruby's weekly turns over on Sunday
 
@@ -48,11 +49,10 @@ class Rotation:
         self.handler.close()
 
 
-def from_view(view: dict[str, Any]) -> Rotation | None:
+def from_view(view: MasterView) -> Rotation | None:
     """The rotation the config asks for, or None (no stderr file, or log_shift_age 0)."""
-    compat = view.get("compat") or {}
-    age = compat.get("log_shift_age") or 0
-    path = view.get("stderr_path")
+    age = view.compat.log_shift_age or 0
+    path = view.stderr_path
     if not path or age in (0, "0"):
         return None
-    return Rotation(path, age, int(compat.get("log_shift_size") or 1048576))
+    return Rotation(path, age, int(view.compat.log_shift_size or 1048576))

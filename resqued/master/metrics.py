@@ -10,35 +10,40 @@ reloads and USR2.  The list of metrics is in docs/operations.md.
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from resqued.config.values import parse_bind
 from resqued.errors import ResquedError
-from resqued.master_state import MasterState
+from resqued.master.job_stats import JobStats
+from resqued.master.listeners import Listeners
+from resqued.master.registry import Registration
 from resqued.scoreboard import BUCKETS
 
 log = logging.getLogger("resqued")
 
 
-def parse_bind(text: str) -> tuple[str, int]:
-    """``127.0.0.1:9100``, ``:9100`` or ``9100`` -> (address, port); ResquedError otherwise."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", text
-    try:
-        number = int(port)
-    except ValueError:
-        number = -1
-    if not 0 < number < 65536:
-        raise ResquedError(f"metrics address {text!r}: the port must be a number from 1 to 65535")
-    return host.strip("[]") or "0.0.0.0", number
+class Measured(Protocol):
+    """What the endpoint reads of the master (resqued/master/loop.py), from its thread."""
+
+    @property
+    def listeners(self) -> Listeners: ...
+    @property
+    def job_stats(self) -> JobStats: ...
+    @property
+    def replacements(self) -> collections.Counter[str]: ...
+    @property
+    def reloads(self) -> collections.Counter[str]: ...
+    @property
+    def registration(self) -> Registration | None: ...
 
 
 class Collector:
     """Builds the metric families from the master's state at each scrape."""
 
-    def __init__(self, master: MasterState, depths: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, master: Measured, depths: Callable[[], dict[str, int]]) -> None:
         self.master = master
         self.depths = depths
 
@@ -64,7 +69,7 @@ class Collector:
         duration = HistogramMetricFamily(
             "resqued_job_duration_seconds", "Job run time", labels=["queue", "class"]
         )
-        live = [li.stats for li in m.pool.listeners]
+        live = [li.stats for li in m.listeners.listeners]
         for (queue, cls), row in sorted(m.job_stats.totals(live).items()):
             jobs, fails, seconds, *cumulative = row
             processed.add_metric([queue, cls], jobs)
@@ -86,7 +91,7 @@ class Collector:
             replaced.add_metric([reason], n)
         yield replaced
         yield GaugeMetricFamily(
-            "resqued_listener_generation", "Listeners started so far", value=m.pool.generation
+            "resqued_listener_generation", "Listeners started so far", value=m.listeners.generation
         )
         reloads = CounterMetricFamily("resqued_reloads", "Reloads by outcome", labels=["outcome"])
         for outcome in ("ok", "failed"):
@@ -103,7 +108,7 @@ class Collector:
         yield queues
 
 
-def queue_depths(master: MasterState) -> dict[str, int]:
+def queue_depths(master: Measured) -> dict[str, int]:
     """Every queue's length, in one round trip (on the master's registration connection)."""
     if master.registration is None:
         return {}
@@ -115,7 +120,7 @@ def queue_depths(master: MasterState) -> dict[str, int]:
     return dict(zip(names, pipe.execute(), strict=True))
 
 
-def serve(master: MasterState, bind: str) -> Any:
+def serve(master: Measured, bind: str) -> Any:
     """Start the endpoint in a thread; the server, to ``shutdown()``. ResquedError if it can't."""
     try:
         from prometheus_client import CollectorRegistry, start_http_server
@@ -123,7 +128,7 @@ def serve(master: MasterState, bind: str) -> Any:
         raise ResquedError(
             "--metrics needs prometheus-client: pip install 'resqued[metrics]'"
         ) from None
-    host, port = parse_bind(bind)
+    host, port = parse_bind(bind, "metrics address")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Collector(master, lambda: queue_depths(master)))
     try:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import daemon as python_daemon  # type: ignore[import-untyped]
 
 from resqued.errors import ResquedError
-from resqued.resque.redact import redact
+from resqued.process.redact import redact
 
 _ready_fd = -1
 

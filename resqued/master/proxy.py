@@ -11,6 +11,9 @@ import time
 from typing import Any
 
 from resqued import ipc
+from resqued.config.view import MasterView
+from resqued.master.state import ListenerRecord
+from resqued.process.proc import signal_quietly
 
 log = logging.getLogger("resqued")
 
@@ -35,42 +38,42 @@ class ListenerProxy:
         self.started = time.monotonic()
         self.ready = False
         self.total = 0
-        self.summary: dict[str, Any] = {}
+        self.view: MasterView | None = None  # the config it runs, from its RUNNING
         self.failure = ""  # the reason it gave for not starting
         self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
         self.exit_status: int | None = None
 
     @classmethod
-    def adopt(cls, doc: dict[str, Any]) -> ListenerProxy:
+    def adopt(cls, record: ListenerRecord) -> ListenerProxy:
         """A listener a previous master image started (USR2), from its saved state."""
         self = cls.__new__(cls)
-        self.number = doc["number"]
-        self.channel = ipc.Channel.from_fd(doc["fd"])
+        self.number = record.number
+        self.channel = ipc.Channel.from_fd(record.fd)
         self.process = None
-        self.pid = doc["pid"]
+        self.pid = record.pid
         self.started = time.monotonic()
-        self.ready = doc["ready"]
-        self.total = doc["total"]
-        self.summary = doc.get("summary") or {}
+        self.ready = record.ready
+        self.total = record.total
+        self.view = record.view
         self.failure = ""
-        self.stats = doc.get("stats") or {}
-        self.workers = {int(pid): queues for pid, queues in doc["workers"].items()}
+        self.stats = dict(record.stats)
+        self.workers = dict(record.workers)
         self.exit_status = None
         return self
 
-    def saved(self) -> dict[str, Any]:
+    def saved(self) -> ListenerRecord:
         """What a new master image needs to adopt this listener."""
-        return {
-            "number": self.number,
-            "fd": self.channel.fileno(),
-            "pid": self.pid,
-            "ready": self.ready,
-            "total": self.total,
-            "summary": self.summary,
-            "stats": self.stats,
-            "workers": self.workers,
-        }
+        return ListenerRecord(
+            number=self.number,
+            fd=self.channel.fileno(),
+            pid=self.pid,
+            ready=self.ready,
+            total=self.total,
+            view=self.view,
+            stats=self.stats,
+            workers=dict(self.workers),
+        )
 
     def __repr__(self) -> str:
         return f"listener #{self.number} (pid {self.pid})"
@@ -84,10 +87,10 @@ class ListenerProxy:
         messages = self.channel.messages()
         for message in messages:
             match message:
-                case ipc.Running(total, summary):
+                case ipc.Running(total, view):
                     self.ready = True
                     self.total = total
-                    self.summary = summary
+                    self.view = view
                 case ipc.Failed(reason):
                     self.failure = reason
                 case ipc.Stats(doc):
@@ -105,10 +108,7 @@ class ListenerProxy:
 
     def kill(self, sig: int) -> None:
         if self.running:
-            try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
+            signal_quietly(self.pid, sig)
 
     def reaped(self, status: int) -> None:
         self.exit_status = status

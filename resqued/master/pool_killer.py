@@ -17,7 +17,7 @@ import os
 import re
 import signal
 
-from resqued.proc import ProcessHandle, cmdline
+from resqued.process.proc import ProcessHandle, cmdline
 
 log = logging.getLogger("resqued")
 

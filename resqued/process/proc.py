@@ -1,4 +1,4 @@
-"""Small process utilities: parent-death signals, signal names, liveness, waiting for exit."""
+"""Small process utilities: parent-death signals, quiet signals, liveness, deadlined children."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import ctypes
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -91,13 +93,22 @@ def alive(pid: int) -> bool:
         return True
 
 
-def wait_for_exit(pid: int, timeout: float) -> bool:
-    """Sleep (never spin) until ``pid`` is gone or ``timeout`` passes. True if it is gone."""
-    handle = ProcessHandle.open(pid)
-    if handle is None:
-        return True
-    with handle:
-        return handle.wait(timeout)
+def signal_quietly(pid: int, sig: int, group: bool = False) -> bool:
+    """Send ``sig`` to ``pid`` (its process group with ``group``); False if it is gone.
+
+    For processes we started and watch until we reap them (or their parent does,
+    for a worker's job child): their pids are not reused while they are unreaped.
+    """
+    if pid <= 1:
+        raise ValueError(f"refusing to signal pid {pid}")
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def cmdline(pid: int) -> list[str]:
@@ -191,3 +202,40 @@ class ProcessHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Deadlined:
+    """A child in a session of its own, with a deadline: polled, never waited for.
+
+    ``poll`` gives its exit code once it has exited; past the deadline it kills
+    the child's whole group (grandchildren too) and says so.  The master reaps
+    every child itself (``reaped_any``): it hands the status over with ``reaped``.
+    """
+
+    def __init__(self, cmd: list[str], timeout: float, **popen: Any) -> None:
+        """Start ``cmd`` (``subprocess.Popen`` arguments in ``popen``); OSError if it can't."""
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.process: subprocess.Popen[bytes] = subprocess.Popen(
+            cmd, start_new_session=True, **popen
+        )
+        self.pid = self.process.pid
+
+    def poll(self) -> int | None:
+        """Its exit code; None while it runs. TimeoutError once the deadline passed (killed)."""
+        code = self.process.poll()
+        if code is None and time.monotonic() >= self.deadline:
+            self.kill()
+            raise TimeoutError(f"still running after {self.timeout:g}s")
+        return code
+
+    def reaped(self, status: int) -> None:
+        """Its exit status, when someone else's ``waitpid`` got it."""
+        if self.process.returncode is None:
+            self.process.returncode = os.waitstatus_to_exitcode(status)
+
+    def kill(self) -> None:
+        """End the child and whatever it started (its own session), and reap it."""
+        if self.process.poll() is None:
+            signal_quietly(self.process.pid, signal.SIGKILL, group=True)
+            self.process.wait()

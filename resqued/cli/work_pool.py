@@ -54,8 +54,8 @@ class WorkPool:
 
 def run_pool(pool: WorkPool) -> int:
     """A master running ``pool.workers`` workers on the queue list (see the module's docstring)."""
-    from resqued import proctitle, workdir
-    from resqued.launcher import Launch, launch
+    from resqued.master.start import Launch, launch
+    from resqued.process import proctitle, workdir
 
     proctitle.set_title(f"{proctitle.MANAGER_PREFIX} master starting")  # no longer a worker's
     c = pool.config
@@ -101,7 +101,7 @@ def detach(store: Any) -> None:
 
 def claim_pidfile() -> str | None:
     """``PIDFILE`` for a single worker: this process's pid; the path, to remove at exit."""
-    from resqued import pidfile
+    from resqued.master import pidfile
 
     path = os.environ.get("PIDFILE")
     if path:

@@ -1,7 +1,7 @@
 """The master's listeners: the current one, older ones still retiring, and their workers.
 
 Mechanics only (start, reap, read, forward, count, signal); what the master
-does when a listener gets ready, fails or dies is in ``resqued.master``.
+does when a listener gets ready, fails or dies is in ``resqued.master.loop``.
 """
 
 from __future__ import annotations
@@ -10,19 +10,23 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
-from resqued import ipc, logs
-from resqued.backoff import Backoff
+from resqued import ipc
 from resqued.config.model import Overrides
-from resqued.listener_proxy import ListenerProxy
-from resqued.proc import alive
+from resqued.master.proxy import ListenerProxy
+from resqued.master.state import MasterState
+from resqued.process import logs
+from resqued.process.backoff import Backoff
+from resqued.process.proc import alive, signal_quietly
 
 log = logging.getLogger("resqued")
 
 
-class ListenerPool:
-    def __init__(self) -> None:
+class Listeners:
+    def __init__(self, spawn: Callable[[int, dict[str, Any], str], ListenerProxy] = ListenerProxy):
+        self.spawn = spawn  # starts a listener process (tests give a fake one)
         self.generation = 0
         self.current: ListenerProxy | None = None
         self.listeners: list[ListenerProxy] = []  # every listener still to be reaped
@@ -30,19 +34,19 @@ class ListenerPool:
         self.backoff = Backoff(1.0, 60.0)
         self.next_start_at = 0.0
 
-    def saved(self) -> dict[str, Any]:
-        return {
-            "generation": self.generation,
-            "current": self.current.pid if self.current else None,
-            "listeners": [li.saved() for li in self.listeners],
-            "orphans": self.orphans,
-        }
+    def save(self, state: MasterState) -> None:
+        """Put what a new master image needs to adopt the listeners into ``state``."""
+        state.generation = self.generation
+        state.current = self.current.pid if self.current else None
+        state.listeners = [li.saved() for li in self.listeners]
+        state.orphans = dict(self.orphans)
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self.generation = state["generation"]
-        self.listeners = [ListenerProxy.adopt(doc) for doc in state["listeners"]]
-        self.current = next((li for li in self.listeners if li.pid == state["current"]), None)
-        self.orphans = {int(pid): queues for pid, queues in state["orphans"].items()}
+    def adopt(self, state: MasterState) -> None:
+        """Take over the listeners a previous image of this master left running."""
+        self.generation = state.generation
+        self.listeners = [ListenerProxy.adopt(record) for record in state.listeners]
+        self.current = next((li for li in self.listeners if li.pid == state.current), None)
+        self.orphans = dict(state.orphans)
 
     @property
     def workers(self) -> int:
@@ -63,7 +67,7 @@ class ListenerPool:
     def start(self, spec: dict[str, Any], cwd: str) -> ListenerProxy:
         """A new current listener, told about every older worker still running."""
         self.generation += 1
-        listener = ListenerProxy(self.generation, spec, cwd)
+        listener = self.spawn(self.generation, spec, cwd)
         self.current = listener
         self.listeners.append(listener)
         for old in self.listeners[:-1]:
@@ -123,7 +127,7 @@ class ListenerPool:
     def kill_everything(self) -> None:
         """The end of a TERM's timeout: KILL every worker and listener left."""
         for pid in self.worker_pids():
-            _kill(pid, signal.SIGKILL)
+            signal_quietly(pid, signal.SIGKILL)
         self.signal(signal.SIGKILL)
 
 
@@ -139,10 +143,3 @@ def listener_spec(overrides: Overrides, pool: int | None, log_level: int) -> dic
         "stderr_path": logs.paths()[1],
         "log_level": log_level,
     }
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,124 @@
+"""What crosses a USR2 re-exec: ``MasterState``, the master's listeners, counts and view as data.
+
+The old image writes it (``Master.saved``) as versioned JSON into an anonymous
+memory file (``master/upgrade.py``); the new image reads it back
+(``MasterState.from_json``) and adopts it (``Master.adopt``).  The JSON form is
+``STATE_VERSION`` 1, the form releases before this module wrote: a master
+started from an older release can be upgraded in place, and back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from resqued.config.view import MasterView
+from resqued.master.job_stats import Row
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ListenerRecord:
+    """One running listener as the new image adopts it: its socket's fd, its workers."""
+
+    number: int
+    fd: int  # our end of its socketpair, inherited through the exec
+    pid: int
+    ready: bool
+    total: int
+    view: MasterView | None = None  # the config it reported in its RUNNING
+    stats: dict[str, Any] = field(default_factory=dict)  # its latest STATS report
+    workers: dict[int, str] = field(default_factory=dict)  # pid -> queues
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "fd": self.fd,
+            "pid": self.pid,
+            "ready": self.ready,
+            "total": self.total,
+            "summary": self.view.to_dict() if self.view else {},  # the name older images read
+            "stats": self.stats,
+            "workers": {str(pid): queues for pid, queues in self.workers.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ListenerRecord:
+        summary = doc.get("summary")
+        return cls(
+            number=int(doc["number"]),
+            fd=int(doc["fd"]),
+            pid=int(doc["pid"]),
+            ready=bool(doc["ready"]),
+            total=int(doc["total"]),
+            view=MasterView.from_dict(summary) if summary else None,
+            stats=dict(doc.get("stats") or {}),
+            workers=_pids(doc["workers"]),
+        )
+
+
+@dataclass
+class MasterState:
+    view: MasterView  # the running config
+    generation: int = 0  # listeners started so far
+    current: int | None = None  # the current listener's pid
+    listeners: list[ListenerRecord] = field(default_factory=list)  # every one still running
+    orphans: dict[int, str] = field(default_factory=dict)  # workers of listeners that are gone
+    pool_delta: int = 0  # TTIN / TTOU
+    workers_stopped: bool = False  # WINCH
+    replacements: dict[str, int] = field(default_factory=dict)  # why workers went
+    reloads: dict[str, int] = field(default_factory=dict)  # by outcome
+    jobs_retired: list[Row] = field(default_factory=list)  # job stats of listeners gone
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "generation": self.generation,
+                "current": self.current,
+                "listeners": [li.to_dict() for li in self.listeners],
+                "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
+                "pool_delta": self.pool_delta,
+                "workers_stopped": self.workers_stopped,
+                "view": self.view.to_dict(),
+                "replacements": self.replacements,
+                "reloads": self.reloads,
+                "jobs_retired": self.jobs_retired,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> MasterState:
+        """The state a previous image wrote; ValueError if it is not a version 1 state."""
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise ValueError("the master's state is not JSON") from None
+        if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+            found = doc.get("version") if isinstance(doc, dict) else None
+            raise ValueError(f"re-exec state version {found} is not {STATE_VERSION}")
+        try:
+            return cls(
+                view=MasterView.from_dict(doc.get("view") or {}),
+                generation=int(doc["generation"]),
+                current=None if doc.get("current") is None else int(doc["current"]),
+                listeners=[ListenerRecord.from_dict(li) for li in doc["listeners"]],
+                orphans=_pids(doc["orphans"]),
+                pool_delta=int(doc["pool_delta"]),
+                workers_stopped=bool(doc["workers_stopped"]),
+                replacements=_counts(doc.get("replacements")),
+                reloads=_counts(doc.get("reloads")),
+                jobs_retired=list(doc.get("jobs_retired") or []),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"the master's state is incomplete or malformed: {exc!r}") from None
+
+
+def _pids(doc: dict[str, str]) -> dict[int, str]:
+    return {int(pid): str(queues) for pid, queues in doc.items()}
+
+
+def _counts(doc: dict[str, int] | None) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (doc or {}).items()}
