@@ -187,5 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """``main``, with an interrupt (Ctrl-C, SIGTERM) as one line once everything is stopped."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print("benchmark: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

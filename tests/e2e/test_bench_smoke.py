@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
 import subprocess
 import sys
 from datetime import datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
 from support import ROOT
+from support.procs import descendants, ps, wait_for
 
 ROWS = {"1", "2", "3", "4", "5", "6", "7", "8"}
 PEER_ROWS = {"1", "3", "4", "7"}  # rows whose peer is RQ
@@ -198,3 +201,49 @@ def test_a_bad_scale_size_is_a_one_line_error() -> None:
         .endswith("argument --scale-size: '32by32' is not MASTERSxWORKERS (e.g. 32x32)")
     )
     assert "Traceback" not in proc.stderr
+
+
+def _started_at(pid: int) -> int:
+    """A process's start time in clock ticks (with the pid, its identity); 0 once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[19])
+    except OSError:
+        return 0
+
+
+@pytest.mark.timeout(300)
+def test_the_scale_row_stops_every_process_it_started_on_sigterm(tmp_path: Path) -> None:
+    err = tmp_path / "stderr"
+    with err.open("w") as stderr:
+        bench = subprocess.Popen(
+            [sys.executable, "-m", "bench", "--quick", "--scale", "--scale-size", "2x2"]
+            + ["--json", str(tmp_path / "out.json")],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        # the big fleet (2 masters, their listeners and 4 workers) is up and registered
+        wait_for(lambda: "big-inproc: 4 workers registered" in err.read_text(), 120, "the fleet")
+        below = descendants(bench.pid)
+        masters = [p for p, _, t in below if " master " in t]
+        workers = [p for p, _, t in below if t.startswith("resque-")]
+        assert len(masters) == 2 and len(workers) >= 4, below
+        started = {pid: _started_at(pid) for pid, _, _ in below}
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(120) == 130
+    finally:
+        if bench.poll() is None:  # the test failed before its SIGTERM: still let it clean up
+            bench.send_signal(signal.SIGTERM)
+            try:
+                bench.wait(120)
+            except subprocess.TimeoutExpired:
+                bench.kill()
+                bench.wait()
+    left = [pid for pid, born in started.items() if born and _started_at(pid) == born]
+    assert not left, [t for p, _, t in ps() if p in left]
+    assert err.read_text().strip().splitlines()[-1] == (
+        "benchmark: interrupted; every process it started is stopped"
+    )
+    assert "Traceback" not in err.read_text()
