@@ -10,7 +10,6 @@ import argparse
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,10 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import redis
-
 from bench import deploy_gap, drains, latency, manager, report, scale, scale_out, threads
-from bench._common import ROOT, BenchError, redis_server
+from bench._common import ERRORS, ROOT, redis_server
 from bench.peers import rq_version, write_jobs
 from bench.settings import FULL, QUICK, SCALE, SCALE_QUICK, Context, ScaleSettings
 from bench.stats import Row
@@ -43,14 +40,6 @@ GROUPS: list[tuple[set[str], str, Group]] = [
     ({"8"}, "scale-out over masters", lambda c, _r, log: scale_out.run(c, log)),
     ({"9"}, "scale: a fleet of masters on one Redis", lambda c, _r, log: scale.run(c, log)),
 ]
-ERRORS = (
-    BenchError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    redis.RedisError,
-    subprocess.SubprocessError,
-)
 SIZE = re.compile(r"^(\d+)x(\d+)$")
 COUNT = re.compile(r"^(\d+)([kKmM]?)$")
 
@@ -166,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 for row in sorted(wanted & args.rows):
                     failures[row] = f"{type(exc).__name__}: {exc}"
                 log(f"not measured: {exc}")
+        for part, why in ctx.partial.items():
+            failures[f"9 ({part})"] = why
         machine["load_average_end"] = list(os.getloadavg())
     print(report.table(rows))
     for title, text in ctx.sections:

@@ -25,6 +25,17 @@ class BenchError(Exception):
     """A benchmark could not be measured (a timeout, a failed job, a missing tool)."""
 
 
+# What makes a row (or a part of the scale row) not measured, rather than stop the run.
+ERRORS = (
+    BenchError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    redis.RedisError,
+    subprocess.SubprocessError,
+)
+
+
 def text(value: bytes | str) -> str:
     """A reply from redis-py as text."""
     return value.decode() if isinstance(value, bytes) else value

@@ -12,13 +12,15 @@ them.  Every process is stopped at the end, whatever happens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from bench import scale_data, scale_deploy, scale_fleet, scale_rows, scale_views
-from bench._common import BenchError, free_port, wait_until
+from bench._common import ERRORS, BenchError, free_port, wait_until
 from bench.fleet import Fleet
 from bench.redis_cost import Meter
 from bench.settings import Context, ScaleSettings
@@ -33,6 +35,7 @@ class Results:
     views: list[scale_views.View] = field(default_factory=list)
     theirs: dict[int, Any] = field(default_factory=dict)  # failed_views.measure, by keys
     notes: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # a part not measured: why
 
 
 def reset(client: redis.Redis, s: ScaleSettings) -> None:
@@ -56,15 +59,27 @@ def run(ctx: Context, log: Any) -> list[Row]:
             log(f"{fleet.name}: starting {masters} x {workers} workers, {mode}")
             fleet.start()
             try:
-                res.fleets[f"{kind} {mode}"] = scale_fleet.measure(
-                    fleet, c, meter, s.idle_s, s.latency_jobs, drain_jobs, log
-                )
-                if kind == "big" and not fork:
-                    _storms_and_views(ctx, fleet, meter, res, log)
+                with part(res, f"{kind} fleet {mode}", log):
+                    res.fleets[f"{kind} {mode}"] = scale_fleet.measure(
+                        fleet, c, meter, s.idle_s, s.latency_jobs, drain_jobs, log
+                    )
+                    if kind == "big" and not fork:
+                        _storms_and_views(ctx, fleet, meter, res, log)
             finally:
                 scale_data.unpopulate(c)  # a fleet stops fast only without them (SCAN per exit)
                 fleet.stop()
+    ctx.partial.update(res.failures)
     return scale_rows.rows(res, ctx)
+
+
+@contextmanager
+def part(res: Results, name: str, log: Any) -> Iterator[None]:
+    """A part of the row that may fail alone: the others are still measured and reported."""
+    try:
+        yield
+    except ERRORS as exc:
+        res.failures[name] = f"{type(exc).__name__}: {exc}"
+        log(f"{name}: not measured: {exc}")
 
 
 def _storms_and_views(ctx: Context, fleet: Fleet, meter: Meter, res: Results, log: Any) -> None:
@@ -73,32 +88,32 @@ def _storms_and_views(ctx: Context, fleet: Fleet, meter: Meter, res: Results, lo
         if keys:
             how = scale_data.populate(c, keys)
             log(f"{keys:,} unrelated keys added ({how}); the database holds {c.dbsize():,} keys")
-        res.views += _views(ctx, fleet, res, keys, log)
-        storm = scale_deploy.run(
-            fleet,
-            c,
-            meter,
-            s.deploy_rate,
-            s.deploy_steady_s,
-            s.deploy_settle_s,
-            s.deploy_usr2_s,
-            log,
+        with part(res, f"views, {keys:,} unrelated keys", log):
+            res.views += _views(ctx, fleet, res, keys, log)
+        with part(res, f"deploy storm, {keys:,} unrelated keys", log):
+            _storm(ctx, fleet, meter, res, keys, log)
+
+
+def _storm(ctx: Context, fleet: Fleet, meter: Meter, res: Results, keys: int, log: Any) -> None:
+    s, c = ctx.scale, ctx.client
+    storm = scale_deploy.run(
+        fleet, c, meter, s.deploy_rate, s.deploy_steady_s, s.deploy_settle_s, s.deploy_usr2_s, log
+    )
+    res.storms[keys] = storm
+    if not storm.settled:
+        scale_data.unpopulate(c)  # let the hand-over finish before going on
+        log(f"deploy: the HUP did not settle in {s.deploy_settle_s:g} s; waiting for it")
+        wait_until(
+            lambda: len(fleet.worker_pids()) == fleet.expected,
+            600,
+            "the fleet after the HUP",
+            step=1.0,
         )
-        res.storms[keys] = storm
-        if not storm.settled:
-            scale_data.unpopulate(c)  # let the hand-over finish before going on
-            log(f"deploy: the HUP did not settle in {s.deploy_settle_s:g} s; waiting for it")
-            wait_until(
-                lambda: len(fleet.worker_pids()) == fleet.expected,
-                600,
-                "the fleet after the HUP",
-                step=1.0,
-            )
-            with_keys = f" with {keys:,} unrelated keys" if keys else ""
-            res.notes.append(
-                f"the HUP{with_keys} did not settle within {s.deploy_settle_s:g} s"
-                + ("; the keys were removed to let it end" if keys else "")
-            )
+        with_keys = f" with {keys:,} unrelated keys" if keys else ""
+        res.notes.append(
+            f"the HUP{with_keys} did not settle within {s.deploy_settle_s:g} s"
+            + ("; the keys were removed to let it end" if keys else "")
+        )
 
 
 def _views(ctx: Context, fleet: Fleet, res: Results, keys: int, log: Any) -> list[scale_views.View]:

@@ -38,6 +38,8 @@ def rows(res: Results, ctx: Context) -> list[Row]:
             "notes": res.notes,
         }
     ctx.sections.append(("Scale row: operator views", views_table(res)))
+    if res.notes:
+        ctx.sections.append(("Scale row: notes", "\n".join(f"- {n}" for n in res.notes)))
     return out
 
 

@@ -182,3 +182,4 @@ class Context:
     rq: bool  # RQ is installed: measure the peer
     scale: ScaleSettings = SCALE  # row 9
     sections: list[tuple[str, str]] = field(default_factory=list)  # (title, Markdown)
+    partial: dict[str, str] = field(default_factory=dict)  # parts of row 9 not measured: why
