@@ -11,17 +11,19 @@ from __future__ import annotations
 import redis
 
 from resqued.errors import ResquedError
+from resqued.resque.connection import RedisUnreachable, refusal
 from resqued.resque.server import check_server
 from resqued.resque.store import Store
 
 
 def check(store: Store) -> str:
-    """``redis <version> at <url>``; ResquedError with the cause when it does not answer.
-
-    A server older than Redis 6.2 is refused here too (see resqued/resque/server.py).
+    """``redis <version> at <url>``; ResquedError with the cause when it refuses us, or is
+    older than Redis 6.2 (see resqued/resque/server.py); RedisUnreachable (a ResquedError)
+    when nothing answers, which ``--test`` without ``--strict`` reports and passes.
     """
     where = store.safe_url
     try:
+        store.redis.ping()  # connecting SELECTs the database: one the server lacks fails here
         described = check_server(store.redis)
     except ResquedError as exc:
         raise ResquedError(f"redis at {where}: {exc}") from None
@@ -30,7 +32,7 @@ def check(store: Store) -> str:
     except redis.ResponseError as exc:
         if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
             raise ResquedError(f"redis at {where} refused the credentials: {exc}") from None
-        raise ResquedError(f"redis at {where}: {exc}") from None
+        raise ResquedError(f"redis at {where} {refusal(store.redis, exc)}") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise ResquedError(f"redis at {where} does not answer: {exc}") from None
+        raise RedisUnreachable(f"redis at {where} does not answer: {exc}") from None
     return f"{described} at {where}"

@@ -14,6 +14,7 @@ import redis
 from resqued.errors import ResquedError
 from resqued.process import logs
 from resqued.process.redact import redact
+from resqued.resque import host
 from resqued.resque.store import Store
 
 
@@ -50,9 +51,32 @@ def add_redis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--namespace",
         metavar="NS",
-        default=os.environ.get("RESQUE_NAMESPACE"),
+        type=_namespace,
+        default=os.environ.get("RESQUE_NAMESPACE") or None,  # set but empty: unset
         help="Redis key namespace (default: $RESQUE_NAMESPACE or resque)",
     )
+
+
+def _namespace(value: str) -> str:
+    if not value.strip():  # no prefix at all, or keys under ' :': never what was meant
+        raise argparse.ArgumentTypeError("must not be empty (the default is resque)")
+    return value
+
+
+def add_hostname_arg(p: argparse.ArgumentParser) -> None:
+    """``--hostname NAME``: this host's name in worker and master ids (``$RESQUED_HOSTNAME``)."""
+    p.add_argument(
+        "--hostname",
+        metavar="NAME",
+        help="this host's name in worker and master ids, status and pruning (default: "
+        "$RESQUED_HOSTNAME or the system's host name; for containers and simulated hosts)",
+    )
+
+
+def apply_hostname(args: argparse.Namespace) -> None:
+    """Use ``--hostname`` here and in every process started from here; check the variable."""
+    host.override(args.hostname)
+    host.hostname()  # a bad $RESQUED_HOSTNAME is one line now, not an error in a worker
 
 
 def redis_url(args: argparse.Namespace) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from resqued.cli.common import add_redis_args, parser, store
+from resqued.cli.common import add_hostname_arg, add_redis_args, apply_hostname, parser, store
 from resqued.errors import ResquedError
 from resqued.master import pidfile
 from resqued.resque import registry
@@ -25,6 +25,7 @@ def _parser(verb: str) -> argparse.ArgumentParser:
     target.add_argument("-p", "--pidfile", help="the workers of the master in this pidfile")
     target.add_argument("--master", metavar="HOST:PID", help="the workers of this master")
     add_redis_args(p)
+    add_hostname_arg(p)  # -p PIDFILE: the host its master registered under
     return p
 
 
@@ -35,13 +36,14 @@ def _master_id(args: argparse.Namespace, verb: str) -> str:
     found = pidfile.holder(args.pidfile)
     if found.state == "none":
         raise ResquedError(f"pidfile {args.pidfile} names no pid")
-    if found.state == "foreign" or (found.state == "gone" and verb == "pause"):
+    if found.state in ("foreign", "gone"):  # a dead master's flag: --master HOST:PID
         raise ResquedError(f"{found.describe()}: no master to {verb}")
     return f"{registry.hostname()}:{found.pid}"
 
 
 def _set(argv: list[str], verb: str) -> int:
     args = _parser(verb).parse_args(argv)
+    apply_hostname(args)
     master = None if args.all else _master_id(args, verb)  # checked before Redis is asked
     st = store(args)
     key = st.keys.pause if master is None else st.keys.master_pause(master)

@@ -1,4 +1,9 @@
-"""``resqued quit-and-wait PIDFILE``: QUIT the master and wait until it is gone."""
+"""``resqued quit-and-wait PIDFILE``: QUIT the master and wait until it is gone.
+
+As Ruby resqued's: for a container's preStop hook, it gives up 5 s before the
+grace period ends (so that the runtime does not kill the hook first) and exits 99
+then; ``--quiet`` prints nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ import sys
 from resqued.cli.common import parser
 from resqued.master import pidfile
 
+GRACE_MARGIN = 5.0  # seconds left of the grace period when it gives up (Ruby resqued's)
+STILL_RUNNING = 99  # Ruby resqued's exit status then
+
 
 def main(argv: list[str]) -> int:
     p = parser(
         "quit-and-wait",
         "Send QUIT to the master named by PIDFILE and wait for it to exit (for container "
-        "preStop hooks). Exit 0: gone (or none was running); 1: still running at the end "
-        "of the grace period; 2: the pidfile does not name a resqued master (garbage, a pid "
-        "<= 1, or another process: a stale pidfile), which is never signalled.",
+        "preStop hooks). Exit 0: gone (or none was running); 99: still running 5 s before "
+        "the end of the grace period (as Ruby resqued); 2: the pidfile does not name a "
+        "resqued master (garbage, not a plausible pid, pid 1 without a matching "
+        "PIDFILE.start, or another process: a stale pidfile), which is never signalled.",
     )
     p.add_argument("pidfile")
     p.add_argument(
@@ -23,21 +32,28 @@ def main(argv: list[str]) -> int:
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="how long to wait (default 30)",
+        help="the container runtime's grace period: wait until 5 s before it ends (default 30)",
     )
+    p.add_argument("--quiet", action="store_true", help="print nothing (errors still)")
     args = p.parse_args(argv)
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(text)
+
     try:
         handle = pidfile.open_master(args.pidfile)
     except pidfile.PidfileError as exc:
         print(f"resqued: {exc}", file=sys.stderr)
         return 2
     if handle is None:
-        print(f"resqued: no master running (pidfile {args.pidfile})")
+        say(f"resqued: no master running (pidfile {args.pidfile})")
         return 0
+    wait = max(0.0, args.grace_period - GRACE_MARGIN)
     with handle:
         handle.signal(signal.SIGQUIT)
-        if handle.wait(args.grace_period):
-            print(f"resqued: master {handle.pid} has exited")
+        if handle.wait(wait):
+            say(f"resqued: master {handle.pid} has exited")
             return 0
-    print(f"resqued: master {handle.pid} still running after {args.grace_period:g}s")
-    return 1
+    say(f"resqued: master {handle.pid} still running after {wait:g}s")
+    return STILL_RUNNING

@@ -187,7 +187,6 @@ def run(argv: list[str]) -> int:
     if o.get("environment"):
         for name in ENV_NAMES:  # for the application, its workers and the YAML section
             os.environ[name] = o["environment"]
-    log.info("Resque Pool running in %s environment", os.environ.get("RAILS_ENV") or "development")
     if o.get("config"):
         os.environ["RESQUE_POOL_CONFIG"] = o["config"]
     yaml_file = os.environ.get("RESQUE_POOL_CONFIG") or first_existing(CONFIG_FILES, cwd)
@@ -232,7 +231,10 @@ def run(argv: list[str]) -> int:
         os.environ["PYTHONUNBUFFERED"] = "1"  # resque-pool syncs stdout/stderr on every write
     files = [path for path in [here(setup)] if path]
     overrides = Overrides(values, files, o.get("environment"))
-    return launch(Launch(overrides, cwd, level, ["resque-pool", *argv], bool(o["daemon"])))
+    # logged by the master once -d, -o and -e took effect, as resque-pool logs it
+    banner = f"Resque Pool running in {os.environ.get('RAILS_ENV') or 'development'} environment"
+    start = Launch(overrides, cwd, level, ["resque-pool", *argv], bool(o["daemon"]), banner=banner)
+    return launch(start)
 
 
 def make_directories(opts: dict[str, Any], cwd: str) -> None:

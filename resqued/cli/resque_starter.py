@@ -40,7 +40,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--test",
         action="store_true",
-        help="check the config, import the app, ask Redis, print the worker table, and exit",
+        help="print the worker table, check the config, import the app and ask Redis, and "
+        "exit (a Redis that does not answer is reported, not an error, unless --strict)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --test: Redis must answer too (exit 1 when it does not)",
     )
     p.add_argument("--version", action="version", version=f"resque-starter (resqued {__version__})")
     return p
@@ -55,8 +61,12 @@ def run(argv: list[str]) -> int:
 
     p = parser()
     args = p.parse_args(argv)
-    if not args.config:
-        p.error("option --config is required")
+    if not args.config:  # as resque_starter: its usage on stdout, exit status 1
+        p.print_help()
+        print("resque-starter: option --config is required", file=sys.stderr)
+        return 1
+    if args.strict and not args.test:
+        p.error("--strict goes with --test")
     level = setup_logging(argparse.Namespace(verbose=False, quiet=False, log_format=None))
     cwd = workdir.logical_cwd(None)
     compat: dict[str, Any] = {
@@ -75,7 +85,9 @@ def run(argv: list[str]) -> int:
         values["term_timeout"] = seconds(os.environ["RESQUE_TERM_TIMEOUT"], "RESQUE_TERM_TIMEOUT")
     config = os.path.normpath(os.path.join(cwd, args.config))
     overrides = Overrides(values, [config], None)
-    return launch(Launch(overrides, cwd, level, ["resque-starter", *argv], test=args.test))
+    return launch(
+        Launch(overrides, cwd, level, ["resque-starter", *argv], test=args.test, strict=args.strict)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

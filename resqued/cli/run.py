@@ -6,7 +6,15 @@ import argparse
 import os
 from typing import Any
 
-from resqued.cli.common import Parser, add_log_args, add_redis_args, redis_url, setup_logging
+from resqued.cli.common import (
+    Parser,
+    add_hostname_arg,
+    add_log_args,
+    add_redis_args,
+    apply_hostname,
+    redis_url,
+    setup_logging,
+)
 from resqued.config import limits
 from resqued.config.model import Overrides
 from resqued.config.values import cli_queue, count, seconds, switch
@@ -17,7 +25,7 @@ from resqued.version import __version__
 
 USAGE = (
     "resqued [-D] [-r <lib>] [-n <count>] [--queue <name>[=<num>[%%]]]... [--redis <url>]\n"
-    "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test]\n"
+    "               [-c <config>]... [-p <pidfile>] [-l <logfile>] [-v] [-q] [--test [--strict]]\n"
     "               [--redis-url-file <file>] [--log-format text|json] [CONFIG]...\n"
     "       resqued work|quit-and-wait|pause|resume|status ... (see resqued <command> --help)"
 )
@@ -46,7 +54,13 @@ def master_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a config file (repeatable)",
     )
-    p.add_argument("-n", "--workers", metavar="COUNT", help="number of pool worker processes")
+    p.add_argument(
+        "-n",
+        "--workers",
+        metavar="COUNT",
+        help="number of pool worker processes (default: $WORKER_COUNT, Action Verb's, which "
+        "also takes $QUEUES and $INTERVAL)",
+    )
     p.add_argument(
         "--queue",
         action="append",
@@ -67,7 +81,9 @@ def master_parser() -> argparse.ArgumentParser:
         "-E",
         "--environment",
         metavar="ENV",
-        help="section of a resque-pool YAML file (default: $RESQUE_ENV, $RAILS_ENV, $RACK_ENV)",
+        help="the environment: the section of a resque-pool YAML file, and what a "
+        "config_loader is called with (default: the first set of $RACK_ENV, $RAILS_ENV, "
+        "$RESQUE_ENV)",
     )
     p.add_argument("-p", "--pidfile", metavar="FILE", help="write the master's pid here")
     p.add_argument("-l", "--logfile", metavar="FILE", help="log here instead of stderr")
@@ -79,7 +95,12 @@ def master_parser() -> argparse.ArgumentParser:
         default=None,
         help="workers perform jobs in process instead of forking per job",
     )
-    p.add_argument("--jobs-per-fork", metavar="N", help="replace a worker after N jobs")
+    p.add_argument(
+        "--jobs-per-fork",
+        metavar="N",
+        help="replace a worker after N jobs (default: $JOBS_PER_FORK, with which jobs run in "
+        "the worker process, as in Action Verb's fork)",
+    )
     p.add_argument(
         "--threads",
         metavar="N",
@@ -111,13 +132,21 @@ def master_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--boot-timeout",
         metavar="SECONDS",
-        help="give up on a config check or a new listener that is not ready after this "
-        "long (default: boot_timeout in the config, 300; the config check: 60)",
+        help="give up on a config check, a USR2 preflight or a new listener that is not "
+        "ready after this long (default: boot_timeout in the config, 300; the config "
+        "check and the preflight: 60)",
     )
     p.add_argument(
         "--test",
         action="store_true",
-        help="check the config, import the app, ask Redis, print the worker table, and exit",
+        help="print the worker table, check the config, import the app and ask Redis, and "
+        "exit (0; 1 when something cannot work; a Redis that does not answer is reported, "
+        "not an error, unless --strict)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --test: Redis must answer too (exit 1 when it does not)",
     )
     p.add_argument(
         "--fast-exit",
@@ -126,10 +155,19 @@ def master_parser() -> argparse.ArgumentParser:
         "(Ruby resqued's --fast-exit)",
     )
     p.add_argument(
+        "--relay-signals",
+        action="store_true",
+        help="pass USR1, USR2 and CONT on to every worker (kill the current jobs, pause, "
+        "resume), as resque-pool, resque_starter, Resque::Forker and Action Verb masters do; "
+        "USR1 then reopens no log and USR2 re-execs nothing (the config's relay_signals(...) "
+        "does the same, for some of them)",
+    )
+    p.add_argument(
         "--replace",
         metavar="FILE",
         help="(internal, Ruby resqued's) start as the new image of a master whose state is in FILE",
     )
+    add_hostname_arg(p)
     add_log_args(p)
     p.add_argument("--version", action="version", version=f"resqued {__version__}")
     return p
@@ -139,18 +177,16 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     def here(path: str) -> str:  # relative to the operator's directory, symlinks kept
         return os.path.normpath(os.path.join(cwd, path))
 
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = action_verb_env(args)
     if args.workers is not None:
         values["worker_processes"] = count(args.workers, "-n/--workers")
-    elif os.environ.get("WORKER_COUNT"):  # Action Verb's fork: -n, --threads, --jobs-per-fork
-        values["worker_processes"] = count(os.environ["WORKER_COUNT"], "WORKER_COUNT")
-    if args.threads is None and os.environ.get("THREAD_COUNT"):
-        values["threads"] = count(os.environ["THREAD_COUNT"], "THREAD_COUNT", minimum=1)
-    if args.jobs_per_fork is None and os.environ.get("JOBS_PER_FORK"):
-        values["jobs_per_fork"] = count(os.environ["JOBS_PER_FORK"], "JOBS_PER_FORK")
+    compat: dict[str, Any] = {}
     if args.fast_exit:  # Ruby resqued: QUIT/INT/TERM reach the workers; the master exits
-        stop = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
-        values["compat"] = {"stop": stop}
+        compat["stop"] = {"QUIT": "quit-exit", "INT": "term-exit", "TERM": "term-exit"}
+    if args.relay_signals:  # the other tools' masters: USR1/USR2/CONT reach the workers
+        compat["relay_signals"] = ["USR1", "USR2", "CONT"]
+    if compat:
+        values["compat"] = compat
     if args.queue:
         values["queue_rules"] = [cli_queue(q) for q in args.queue]
     if args.require:
@@ -187,9 +223,36 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     return Overrides(values, files, args.environment)
 
 
+def action_verb_env(args: argparse.Namespace) -> dict[str, Any]:
+    """Action Verb's fork's variables, where no flag says otherwise: ``WORKER_COUNT`` (-n)
+    with its ``QUEUES``/``QUEUE`` (--queue) and ``INTERVAL`` (--interval), ``THREAD_COUNT``
+    (--threads), and ``JOBS_PER_FORK`` (--jobs-per-fork), which also runs jobs in the
+    worker process, as Action Verb does (the flag keeps resqued's fork per job)."""
+    env = os.environ
+    values: dict[str, Any] = {}
+    if args.workers is None and env.get("WORKER_COUNT"):
+        values["worker_processes"] = count(env["WORKER_COUNT"], "WORKER_COUNT")
+        queues = env.get("QUEUES") or env.get("QUEUE") or ""
+        if not args.queue and queues.strip():
+            values["queue_rules"] = [cli_queue(q.strip()) for q in queues.split(",") if q.strip()]
+        if args.interval is None and env.get("INTERVAL"):
+            values["interval"] = seconds(env["INTERVAL"], "INTERVAL")
+    if args.threads is None and env.get("THREAD_COUNT"):
+        values["threads"] = count(env["THREAD_COUNT"], "THREAD_COUNT", minimum=1)
+    if args.jobs_per_fork is None and env.get("JOBS_PER_FORK"):
+        values["jobs_per_fork"] = count(env["JOBS_PER_FORK"], "JOBS_PER_FORK")
+        if args.fork_per_job is None:
+            values["fork_per_job"] = False
+    return values
+
+
 def run_master(argv: list[str]) -> int:
-    args = master_parser().parse_args(argv)
+    p = master_parser()
+    args = p.parse_args(argv)
+    if args.strict and not args.test:
+        p.error("--strict goes with --test")
     level = setup_logging(args)
+    apply_hostname(args)
     cwd = workdir.logical_cwd(args.chdir)
     overrides = overrides_from(args, cwd)
     deadline = None
@@ -207,6 +270,7 @@ def run_master(argv: list[str]) -> int:
         argv,
         daemonize=args.daemonize,
         test=args.test,
+        strict=args.strict,
         state=state,
         hot_swap=args.hot_swap,
         boot_timeout=deadline,

@@ -7,8 +7,10 @@ import logging
 import os
 
 from resqued.cli.common import (
+    add_hostname_arg,
     add_log_args,
     add_redis_args,
+    apply_hostname,
     parser,
     redis_url,
     setup_logging,
@@ -48,7 +50,13 @@ def work_parser() -> argparse.ArgumentParser:
         "-i",
         "--interval",
         metavar="SECONDS",
-        help="longest idle wait between queue checks (default: $INTERVAL or 5)",
+        help="longest idle wait between queue checks (default: $INTERVAL or 5); 0 is --burst, "
+        "as Resque's INTERVAL=0",
+    )
+    p.add_argument(
+        "--burst",
+        action="store_true",
+        help="exit once the queues are empty (RQ's --burst; Resque's INTERVAL=0)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -62,12 +70,14 @@ def work_parser() -> argparse.ArgumentParser:
         "--no-fork",
         dest="fork",
         action="store_false",
-        help="perform jobs in the worker process ($FORK_PER_JOB=false)",
+        help="perform jobs in the worker process ($FORK_PER_JOB=false; the default with "
+        "$JOBS_PER_FORK, as in Action Verb's fork)",
     )
     p.add_argument(
         "--jobs-per-fork",
         metavar="N",
-        help="exit after N jobs (default: $JOBS_PER_FORK or 0 = never)",
+        help="exit after N jobs (default: $JOBS_PER_FORK, which also runs jobs in process, "
+        "or 0 = never)",
     )
     p.add_argument(
         "--threads",
@@ -75,6 +85,7 @@ def work_parser() -> argparse.ArgumentParser:
         help="job threads in this process, jobs run in process (default: $THREAD_COUNT or 1)",
     )
     limits.add_flags(p, limits.WORK_FLAGS)  # --job-timeout, --job-soft-timeout
+    add_hostname_arg(p)
     add_log_args(p, short_quiet=False)  # -q is --queue here, as in Resque
     return p
 
@@ -87,6 +98,7 @@ def main(argv: list[str]) -> int:
         claim_pidfile,
         count_from_env,
         detach,
+        run_burst,
         run_pool,
     )
     from resqued.config.model import Config
@@ -96,18 +108,28 @@ def main(argv: list[str]) -> int:
     from resqued.worker.build import build_worker, options_for
 
     args = work_parser().parse_args(argv)
+    if any(os.environ.get(name) for name in ("VERBOSE", "VVERBOSE", "LOGGING")):
+        args.verbose = True  # Resque's rake task: a line per job
+    for given in args.queue:  # '' would mean every queue ('*'): never what was typed
+        if not all(name.strip() for name in given.split(",")):
+            where = f" in {given!r}" if given.strip() else ""
+            raise ResquedError(f"-q/--queue: an empty queue name{where}")
     level = setup_logging(args)
+    apply_hostname(args)
     queues = args.queue or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or "*"]
     names = QueueList.parse([n for q in queues for n in q.split(",")])
     fork = args.fork
-    if fork is None:
-        fork = switch(os.environ.get("FORK_PER_JOB"), True, "FORK_PER_JOB")
+    if fork is None:  # Action Verb's JOBS_PER_FORK: jobs run in the worker process
+        in_process = bool(os.environ.get("JOBS_PER_FORK")) and not args.jobs_per_fork
+        fork = switch(os.environ.get("FORK_PER_JOB"), not in_process, "FORK_PER_JOB")
     threads = count(args.threads or os.environ.get("THREAD_COUNT") or "1", "threads")
     if threads < 1:
         raise ResquedError("--threads (or $THREAD_COUNT) must be at least 1")
+    interval = seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval")
+    burst = args.burst or interval == 0
     config = Config(
         fork_per_job=fork,
-        interval=seconds(args.interval or os.environ.get("INTERVAL") or "5", "interval"),
+        interval=interval,
         jobs_per_fork=count(
             args.jobs_per_fork or os.environ.get("JOBS_PER_FORK") or "0", "jobs per fork"
         ),
@@ -117,7 +139,8 @@ def main(argv: list[str]) -> int:
         **limits.flag_values(args, limits.WORK_FLAGS),
     )
     limits.check(config)
-    if (workers := count_from_env()) is not None:  # COUNT / WORKER_COUNT: a master runs them
+    workers = count_from_env()
+    if workers is not None and not burst:  # COUNT / WORKER_COUNT: a master runs them
         queue_list = [n.strip() for q in queues for n in q.split(",") if n.strip()]
         pool = WorkPool(workers, queue_list, config, args.require, redis_url(args), args.namespace)
         pool.level, pool.argv = level, list(argv)
@@ -132,9 +155,16 @@ def main(argv: list[str]) -> int:
     if background():  # Resque's BACKGROUND: detach, then (PIDFILE) record the worker's pid
         detach(st)
     path = claim_pidfile()
+    options = options_for(config, prune=True)
+    options.burst = burst
+
+    def work_once() -> int:
+        return build_worker(st, names, options, config.threads).work()
+
     try:
-        worker = build_worker(st, names, options_for(config, prune=True), config.threads)
-        return worker.work()
+        if workers is not None:  # COUNT and burst: n workers side by side, as rake resque:workers
+            return run_burst(workers, st, work_once)
+        return work_once()
     finally:
         if path:
             from resqued.master import pidfile

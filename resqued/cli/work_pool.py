@@ -7,14 +7,20 @@
   them: QUIT, TERM/INT, and USR1 (kill the current jobs), USR2/CONT (pause,
   resume).  ``BACKGROUND`` daemonizes the master; ``PIDFILE`` is its pidfile.
 - Without them, one worker in this process: ``BACKGROUND`` detaches it
-  (stdio to /dev/null, as Resque's ``Process.daemon(true)``), ``PIDFILE``
-  holds its pid (written after detaching, removed when it exits).
+  (stdio to /dev/null, as Resque's ``Process.daemon(true)``; even when its
+  parent is pid 1, as in a container), ``PIDFILE`` holds its pid (written
+  after detaching, removed when it exits).
+- Burst mode (``--burst``, ``INTERVAL=0``) with ``COUNT``: ``n`` workers side by
+  side with no master, as ``rake resque:workers`` runs ``n`` ``rake
+  resque:work``; each exits when the queues are empty, and so does the command.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +100,46 @@ def detach(store: Any) -> None:
     umask = os.umask(0)
     os.umask(umask)
     context = python_daemon.DaemonContext(
-        working_directory=os.getcwd(), umask=umask, signal_map={}, prevent_core=False
+        working_directory=os.getcwd(),
+        umask=umask,
+        signal_map={},
+        prevent_core=False,
+        detach_process=True,  # python-daemon would not detach a child of pid 1 (containers)
     )
     context.open()
+
+
+BURST_RELAYED = ("QUIT", "TERM", "INT", "USR1", "USR2", "CONT")
+
+
+def run_burst(workers: int, store: Any, work_once: Callable[[], int]) -> int:
+    """``workers`` burst workers, each a process of its own; the worst exit status."""
+    from resqued.process import proctitle
+
+    store.redis.connection_pool.disconnect()  # each child connects on its own
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = work_once()
+            finally:
+                os._exit(code)
+        children.append(pid)
+    proctitle.set_title(f"{proctitle.MANAGER_PREFIX} work: {workers} burst workers")
+
+    def relay(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    for name in BURST_RELAYED:
+        signal.signal(getattr(signal, "SIG" + name), relay)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+    return max(code if code >= 0 else 128 - code for code in codes)
 
 
 def claim_pidfile() -> str | None:

@@ -10,7 +10,10 @@ does (loops, exits, crashes), the caller only sees a result, an error line, or
 its own deadline passing.
 
 The request arrives as JSON on stdin: ``{"overrides": ..., "import_app": bool,
-"check_redis": bool, "before_exec": bool}``.
+"check_redis": bool, "strict": bool, "before_exec": bool}``.  A Redis that does
+not answer fails the check only when ``strict`` (``--test --strict``, the USR2
+preflight); otherwise it is reported (``redis_down``) and the check passes.  A
+Redis that answers but refuses us, or is too old, always fails it.
 """
 
 from __future__ import annotations
@@ -41,9 +44,15 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
             result["view"] = MasterView.of(config).to_dict()
     if request.get("check_redis"):
         from resqued import reachable
+        from resqued.resque.connection import RedisUnreachable
         from resqued.resque.store import Store
 
-        result["redis"] = reachable.check(Store.connect(config.redis_url, config.namespace))
+        try:
+            result["redis"] = reachable.check(Store.connect(config.redis_url, config.namespace))
+        except RedisUnreachable as exc:
+            if request.get("strict"):
+                raise
+            result["redis_down"] = str(exc)
     if request.get("before_exec"):
         hooks.run("config.before_exec", config.hooks["before_exec"])
     return result

@@ -26,7 +26,7 @@ STOP_SIGNALS = ("QUIT", "INT", "TERM")
 RELAYABLE = ("USR1", "USR2", "CONT")
 WINCH_MODES = ("unless-tty", "always", "never")
 LOG_LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "fatal": 50}
-SHIFT_PERIODS = ("daily", "weekly")
+SHIFT_PERIODS = ("daily", "weekly", "monthly")  # Ruby Logger's (strings or symbols)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Compat:
     title: str = ""  # shown in the master's and listeners' titles (resque-pool's appname)
     status_file: str | None = None  # resque_starter's YAML of running workers
     log_level: str | None = None  # resque_starter's log_level, for every process
-    log_shift_age: int | str = 0  # rotate the stderr log: old files kept, or daily/weekly
+    log_shift_age: int | str = 0  # rotate the stderr log: old files kept, or daily/weekly/monthly
     log_shift_size: int = 1048576  # ... when it reaches this many bytes
     # -- the listener --------------------------------------------------------------------
     spawn_delay: float = 0.0  # seconds between two worker starts
@@ -101,18 +101,17 @@ def log_level(value: object) -> str:
 
 
 def shift_age(value: object) -> int | str:
-    """A count of old log files to keep (0: no rotation), or daily / weekly."""
-    if isinstance(value, str) and value.strip().lower() in SHIFT_PERIODS:
-        return value.strip().lower()
-    if isinstance(value, str) and value.strip().lower() == "monthly":
-        raise ConfigError("log_shift_age 'monthly' is not supported (use daily, weekly or a count)")
+    """A count of old log files to keep (0: no rotation), or daily / weekly / monthly
+    (``'daily'``, ``:daily`` or ``"Daily"``, as Ruby's Logger takes them)."""
+    if isinstance(value, str) and value.strip().lower().lstrip(":") in SHIFT_PERIODS:
+        return value.strip().lower().lstrip(":")
     if isinstance(value, bool):
-        raise ConfigError(f"log_shift_age must be a count, daily or weekly, not {value!r}")
+        raise ConfigError(f"log_shift_age must be a count, daily, weekly or monthly, not {value!r}")
     try:
         age = int(str(value).strip())
     except ValueError:
         raise ConfigError(
-            f"log_shift_age must be a count, daily or weekly, not {value!r}"
+            f"log_shift_age must be a count, daily, weekly or monthly, not {value!r}"
         ) from None
     if age < 0:
         raise ConfigError(f"log_shift_age must not be negative, not {value!r}")

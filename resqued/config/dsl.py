@@ -29,6 +29,7 @@ from resqued import hooks
 from resqued.config import dsl_compat, hook_forms, limits, values
 from resqued.config.forker import Forker
 from resqued.config.model import HOOKS, Config, WorkerRow
+from resqued.config.source import read_text
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
 
@@ -56,7 +57,7 @@ class _Builder:
             ),
             "require": lambda *mods: c.requires.extend(str(m) for m in mods),
             "redis": lambda url: setattr(c, "redis_url", validate_url(str(url))),
-            "namespace": lambda ns: setattr(c, "namespace", str(ns)),
+            "namespace": lambda ns: setattr(c, "namespace", values.namespace(ns, "namespace")),
             "pid_file": lambda path: setattr(c, "pidfile", str(path)),
             "pidfile": lambda path: setattr(c, "pidfile", str(path)),
             "stdout_path": lambda path: setattr(c, "stdout_path", str(path)),
@@ -173,6 +174,12 @@ class _Builder:
         return register
 
 
+def ruby_resqued_names(config: Config) -> dict[str, Callable[..., None]]:
+    """Ruby resqued's ``worker``, ``worker_pool`` and ``queue``, for its ``.rb`` files."""
+    builder = _Builder(config)
+    return {"worker": builder.worker, "worker_pool": builder.worker_pool, "queue": builder.queue}
+
+
 def _flat(items: tuple[object, ...] | list[object]) -> list[object]:
     """Lists and tuples inside the arguments are spread (Ruby's flatten)."""
     out: list[object] = []
@@ -205,11 +212,7 @@ def _where(path: str, exc: BaseException) -> str:
 
 def evaluate(path: str, config: Config) -> None:
     """Run the file's code against the DSL; any error becomes a one-line ConfigError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    source = read_text(path)
     try:
         code = compile(source, path, "exec")
     except SyntaxError as exc:

@@ -15,7 +15,7 @@ RUBY_SUFFIXES = (".rb",)  # resque_starter's config, read as a literal subset
 
 def load(overrides: Overrides) -> Config:
     """One Config from the files and flags; ConfigError (one line) when anything is wrong."""
-    config = Config()
+    config = Config(environment=overrides.environment)
     files = list(overrides.config_files)
     pool_file = (overrides.values.get("compat") or {}).get("pool_yaml")  # resque-pool's own
     if not files and not pool_file and (env_file := os.environ.get("RESQUE_POOL_CONFIG")):

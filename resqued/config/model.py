@@ -84,6 +84,7 @@ class Config:
     )
     worker_factory: Callable[..., Any] | None = None
     config_loader: Callable[..., Any] | None = None
+    environment: str | None = None  # -E: the YAML section and the config_loader's argument
     compat: Compat = field(default_factory=Compat)  # settings of the tools we replace
 
 

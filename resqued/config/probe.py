@@ -32,6 +32,7 @@ class Answer:
     view: MasterView = field(default_factory=MasterView)
     app: str = ""
     redis: str = ""
+    redis_down: str = ""  # check_redis without strict: why Redis did not answer
 
 
 class Probe:
@@ -42,6 +43,7 @@ class Probe:
         *,
         import_app: bool = False,
         check_redis: bool = False,
+        strict: bool = False,
         before_exec: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         python: str = sys.executable,
@@ -51,6 +53,7 @@ class Probe:
             "overrides": overrides.to_json(),
             "import_app": import_app,
             "check_redis": check_redis,
+            "strict": strict,
             "before_exec": before_exec,
         }
         try:
@@ -119,6 +122,7 @@ class Probe:
                 view,
                 str(doc.get("app") or ""),
                 str(doc.get("redis") or ""),
+                str(doc.get("redis_down") or ""),
             )
         )
 

@@ -6,6 +6,11 @@ numbers, true/false/nil, symbols, arrays, ``%w()``, ``(...)``, ``__FILE__``,
 ``ENV['X']``, ``ENV.fetch('X', default)``, ``STDOUT``/``STDERR``, Logger level
 constants, ``Logger.new(...)`` (as a tuple), ``.to_i``/``.to_f``/``.to_s`` and
 ``a || b``.  Anything else raises ValueError saying what it met.
+
+``Expr(text, path).call_arguments()`` reads a method's argument list instead, as
+Ruby resqued's DSL writes one: ``'a', 'b', interval: 1`` (also
+``:interval => 1`` and a trailing ``{...}`` hash) gives
+``(["a", "b"], {"interval": 1})``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ TOKEN = re.compile(
       (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<words>%w[(\[{<].*?[)\]}>])
     | (?P<num>-?\d[\d_]*(?:\.\d+)?)
+    | (?P<key>[a-z_]\w*:(?!:))
     | (?P<sym>:[A-Za-z_]\w*[?!]?)
     | (?P<name>(?:::)?[A-Z]\w*(?:::[A-Z]\w*)*|\$\w+|__FILE__|__dir__|[a-z_]\w*[?!]?)
-    | (?P<op>\|\||[()\[\],.])
+    | (?P<op>\|\||=>|[()\[\],.{}])
     )""",
     re.VERBOSE,
 )
@@ -51,6 +57,43 @@ class Expr:
         if self.i != len(self.tokens):
             raise ValueError(f"unexpected {self.tokens[self.i][1]!r}")
         return result
+
+    def call_arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        """A method's arguments: values, then options (``key: v``, ``:key => v``, ``{...}``)."""
+        args: list[Any] = []
+        options: dict[str, Any] = {}
+        while self.peek() is not None:
+            if self.peek() == "{" and not options:
+                self.i += 1
+                self._options(options, "}")
+                self.expect("}")
+            elif self._option_ahead():
+                self._options(options, None)
+            else:
+                args.append(self.alternative())
+            if self.peek() is not None:
+                self.expect(",")
+        return args, options
+
+    def _option_ahead(self) -> bool:
+        kind = self.tokens[self.i][0]
+        after = self.tokens[self.i + 1][1] if self.i + 1 < len(self.tokens) else None
+        return kind == "key" or (kind == "sym" and after == "=>")
+
+    def _options(self, options: dict[str, Any], closer: str | None) -> None:
+        """``key: v, :key => v, ...`` up to ``closer`` (or the end) into ``options``."""
+        while self.peek() not in (None, closer):
+            kind, text = self.next()
+            if kind == "key":
+                name = text[:-1]
+            elif kind == "sym" and self.peek() == "=>":
+                name = text[1:]
+                self.i += 1
+            else:
+                raise ValueError(f"expected an option (name: value), not {text!r}")
+            options[name] = self.alternative()
+            if self.peek() == ",":
+                self.i += 1
 
     def alternative(self) -> Any:
         left = self.postfix()

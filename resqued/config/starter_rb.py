@@ -1,6 +1,6 @@
-"""resque_starter's Ruby config file (``resque.conf.rb``), read as a literal subset.
+"""Ruby config files (``.rb``): resque_starter's and Ruby resqued's, read as a literal subset.
 
-Each line is a setting with a literal value, as in resque_starter's example::
+Each line is a setting with literal values.  resque_starter's example::
 
     concurrency 2
     queues ['high', 'low']
@@ -10,13 +10,21 @@ Each line is a setting with a literal value, as in resque_starter's example::
     logger ::Logger.new('log/resque_starter.log', 3, 1048576)
     logger.level = ::Logger::INFO
 
+and Ruby resqued's ``config/resqued.rb``, through the Python DSL's own methods::
+
+    worker 'high', interval: 1
+    worker_pool 5, 'a', 'b', :interval => 1
+    queue 'low', percent: 20
+    2.times { worker 'mail' }
+
 Values: strings (no ``#{}``), numbers, true/false/nil, symbols, arrays,
 ``%w()``, ``__FILE__``, ``__dir__``, ``Dir.pwd``, ``File.expand_path``,
 ``File.join``, ``File.dirname``, ``ENV['X']``, ``ENV.fetch('X', default)``,
-``.to_i``/``.to_f``/``.to_s`` and ``a || b``.  ``before_fork``/``after_fork``
-blocks, ``require`` lines and ``logger.formatter =`` are Ruby code with no
-meaning for Python workers: each is skipped with a warning (write Python hooks
-in a ``.py`` config instead).  Any other line is an error naming it.
+``.to_i``/``.to_f``/``.to_s`` and ``a || b``.  ``before_fork``, ``after_fork``
+and ``after_exit`` blocks, ``require`` lines and ``logger.formatter =`` are Ruby
+code with no meaning for Python workers: each is skipped with a warning (write
+Python hooks in a ``.py`` config instead; ``-r`` names the application).  Any
+other line is an error naming it and the way out: a Python config file.
 """
 
 from __future__ import annotations
@@ -25,27 +33,28 @@ import logging
 import re
 from typing import Any
 
-from resqued.config import compat, values
+from resqued.config import compat, dsl, values
 from resqued.config.model import Config
 from resqued.config.ruby_literals import Expr
+from resqued.config.source import read_text
 from resqued.errors import ConfigError
 
 log = logging.getLogger("resqued")
 
-SETTING = re.compile(r"([a-z_]+)(?:\((.*)\)|\s+(.*))")
-HOOK = re.compile(r"(before_fork|after_fork)\b")
-ONE_LINE_BLOCK = re.compile(r"(before_fork|after_fork)\b.*(\{.*\}|\bdo\b.*\bend)")
-BLOCK_START = re.compile(r"(before_fork|after_fork)\b.*(\bdo\b(\s*\|[^|]*\|)?|\{[^}]*)")
+SETTING = re.compile(r"([a-z_]+)(?:\((.*)\)|\s+(.*))?")
+HOOK = re.compile(r"(before_fork|after_fork|after_exit)\b")
+ONE_LINE_BLOCK = re.compile(r"(before_fork|after_fork|after_exit)\b.*(\{.*\}|\bdo\b.*\bend)")
+BLOCK_START = re.compile(r"(before_fork|after_fork|after_exit)\b.*(\bdo\b(\s*\|[^|]*\|)?|\{[^}]*)")
+TIMES = re.compile(r"(\d+)\.times\s*(\{|do\b)\s*(?:\|\w*\|)?\s*(.*)")  # 2.times { worker 'x' }
 OPENERS = ("if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for")
+RESQUED_NAMES = ("worker", "worker_pool", "queue")  # Ruby resqued's DSL, with options
+FIX = "write this config in Python (docs/migrating/ruby-resqued.md, resque_starter.md)"
 
 
 def evaluate(path: str, config: Config) -> None:
-    """Apply the settings of resque_starter's ``path`` to ``config``; ConfigError (file:line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    """Apply the settings of the Ruby file ``path`` to ``config``; ConfigError (file:line)."""
+    lines = read_text(path).splitlines()
+    resqued_dsl = dsl.ruby_resqued_names(config)
     number = 0
     while number < len(lines):
         line = _code(lines[number])
@@ -53,23 +62,52 @@ def evaluate(path: str, config: Config) -> None:
         if not line:
             continue
         where = f"{path}:{number}"
+        if re.match(r"worker_factory\b", line):
+            raise ConfigError(f"{where}: worker_factory is Ruby code: {FIX}")
         if HOOK.match(line):
             if not ONE_LINE_BLOCK.fullmatch(line):
                 if not BLOCK_START.fullmatch(line):
                     raise ConfigError(f"{where}: {line!r}: expected a do ... end block")
                 number = _skip_block(lines, number, where, "do" not in line.split())
             hook = line.split()[0]
-            log.warning("%s: the %s block is Ruby code: skipped (write it in Python)", where, hook)
+            how = "-r names the application" if hook == "before_fork" else "write it in Python"
+            log.warning("%s: the %s block is Ruby code: skipped (%s)", where, hook, how)
             continue
-        if re.match(r"(require|require_relative)\b", line) or line.startswith("logger.formatter"):
-            log.warning("%s: %r is Ruby code: skipped", where, line)
-            continue
-        try:
-            _setting(line, path, config)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc} in {line!r}") from None
+        body = [(where, line)]
+        times = 1
+        if m := TIMES.fullmatch(line):
+            times = int(m.group(1))
+            body, number = _loop_body(lines, number, where, m.group(2), m.group(3))
+        for _ in range(times):
+            for at, statement in body:
+                _statement(statement, at, path, config, resqued_dsl)
+
+
+def _statement(line: str, where: str, path: str, config: Config, resqued_dsl: Any) -> None:
+    """One line of settings; a ``require`` or ``logger.formatter =`` is skipped (warned)."""
+    if re.match(r"(require|require_relative)\b", line) or line.startswith("logger.formatter"):
+        log.warning("%s: %r is Ruby code: skipped", where, line)
+        return
+    try:
+        _setting(line, path, config, resqued_dsl)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc} in {line!r}") from None
+
+
+def _loop_body(
+    lines: list[str], number: int, where: str, opener: str, rest: str
+) -> tuple[list[tuple[str, str]], int]:
+    """The statements of ``N.times { ... }`` / ``do ... end`` (one line or several)."""
+    closer = "}" if opener == "{" else "end"
+    if rest.endswith(closer) and (opener == "{" or re.search(r"\bend$", rest)):
+        return [(where, rest[: -len(closer)].strip())], number
+    if rest:
+        raise ConfigError(f"{where}: {rest!r}: expected the loop's body on lines of its own")
+    end = _skip_block(lines, number, where, opener == "{")
+    body = [(f"{where.rsplit(':', 1)[0]}:{n + 1}", _code(lines[n])) for n in range(number, end - 1)]
+    return [(at, text) for at, text in body if text], end
 
 
 def _code(line: str) -> str:
@@ -104,14 +142,21 @@ def _skip_block(lines: list[str], number: int, where: str, braces: bool) -> int:
     raise ConfigError(f"{where}: the block has no end")
 
 
-def _setting(line: str, path: str, config: Config) -> None:
+def _setting(line: str, path: str, config: Config, resqued_dsl: Any) -> None:
     if m := re.fullmatch(r"logger\.level\s*=\s*(.+)", line):
         config.compat.log_level = compat.log_level(Expr(m.group(1), path).value())
         return
     m = SETTING.fullmatch(line)
     if not m:
-        raise ConfigError(f"{line!r} is not a setting resque-starter reads")
-    name, raw = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+        raise ConfigError(f"{line!r} is not a setting resqued reads from a Ruby file: {FIX}")
+    name, raw = m.group(1), m.group(2) or m.group(3) or ""
+    if name in RESQUED_NAMES:
+        args, options = Expr(raw, path).call_arguments()
+        try:
+            resqued_dsl[name](*args, **options)
+        except TypeError:
+            raise ConfigError(f"{name}: unknown option in {raw.strip()!r}") from None
+        return
     val = Expr(raw, path).value()
     if name == "concurrency":
         config.worker_processes = values.count(val, "concurrency")
@@ -130,7 +175,7 @@ def _setting(line: str, path: str, config: Config) -> None:
     elif name in ("log_file", "logger"):
         _log_file(config, val)
     else:
-        raise ConfigError(f"{name!r} is not a setting resque-starter reads")
+        raise ConfigError(f"{name!r} is not a setting resqued reads from a Ruby file: {FIX}")
 
 
 def _compat(config: Config, name: str, val: Any) -> None:

@@ -52,6 +52,14 @@ def cli_queue(spec: str) -> QueueRule:
     return queue_rule(name, amount if sep else None)
 
 
+def namespace(value: object, what: str) -> str:
+    """A Redis key namespace: any text but an empty one (which would drop the prefix)."""
+    text = str(value)
+    if not text.strip():
+        raise ConfigError(f"{what} must not be empty (the default is resque)")
+    return text
+
+
 def count(value: object, what: str, minimum: int = 0) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be a whole number, not {value!r}")

@@ -15,6 +15,7 @@ import yaml
 
 from resqued.config import values
 from resqued.config.model import Config, WorkerRow
+from resqued.config.source import read_text
 from resqued.errors import ConfigError
 
 ENV_VARS = ("RACK_ENV", "RAILS_ENV", "RESQUE_ENV")  # resque-pool's order: the first set wins
@@ -48,17 +49,14 @@ def slots(table: dict[str, int], interval: float | None = None) -> list[WorkerRo
 
 
 def evaluate(path: str, config: Config, env: str | None) -> None:
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
         if (line := _erb_line(text)) is not None:
             raise ConfigError(
                 f"{path}:{line}: ERB tags (<% ... %>) are Ruby and cannot be expanded here; "
                 "write the counts out, or compute them in a config_loader"
             )
         doc = yaml.safe_load(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path

@@ -34,6 +34,15 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
         "workers": [worker_dict(w) for w in fleet.workers],
         "queues": [{"name": q.name, "depth": q.depth} for q in fleet.queues],
         "failures": [failure_dict(f) for f in fleet.failures],
+        "hosts": [
+            {
+                "name": b.host,
+                "beat_at": b.beat_at,
+                "every": b.every,
+                "unreachable": b.unreachable,
+            }
+            for b in fleet.host_beats.values()
+        ],
     }
 
 

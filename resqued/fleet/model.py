@@ -119,6 +119,20 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class HostBeat:
+    """How a host beats (``fleet/hosts.py``): its last beat (Redis clock), how often it
+    beats, and whether that beat is a few beats late."""
+
+    host: str
+    beat_at: float | None  # None: no beat known (no record, no heartbeat)
+    every: float
+    unreachable: bool
+
+    def silent_for(self, now: float) -> float | None:
+        return None if self.beat_at is None else max(0.0, now - self.beat_at)
+
+
+@dataclass(frozen=True)
 class Fleet:
     """One snapshot of a Redis server's masters, workers, queues, stats and failures."""
 
@@ -131,10 +145,16 @@ class Fleet:
     workers: list[Worker]
     queues: list[Queue]
     failures: list[Failure]  # the newest, newest first
+    host_beats: dict[str, HostBeat] = field(default_factory=dict)  # by host name
 
     def hosts(self) -> list[str]:
         """Every host with a master or a worker, A-Z."""
         return sorted({m.host for m in self.masters} | {w.host for w in self.workers})
+
+    def unreachable(self, host: str) -> HostBeat | None:
+        """The host's beat when it is a few beats late (else None)."""
+        beat = self.host_beats.get(host)
+        return beat if beat is not None and beat.unreachable else None
 
     def worker(self, worker_id: str) -> Worker | None:
         return next((w for w in self.workers if w.id == worker_id), None)

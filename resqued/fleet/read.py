@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resqued.fleet.hosts import read_host_beats
 from resqued.fleet.masters import read_masters
 from resqued.fleet.model import (
     CurrentJob,
@@ -69,7 +70,9 @@ def read_fleet(
         workers=len(workers),
         working=sum(1 for w in workers if w.job is not None),
     )
+    hosts = sorted({m.host for m in masters} | {w.host for w in workers})
     return Fleet(
+        host_beats=read_host_beats(store, hosts, workers, now),
         taken_at=now,
         redis=store.safe_url,
         namespace=k.namespace,

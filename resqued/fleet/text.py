@@ -52,6 +52,10 @@ def _line(text: str, limit: int = 100) -> str:
 
 def _host(fleet: Fleet, host: str, now: float) -> list[str]:
     out = [f"host {host}"]
+    late = fleet.unreachable(host)
+    if late is not None:
+        silent = late.silent_for(now) or 0.0
+        out[0] += f"  UNREACHABLE: no beat for {fmt.duration(silent)} (beats every {late.every:g}s)"
     masters = [m for m in fleet.masters if m.host == host]
     for m in masters:
         out.extend(_master(m, now))

@@ -3,9 +3,9 @@
 Started by the master with fork+exec in the directory the operator named
 (followed afresh each time, so a reload after a symlink switch runs the new
 release).  Boot: evaluate the config, ask Redis whether it answers, import the
-application, give the log files to ``user()`` and become it, prune dead
-workers, ``gc.collect(); gc.freeze()``; then report ``RUNNING`` and fork the
-workers.
+application, give the log files to ``user()`` and become it,
+``gc.collect(); gc.freeze()``; then report ``RUNNING``, fork the workers and,
+in a process of its own, prune dead workers (``pruner.py``).
 A boot that fails reports ``FAILED <reason>`` (one line) and exits 1.
 """
 
@@ -24,7 +24,6 @@ from resqued.config import load
 from resqued.config.model import Overrides
 from resqued.errors import ResquedError
 from resqued.listener import compat
-from resqued.listener.exits import prune
 from resqued.listener.loop import SIGNALS, Listener
 from resqued.process import logs, proctitle
 from resqued.process.proc import set_parent_death_signal
@@ -47,7 +46,6 @@ def boot(number: int, channel: ipc.Channel, spec: dict[str, Any]) -> Listener:
         app.require_all(config.requires)
     compat.queues_from_jobs(listener)  # resque_starter: no queues given
     compat.drop_privileges(config, logs.paths())  # user(): the logs to it, then become it
-    prune(store, number)
     gc.collect()
     gc.freeze()  # objects loaded so far stay shared with the workers (copy-on-write)
     return listener

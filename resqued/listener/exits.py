@@ -3,7 +3,8 @@
 A worker that could not clean up after itself (killed, crashed) is unregistered
 here: its in-flight job goes to ``failed`` (with the guard rails' reason when
 they killed it), its hand-over lists back to their queues.  ``prune`` does the
-same for dead workers the listener did not start (under Resque's prune lock).
+same for dead workers the listener did not start (under Resque's prune lock), in
+a process of its own (``pruner.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 from resqued import jobs
 from resqued.listener import compat
 from resqued.resque import registry
+from resqued.resque.prune import prune_dead_workers
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -70,11 +72,18 @@ def unregister_dead(
             log.error("could not unregister dead worker %s: %s", wid, exc)
 
 
-def prune(store: Store, number: int) -> None:
-    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock."""
+def prune(store: Store, number: int, mine: frozenset[int] = frozenset()) -> None:
+    """Unregister dead workers (their jobs to ``failed``), under Resque's prune lock.
+
+    ``mine``: pids of the listener's own workers, which the listener itself
+    unregisters when it reaps them (with the guard rails' reason, if they killed one).
+    """
     try:
-        registry.prune_dead_workers(
-            store, f"{registry.hostname()}:{os.getpid()}:listener", jobs.run_failure_hooks
+        prune_dead_workers(
+            store,
+            f"{registry.hostname()}:{os.getppid()}:listener",
+            jobs.run_failure_hooks,
+            spare=mine,
         )
     except (redis.RedisError, OSError, RuntimeError) as exc:
         log.warning("listener #%d: could not prune dead workers: %s", number, exc)

@@ -12,8 +12,9 @@ Rules, the first that applies wins:
    has ``start_grace`` (the config's ``boot_timeout``, if longer).  A thread whose
    job runs in process cannot beat
    while it works: it is exempt (its job's time limit applies), and so is a
-   thread of a threaded worker that has finished (``stopping``); a threaded
-   worker's supervising thread always beats.  Kill the worker.
+   worker (or thread) that is stopping: it has no job and unregisters, which
+   on a slow Redis takes what Redis takes; a threaded worker's supervising
+   thread always beats.  Kill the worker.
 2. timed out: an in-process worker's job past its hard limit.  Kill the worker.
    (A job child is killed by its worker; a thread's job by its process.)
 3. memory hard: above ``memory_limit``.  Fork mode with a job child: ask the
@@ -125,10 +126,11 @@ def stuck(rails: Rails, reading: Reading) -> Action | None:
 
 
 def exempt(rails: Rails, rec: Record) -> bool:
-    """A record that cannot beat now: its thread runs a job in process, or has finished."""
-    if rails.mode == FORK:
-        return False
-    return rec.state == "working" or (rails.mode == THREADS and rec.state == "stopping")
+    """A record that cannot beat now: its thread runs a job in process, or it is stopping
+    (no job: it unregisters, which waits on Redis as long as Redis takes)."""
+    if rec.state == "stopping":
+        return True
+    return rails.mode != FORK and rec.state == "working"
 
 
 def timed_out(rails: Rails, reading: Reading) -> Action | None:

@@ -23,11 +23,12 @@ from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
 from resqued.listener import compat
 from resqued.listener import slots as slotting
-from resqued.listener.exits import ExitSummary, prune, unregister_dead
+from resqued.listener.exits import ExitSummary, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
+from resqued.listener.pruner import Pruner
 from resqued.listener.slots import Slot
 from resqued.listener.spawn import fork_worker
-from resqued.listener.watch import Watch
+from resqued.listener.watch import STARTING_POLL, Watch
 from resqued.process import logs, proctitle
 from resqued.process.proc import reaped, signal_quietly
 from resqued.process.wakeup import Wakeup
@@ -57,11 +58,13 @@ class Listener:
         self.old: dict[int, str] = {}  # an older listener's workers, still running
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
-        # Dead workers of this host (and expired ones anywhere) are pruned every
-        # prune_interval, so a job never stays in a dead worker's worker:<id> longer.
-        self.next_prune = time.monotonic() + config.prune_interval
+        # Dead workers of this host (and expired ones anywhere) are pruned at start and
+        # every prune_interval, so a job never stays in a dead worker's worker:<id>
+        # longer; in a process of its own, so the heartbeat never waits behind it.
+        self.next_prune = 0.0
         self.watch = Watch(config, store, time.monotonic())  # guard rails, stats, heartbeat
         self.wakeup = Wakeup()
+        self.pruner = Pruner(store, number, SIGNALS, self._let_go)
 
     # -- signals: handlers only queue ------------------------------------------
 
@@ -122,6 +125,7 @@ class Listener:
             self._title()
             self._sleep()
         self.watch.report(self.workers, self.old, self.channel, time.monotonic(), last=True)
+        self.pruner.wait()
         compat.teardown(self.config)  # Resque::Forker's teardown hooks, after the workers
         log.info("listener #%d exiting", self.number)
         return 0
@@ -161,7 +165,9 @@ class Listener:
         if loader is None or time.monotonic() < self.next_loader_poll:
             return
         self.next_loader_poll = time.monotonic() + LOADER_INTERVAL
-        table = hooks.call("config.config_loader", loader, yaml_pool.environment())
+        table = hooks.call(
+            "config.config_loader", loader, yaml_pool.environment(self.config.environment)
+        )
         if table is None:
             return  # it failed (logged): keep the current workers
         try:
@@ -179,6 +185,8 @@ class Listener:
         waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        if not self.stopping and self.watch.any_starting(self.workers):
+            timeout = min(timeout, STARTING_POLL)  # report soon after the workers registered
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:
@@ -222,6 +230,7 @@ class Listener:
         self.watch.let_go(self.workers)
 
     def _reap(self) -> None:
+        self.pruner.reap()
         for pid, status in reaped(self.workers):
             slot = self.workers.pop(pid, None)
             if slot is not None:
@@ -261,4 +270,4 @@ class Listener:
         if now < self.next_prune:
             return
         self.next_prune = now + self.config.prune_interval * random.uniform(0.9, 1.1)
-        prune(self.store, self.number)
+        self.pruner.start([*self.workers, *self.old])

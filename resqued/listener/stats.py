@@ -48,12 +48,14 @@ class StatsBook:
         if rows:
             add(self.retired, rows)
 
-    def doc(self, states: dict[str, int]) -> dict[str, Any]:
+    def doc(self, states: dict[str, int], registered: int = 0) -> dict[str, Any]:
+        """``registered``: worker processes whose every thread has registered in Redis."""
         totals = {k: list(v) for k, v in self.retired.items()}
         for rows in self.live.values():
             add(totals, rows)
         jobs = [[q, c, *v] for (q, c), v in sorted(totals.items())]
-        return {"jobs": jobs, "workers": {s: states.get(s, 0) for s in STATES}}
+        workers = {s: states.get(s, 0) for s in STATES}
+        return {"jobs": jobs, "workers": workers, "registered": registered}
 
     def changed(self, doc: dict[str, Any]) -> bool:
         """True (and remembered) when ``doc`` differs from the last one sent."""

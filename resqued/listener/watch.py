@@ -3,7 +3,7 @@
 Each turn of the listener's loop calls ``check`` (read every worker's
 scoreboard, and its memory when a memory limit applies; act on what
 ``guard.judge`` decides) and ``report`` (statistics to the master every few
-seconds, the Redis heartbeat every minute).  When a worker exits, ``ended``
+seconds, the Redis heartbeat every ``LISTENER_BEAT``).  When a worker exits, ``ended``
 reads its scoreboard a last time and lets it go; ``in_flight`` says what its
 job is recorded as.  The decisions are in ``guard.py``; this module is where
 they touch processes.
@@ -33,6 +33,7 @@ from resqued.worker.options import WorkerOptions
 log = logging.getLogger("resqued")
 
 MEMORY_EVERY = 1.0  # seconds between memory readings (one costs about 0.2 ms per 20 MB of RSS)
+STARTING_POLL = 0.05  # while a worker starts: how soon the listener looks again (READY waits)
 
 
 class Watch:
@@ -41,6 +42,7 @@ class Watch:
         self.stats = StatsBook()
         self.heartbeat = RedisHeartbeat(store, now)
         self.next_memory = 0.0
+        self.reported_starting = False  # the last statistics sent showed a worker starting
         if config.threads > 1:
             self.mode = guard.THREADS
         else:
@@ -127,16 +129,25 @@ class Watch:
         last: bool = False,
     ) -> None:
         """Statistics to the master every few seconds (``last``: now, before the listener
-        exits); the Redis heartbeat every minute (``old``: a dead listener's workers)."""
-        if now >= self.stats.next_at or last:
+        exits); the Redis heartbeat every ``LISTENER_BEAT`` (``old``: a dead listener's
+        workers)."""
+        starting = self.any_starting(workers)
+        if now >= self.stats.next_at or last or starting != self.reported_starting:
+            # at once when the last worker registers: the master's READY=1 waits for that
+            self.reported_starting = starting
             self.stats.next_at = now + STATS_EVERY
             states: dict[str, int] = {}
+            registered = 0  # worker processes past their start (a factory's: at once)
             for pid, slot in workers.items():
                 if slot.board is not None:
                     self.stats.read(pid, slot.board)
-                    for rec in slot.board.records():
+                    records = slot.board.records()
+                    for rec in records:
                         states[rec.state] = states.get(rec.state, 0) + 1
-            doc = self.stats.doc(states)
+                    registered += all(rec.state != "starting" for rec in records)
+                else:
+                    registered += 1
+            doc = self.stats.doc(states, registered)
             if self.stats.changed(doc):
                 channel.send(ipc.Stats(doc))
         if self.heartbeat.due(now):
@@ -147,10 +158,11 @@ class Watch:
                 for base in [registry.worker_id(queues, pid)]
                 for n in threads
             ]
-            self.heartbeat.beat(self.alive(workers, now), now, orphans)
+            self.heartbeat.beat(self.alive(workers, now) + orphans, now)
 
     def alive(self, workers: dict[int, Slot], now: float) -> list[str]:
-        """Ids of the worker threads whose scoreboard shows them registered and alive."""
+        """Ids of the worker threads whose scoreboard shows them alive, starting and stopping
+        ones included (the beat skips ids Redis has not registered)."""
         ids = []
         for pid, slot in workers.items():
             board, rails = slot.board, slot.rails
@@ -160,10 +172,18 @@ class Watch:
             if guard.stuck(rails, reading) is not None:
                 continue
             base = registry.worker_id(slot.row.queue_list, pid)
-            for n, rec in enumerate(reading.records):
-                if rec.state not in ("starting", "stopping"):
-                    ids.append(base if n == 0 else f"{base}#{n + 1}")
+            ids += [base if n == 0 else f"{base}#{n + 1}" for n in range(len(reading.records))]
         return ids
+
+    @staticmethod
+    def any_starting(workers: dict[int, Slot]) -> bool:
+        """Does a worker's scoreboard show it starting (forked, not registered yet)?"""
+        return any(
+            rec.state == "starting"
+            for slot in workers.values()
+            if slot.board is not None
+            for rec in slot.board.records()
+        )
 
     def next_deadline(self, workers: dict[int, Slot], now: float) -> float:
         """The soonest moment a time-based guard rail may apply (0.0: none)."""

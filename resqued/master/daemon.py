@@ -71,6 +71,7 @@ def run_detached(serve: Callable[[], int]) -> int:
             files_preserve=[write_fd],
             signal_map={},
             prevent_core=False,
+            detach_process=True,  # also under pid 1 or a socket on stdin (containers, inetd)
         )
         with context:
             _ready_fd = write_fd

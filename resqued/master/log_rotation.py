@@ -2,7 +2,8 @@
 
 The standard library's rotating handlers do the rollover (``file`` becomes
 ``file.1``, ``file.1`` becomes ``file.2``, ... keeping ``log_shift_age`` old
-files; or a dated name for ``daily``/``weekly``); then every process reopens
+files; or a dated name for ``daily``/``weekly``/``monthly``, the last day of the
+period, as Ruby's Logger names it); then every process reopens
 the file as on USR1: the master itself, its listeners, their workers.  Only
 the master rotates, so several processes writing one file never race to
 rename it.
@@ -16,7 +17,17 @@ import time
 
 from resqued.config.view import MasterView
 
-PERIODS = {"daily": "midnight", "weekly": "W6"}  # Ruby's weekly turns over on Sunday
+PERIODS = {"daily": "midnight", "weekly": "W6", "monthly": "midnight"}  # Ruby's week: Sunday
+
+
+class MonthlyHandler(logging.handlers.TimedRotatingFileHandler):
+    """Rolls over at local midnight on the first of each month (the standard library has
+    daily and weekly rollovers only); the old file is named by the month's last day."""
+
+    def computeRollover(self, currentTime: int) -> int:  # noqa: N802 (the library's name)
+        now = time.localtime(currentTime)
+        year, month = (now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1)
+        return int(time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1)))
 
 
 class Rotation:
@@ -27,9 +38,9 @@ class Rotation:
             logging.handlers.RotatingFileHandler | logging.handlers.TimedRotatingFileHandler
         )
         if isinstance(age, str):
-            self.handler = logging.handlers.TimedRotatingFileHandler(
-                path, when=PERIODS[age], backupCount=0, delay=True
-            )
+            handler = logging.handlers.TimedRotatingFileHandler
+            timed = MonthlyHandler if age == "monthly" else handler
+            self.handler = timed(path, when=PERIODS[age], backupCount=0, delay=True)
         else:
             self.handler = logging.handlers.RotatingFileHandler(
                 path, maxBytes=size, backupCount=age, delay=True

@@ -10,7 +10,8 @@ only as data (``MasterView``): from the config check process at start-up, then
 from each listener's ``RUNNING``.
 
 A listener that got ready retires the older ones (a reload done) and, the
-first time, completes the start (``-D`` returns, systemd gets ``READY``).  One
+first time, completes the start (``-D`` returns; systemd gets ``READY`` once
+its workers have registered: ``workers_registered``).  One
 that never got ready fails the reload (the previous listener stays), is
 retried with backoff (after the start), or, on a fresh start, stops the master
 with the reason.  One that dies after it ran is replaced with backoff.
@@ -74,6 +75,7 @@ class Master:
         self.workers_stopped = False  # WINCH
         self.pool_delta = 0  # TTIN / TTOU
         self.ever_ready = False  # a listener of ours got ready: later failures are retried
+        self.ready_notified = False  # systemd got READY=1 (once the first workers registered)
         self.failure = ""  # why the last listener could not start
         self.exit_code = 0
         self.last_reload: dict[str, Any] | None = None
@@ -113,6 +115,7 @@ class Master:
         self.reloads.update(state.reloads)
         self.job_stats.restore(state.jobs_retired)
         self.ever_ready = True
+        self.ready_notified = True
         log.info("re-exec: took over %d listener(s) and their workers", len(state.listeners))
         systemd.ready(self.status_text())
 
@@ -256,7 +259,22 @@ class Master:
         if not self.ever_ready:
             self.ever_ready = True
             daemon.notify_ready()
-        systemd.ready(self.status_text())
+        if self.ready_notified:
+            systemd.ready(self.status_text())  # a reload done
+        else:
+            gen = self.listeners.generation
+            systemd.status(f"gen {gen}, starting {listener.total} workers")
+            self.workers_registered()
+
+    def workers_registered(self) -> None:
+        """At start, systemd's READY=1 once every worker of the current listener has
+        registered (its STATS say so), not when the listener has only loaded the app."""
+        li = self.listeners.current
+        if self.ready_notified or li is None or not li.ready:
+            return
+        if int(li.stats.get("registered") or 0) >= li.total:
+            self.ready_notified = True
+            systemd.ready(self.status_text())
 
     def listener_failed(self, listener: ListenerProxy, reason: str) -> None:
         """A listener that never got ready: keep the previous one, or retry, or give up."""
@@ -358,6 +376,8 @@ class Master:
         for listener, message in self.listeners.read():
             if isinstance(message, ipc.Running) and listener is self.listeners.current:
                 self.listener_ready(listener)
+            elif isinstance(message, ipc.Stats) and not self.ready_notified:
+                self.workers_registered()
             elif isinstance(message, ipc.WorkerExited) and message.reason:
                 if not self.stopping and not self.workers_stopped:
                     self.replacements[message.reason] += 1

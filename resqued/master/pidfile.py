@@ -7,13 +7,17 @@ process wrote it: ``<pid> <boot id> <start time in clock ticks after boot>``
 
 Every command that acts on the pid in a pidfile (``quit-and-wait``,
 ``--hot-swap``, ``pause -p``, ``resume -p``, and the start-up check of ``-p``)
-first checks it here.  The pid must be a number above 1, and the process
-must be a resqued master: its ``/proc/PID/cmdline`` is our master's title
-(``resqued-<version> master ...``, any version) or, in the moment before that
-title is set, a resqued master's command line.  When ``FILE.start`` names the
-same pid, the boot id and start time must match too, which tells a reused
-pid apart even from another resqued master.  Signals go through a pidfd
-opened before the check, so they cannot reach a pid reused after it.
+first checks it here.  The file must be a regular file (a FIFO would block
+its readers) holding a number from 1 to the largest pid Linux gives, and the
+process must be a resqued master: its ``/proc/PID/cmdline`` is our master's
+title (``resqued-<version> master ...``, any version) or, in the moment before
+that title is set, a resqued master's command line.  When ``FILE.start`` names
+the same pid, the boot id and start time must match too, which tells a reused
+pid apart even from another resqued master.  Pid 1 is a master only with such
+a matching record (a master that is its container's main process, the init of
+its PID namespace); without one it is never taken for a master.  Signals go
+through a pidfd opened before the check, so they cannot reach a pid reused
+after it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 from resqued.errors import ResquedError
@@ -31,10 +36,11 @@ MASTER_TITLE = re.compile(r"resqued-\S+ master(?: |$)")
 SUBCOMMANDS = ("work", "status", "quit-and-wait", "pause", "resume")
 EXITED = "which has exited"
 MAX_READ = 64  # a pidfile is a pid and a newline; more than this is not one
+PID_MAX_LIMIT = 1 << 22  # Linux never gives a pid above this (PID_MAX_LIMIT, 64-bit)
 
 
 class PidfileError(ResquedError):
-    """A pidfile that cannot be acted on: garbage, a pid <= 1, or not a resqued master's."""
+    """A pidfile that cannot be acted on: not a file, garbage, no plausible pid, not a master's."""
 
 
 @dataclass(frozen=True)
@@ -53,21 +59,39 @@ class Holder:
 def read(path: str) -> int | None:
     """The pid in ``path``; None if there is no file or it is empty; PidfileError if garbage."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_READ + 1)
+        raw = _read_small(path, MAX_READ + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise PidfileError(f"cannot read pidfile {path}: {exc.strerror}") from None
+    if raw is None:
+        raise PidfileError(f"pidfile {path} is not a regular file")
     text = raw.decode("ascii", errors="replace").strip()
     if not text:
         return None
     if len(raw) > MAX_READ or not re.fullmatch(r"[+-]?[0-9]+", text):
         raise PidfileError(f"pidfile {path} does not hold a pid (it holds {_shown(text)})")
     pid = int(text)
-    if pid <= 1:
+    if pid < 1:
         raise PidfileError(f"pidfile {path} holds pid {pid}, which cannot be a resqued master")
+    if pid > PID_MAX_LIMIT:
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise PidfileError(
+            f"pidfile {path} holds pid {shown}, which cannot be a pid "
+            f"(Linux gives none above {PID_MAX_LIMIT})"
+        )
     return pid
+
+
+def _read_small(path: str, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of ``path``; None if it is not a regular file (never blocks)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def _shown(text: str) -> str:
@@ -83,10 +107,10 @@ def _identity(pid: int) -> str | None:
 def _recorded(path: str, pid: int) -> str | None:
     """The identity FILE.start records for ``pid`` (None: no record for this pid)."""
     try:
-        with open(f"{path}.start") as f:
-            fields = f.read(200).split()
+        raw = _read_small(f"{path}.start", 200)
     except OSError:
         return None
+    fields = raw.decode("ascii", errors="replace").split() if raw else []
     if len(fields) != 3 or fields[0] != str(pid):
         return None
     return f"{fields[1]} {fields[2]}"
@@ -114,12 +138,14 @@ def _looks_like_master(cmd: list[str]) -> bool:
 
 def check(pid: int, path: str | None = None) -> str | None:
     """None if ``pid`` is a live resqued master (the one that wrote ``path``); else why not."""
+    recorded = _recorded(path, pid) if path else None
+    if pid == 1 and recorded is None:  # init: a master only if it recorded itself as pid 1
+        return f"which cannot be a resqued master unless {path or 'FILE'}.start records it"
     cmd = cmdline(pid)
     if not cmd:
         return EXITED
     if not _looks_like_master(cmd):
         return f"which is not a resqued master (it is {_title(cmd)})"
-    recorded = _recorded(path, pid) if path else None
     if recorded is not None and recorded != _identity(pid):
         return "a resqued master that did not write this pidfile (the pid was reused)"
     return None
@@ -131,7 +157,7 @@ def _title(cmd: list[str]) -> str:
 
 
 def holder(path: str) -> Holder:
-    """What ``path`` names, checked. PidfileError if it holds garbage or a pid <= 1."""
+    """What ``path`` names, checked. PidfileError if it is not a file of a plausible pid."""
     pid = read(path)
     if pid is None:
         return Holder(path, None, "none")
@@ -146,7 +172,7 @@ def open_master(path: str) -> ProcessHandle | None:
     pid = read(path)
     if pid is None:
         return None
-    handle = ProcessHandle.open(pid)  # first: a check then cannot race a reused pid
+    handle = ProcessHandle.open(pid, pid_one=True)  # first: the check cannot race a reused pid
     if handle is None:
         return None
     why = check(pid, path)
@@ -160,9 +186,9 @@ def open_master(path: str) -> ProcessHandle | None:
 
 def signal_master(pid: int, sig: int, path: str | None = None) -> bool:
     """Send ``sig`` to ``pid`` only if it is (still) a resqued master. True if sent."""
-    if pid <= 1:
+    if pid < 1 or pid > PID_MAX_LIMIT:
         return False
-    handle = ProcessHandle.open(pid)
+    handle = ProcessHandle.open(pid, pid_one=True)  # pid 1: only with its record (check)
     if handle is None:
         return False
     with handle:

@@ -39,6 +39,8 @@ class Launch:
     argv: list[str] = field(default_factory=list)  # shown in the title when no config file
     daemonize: bool = False
     test: bool = False  # --test: print the worker table and what was checked, then exit
+    strict: bool = False  # --strict: --test fails when Redis does not answer
+    banner: str = ""  # logged once -d and the log files took effect (resque-pool's line)
     state: MasterState | None = None  # a USR2 re-exec's (or --replace's) state to adopt
     hot_swap: bool = False
     boot_timeout: float | None = None  # --boot-timeout: the config check's deadline too
@@ -55,7 +57,8 @@ def launch(start: Launch) -> int:
             start.overrides,
             start.cwd,
             import_app=True,
-            check_redis=not preflight,
+            check_redis=True,
+            strict=start.strict or preflight,  # a new release's Redis must answer
             before_exec=preflight,
             timeout=timeout,
         )
@@ -76,6 +79,8 @@ def launch(start: Launch) -> int:
 
     def serve() -> int:
         logs.redirect(view.stdout_path, view.stderr_path)
+        if start.banner:
+            log.info("%s", start.banner)
         if view.compat.lock_file:
             lockfile.hold_shared(view.compat.lock_file)
         master = Master(start.overrides, view, start.cwd, level, start.argv, start.boot_timeout)
@@ -93,6 +98,8 @@ def print_test(answer: probe.Answer) -> None:
         print(f"app: imported {answer.app}")
     if answer.redis:
         print(f"redis: {answer.redis} answers")
+    if answer.redis_down:
+        print(f"{answer.redis_down} (not needed for --test; --test --strict requires it)")
 
 
 def check_files(view: MasterView, hot_swap: bool = False, adopted: bool = False) -> None:
@@ -115,7 +122,10 @@ def check_files(view: MasterView, hot_swap: bool = False, adopted: bool = False)
         raise ResquedError(f"pidfile {path} names pid {found.pid}, which is still running")
     if found.state == "foreign":
         then = "nothing to take over from; starting" if hot_swap else "taking it over"
-        log.warning("%s; %s", found.describe(), then)
+        what = found.describe()
+        if found.pid == os.getpid():  # a restarted container: pid 1 again, another process
+            what = f"pidfile {path} names pid {found.pid}, ours, but an earlier process wrote it"
+        log.warning("%s; %s", what, then)
 
 
 def run_master(master: Master, state: MasterState | None, hot_swap: bool) -> int:

@@ -17,13 +17,17 @@ import subprocess
 import sys
 import tempfile
 
+from resqued.config.probe import DEFAULT_TIMEOUT as CHECK_TIMEOUT
 from resqued.master.state import MasterState
 from resqued.process.proc import Deadlined
 
 log = logging.getLogger("resqued")
 
 STATE_ENV = "RESQUED_STATE_FD"
-PREFLIGHT_TIMEOUT = 120.0
+# The preflight's own config check gives up after --boot-timeout (default 60 s,
+# resqued/config/probe.py); the preflight as a whole gets this much more, for the
+# new interpreter's start before its check (a release that hangs on import).
+PREFLIGHT_SLACK = 5.0
 # Held back across the exec; the new image unblocks them once its handlers are in place.
 BLOCKED = {
     signal.SIGHUP,
@@ -75,18 +79,33 @@ def command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 PREFLIGHT_ENV = "RESQUED_PREFLIGHT"
 
 
+def check_deadline(argv: list[str]) -> float:
+    """When ``resqued ... --test`` on ``argv`` gives its config check up: --boot-timeout or 60 s."""
+    given = None
+    for number, arg in enumerate(argv):
+        if arg == "--boot-timeout" and number + 1 < len(argv):
+            given = argv[number + 1]
+        elif arg.startswith("--boot-timeout="):
+            given = arg.partition("=")[2]
+    try:
+        return float(given) if given else CHECK_TIMEOUT
+    except ValueError:  # the master refused it at start: not reached
+        return CHECK_TIMEOUT
+
+
 class Preflight:
     """The new release's ``resqued ... --test`` on our command line, run without blocking.
 
-    With $RESQUED_PREFLIGHT set, ``--test`` also imports the app and runs the
-    config's ``before_exec`` hooks (in that process, never in the master), and
-    skips the Redis check: a re-exec does not need Redis.
+    With $RESQUED_PREFLIGHT set, ``--test`` also runs the config's ``before_exec``
+    hooks (in that process, never in the master), and is strict: the new
+    release's Redis must answer (a typo in its URL stops the upgrade).
     """
 
-    def __init__(self, argv: list[str], cwd: str, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+    def __init__(self, argv: list[str], cwd: str, timeout: float | None = None) -> None:
         cmd, env = command(argv)
         env[PREFLIGHT_ENV] = "1"
         env["PWD"] = cwd
+        timeout = timeout or check_deadline(argv) + PREFLIGHT_SLACK
         self.out = tempfile.TemporaryFile()
         self.problem = ""
         self.child: Deadlined | None = None

@@ -149,9 +149,13 @@ class ProcessHandle:
         self.fd = fd
 
     @classmethod
-    def open(cls, pid: int) -> ProcessHandle | None:
-        """A handle on ``pid`` (> 1), or None if no such process runs."""
-        if pid <= 1:
+    def open(cls, pid: int, pid_one: bool = False) -> ProcessHandle | None:
+        """A handle on ``pid`` (> 1, or 1 with ``pid_one``), or None if no such process runs.
+
+        ``pid_one`` is for a master that is its PID namespace's init, checked by the
+        caller (resqued/master/pidfile.py) before any signal.
+        """
+        if pid < 1 or (pid == 1 and not pid_one):
             raise ValueError(f"refusing to handle pid {pid}")
         try:
             fd = os.pidfd_open(pid)

@@ -9,10 +9,10 @@ import struct
 from typing import Any
 
 import redis
-from redis.sentinel import Sentinel
 
 from resqued.errors import ResquedError
 from resqued.process.redact import redact
+from resqued.resque.sentinels import Sentinel
 from resqued.resque.urls import SCHEMES, TLS_OPTIONS, Target, parameters_of, parse
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "kernel_timeouts",
     "probe",
     "redact",
+    "refusal",
     "socket_of",
     "validate",
 ]
@@ -32,6 +33,7 @@ __all__ = [
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 # Our defaults; options in the URL win.  Each applies where the connection type takes it.
 DEFAULTS: dict[str, Any] = {
+    "socket_timeout": 5,  # redis-py's own default since 6.0; before, None: no read timeout
     "socket_connect_timeout": 5,
     "socket_keepalive": True,
     "health_check_interval": 30,
@@ -93,7 +95,9 @@ def socket_of(conn: Any) -> Any:
 
     redis-py has no public accessor for it: this is the one place that reads its
     private ``_sock`` attribute (present on every connection class, TCP, TLS,
-    unix socket and Sentinel-managed alike).
+    unix socket and Sentinel-managed alike, in every redis-py the README names).
+    Off the per-job path: when a connection is made (``kernel_timeouts``) and when
+    an idle worker waits (its descriptor, for ``select``).
     """
     return conn._sock
 
@@ -128,9 +132,18 @@ def probe(client: redis.Redis, url: str | None = None) -> None:
     except redis.AuthenticationError as exc:
         raise RedisRefused(f"{where} refused the user name or password: {_reason(exc)}") from None
     except redis.ResponseError as exc:
-        raise RedisRefused(f"{where} refused the connection: {_reason(exc)}") from None
+        raise RedisRefused(f"{where} {refusal(client, exc)}") from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise RedisUnreachable(f"cannot reach {where}: {_reason(exc)}") from None
+
+
+def refusal(client: redis.Redis, exc: redis.ResponseError) -> str:
+    """What a refusal on connecting means: ``has no database 99 (...)``, or the reply."""
+    reason = _reason(exc)
+    if "DB index is out of range" in reason:  # SELECT of a database beyond `databases`
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        return f"has no database {db} (beyond the server's 'databases' setting: {reason})"
+    return f"refused the connection: {reason}"
 
 
 def _reason(exc: BaseException) -> str:

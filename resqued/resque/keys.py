@@ -18,6 +18,8 @@ class Keys:
         self.pause = p + "pause-all-workers"
         self.processed = p + "stat:processed"
         self.failed_count = p + "stat:failed"
+        # resqued's index of worker ids that may have hand-over lists (see ``handovers``).
+        self.handover_workers = p + "resqued:handovers"
 
     def queue(self, name: str) -> str:
         return f"{self.prefix}queue:{name}"
@@ -40,6 +42,18 @@ class Keys:
         Without ``queue``: the prefix of all of one worker's lists.
         """
         return f"{self.prefix}resqued:inflight:{worker_id}:{queue}"
+
+    def handovers(self, worker_id: str) -> str:
+        """resqued's record of a worker's hand-over lists: a SET of the queues it waited on.
+
+        Written before the idle wait's first BLMOVE on a queue, so a worker's exit
+        and a prune find its hand-over lists here, never by scanning the keyspace.
+        """
+        return f"{self.prefix}resqued:handovers:{worker_id}"
+
+    def host(self, name: str) -> str:
+        """resqued's record of a host's last beat (``resque/beats.py``); expires."""
+        return f"{self.prefix}resqued:host:{name}"
 
     def master_pause(self, master_id: str) -> str:
         """resqued's own per-master pause flag (not a Ruby key)."""

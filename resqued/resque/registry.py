@@ -1,4 +1,5 @@
-"""The worker registry: register, heartbeat, unregister and prune, as Ruby Resque does."""
+"""The worker registry: register, heartbeat and unregister, as Ruby Resque does (the prune:
+``prune.py``)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,16 @@ import json
 import logging
 import os
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
-from resqued.resque import failure, times
+from resqued.resque import failure, host, times
 from resqued.resque.payload import malformed_stand_in
+from resqued.resque.queues import is_pattern
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
 
-PRUNE_INTERVAL = 300  # seconds without a heartbeat before a worker is dead
-LIVE_WORKER_TITLE = re.compile(rb"resque:work|resque: Starting|resque-[0-9]")
 
 # Called with (class_name, exception, args) when a job left in flight is failed,
 # so on_failure hooks run where the job class can be resolved.
@@ -30,7 +29,8 @@ def _text(value: bytes | str) -> str:
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    """This host's name in worker ids (``--hostname``/``$RESQUED_HOSTNAME``, else the system's)."""
+    return host.hostname()
 
 
 def worker_id(queues: str, pid: int | None = None) -> str:
@@ -137,109 +137,37 @@ def unregister(
     pipe.execute()
 
 
-def requeue_handed_over(store: Store, wid: str) -> int:
-    """Put jobs an idle wait moved into the worker's hand-over lists back at their queue's head."""
-    prefix = store.keys.inflight(wid)
-    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
-    moved = 0
-    for key in store.redis.scan_iter(match=pattern, count=1000):
-        queue = _text(key)[len(prefix) :]
-        moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
+def requeue_handed_over(store: Store, wid: str, forget: bool = True) -> int:
+    """Put jobs an idle wait moved into the worker's hand-over lists back at their queue's head.
+
+    The lists are found from the worker's record (``Keys.handovers``) and, for a
+    worker of an older version that kept none, from the queues its id names:
+    never by scanning the keyspace.  ``forget``: the worker is gone (its record
+    goes too); a worker that pauses keeps it.
+    """
+    moved = store.hand_back(wid, forget, named_queues(wid))
     if moved:
         log.info("requeued %d job(s) handed over to %s", moved, wid)
     return moved
 
 
+def named_queues(wid: str) -> list[str]:
+    """The queues a worker id names literally (``host:pid:high,low#2`` -> high, low)."""
+    parts = wid.split(":", 2)
+    if len(parts) < 3:
+        return []
+    queues = re.sub(r"#[0-9]+$", "", parts[2]).split(",")
+    return [q for q in queues if q and not q.startswith("!") and not is_pattern(q)]
+
+
 def requeue_abandoned_handovers(store: Store) -> int:
-    """Requeue hand-over jobs of workers that are no longer registered (a safety net)."""
-    base = store.keys.inflight("").removesuffix(":")
-    registered = {_text(w) for w in store.redis.smembers(store.keys.workers)}
-    moved = 0
-    for key in store.redis.scan_iter(match=base + "*", count=1000):
-        rest = _text(key)[len(base) :]
-        wid, _, queue = rest.rpartition(":")
-        if wid and wid not in registered:
-            moved += store.requeue_script(keys=[key, store.keys.queue(queue)])
-    return moved
+    """Requeue hand-over jobs of workers that are no longer registered (a safety net).
 
-
-def live_resque_pids(proc: str = "/proc") -> set[str] | None:
-    """Pids on this host whose title says they are a Resque worker (Ruby's own test).
-
-    Read from ``/proc`` directly.  A zombie (exited, not yet reaped by its parent)
-    is dead: ``ps`` shows it as ``[resque-0.1.0: W] <defunct>``, which Ruby's test
-    would take for a live worker.  None when ``/proc`` cannot be read.
-    """
-    try:
-        names = os.listdir(proc)
-    except OSError as exc:
-        log.warning("cannot list processes in %s (%s): not pruning by pid", proc, exc)
-        return None
-    pids = set()
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{name}/stat", "rb") as f:
-                state = f.read().rpartition(b")")[2].split()[:1]
-            with open(f"{proc}/{name}/cmdline", "rb") as f:
-                title = f.read().replace(b"\0", b" ")
-        except OSError:  # gone meanwhile
-            continue
-        if state and state[0] not in (b"Z", b"X") and LIVE_WORKER_TITLE.search(title):
-            pids.add(name)
-    return pids
-
-
-def prune_dead_workers(
-    store: Store, wid: str, dead_job_hook: FailureHook | None = None
-) -> list[str]:
-    """Unregister workers with an expired heartbeat, and workers on this host that are gone.
-
-    Runs under Resque's prune lock, so one process on the cluster prunes at a time.
-    Returns the pruned ids.
+    Reads resqued's index of workers with hand-over records against ``workers``:
+    its cost follows the number of workers, not the size of the keyspace.
     """
     k = store.keys
-    if not store.redis.set(k.prune_lock, wid, ex=60, nx=True):
-        return []
-    pruned: list[str] = []
-    try:
-        now = store.server_time()
-        beats = store.redis.hgetall(k.heartbeat)
-        expired = set()
-        for w, stamp in beats.items():
-            t = times.parse_heartbeat(_text(stamp))
-            if t is not None and now - t > PRUNE_INTERVAL:
-                expired.add(_text(w))
-        me = hostname()
-        live: set[str] | None = None  # read once, when a worker of this host needs it
-        looked = False
-        for raw in store.redis.smembers(k.workers):
-            w = _text(raw)
-            if w == wid:
-                continue
-            host, _, rest = w.partition(":")
-            pid = rest.partition(":")[0]
-            if w in expired:
-                unregister(
-                    store,
-                    w,
-                    failure.PRUNE_DIRTY_EXIT,
-                    f"Worker {w} did not gracefully exit while processing",
-                    dead_job_hook,
-                )
-                pruned.append(w)
-                continue
-            if host != me:
-                continue
-            if not looked:
-                live, looked = live_resque_pids(), True
-            if live is not None and pid not in live:
-                unregister(store, w, dead_job_hook=dead_job_hook)
-                pruned.append(w)
-        requeue_abandoned_handovers(store)
-    finally:
-        store.redis.delete(k.prune_lock)
-    for w in pruned:
-        log.info("pruned dead worker %s", w)
-    return pruned
+    moved = 0
+    for raw in store.redis.sdiff([k.handover_workers, k.workers]):
+        moved += store.hand_back(_text(raw), True, named_queues(_text(raw)))
+    return moved

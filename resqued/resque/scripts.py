@@ -17,7 +17,11 @@ hand-over queues and their names, then the queue specs from
 An idle worker waits with ``BLMOVE queue:<q> resqued:inflight:<id>:<q>``: a
 new job wakes exactly one worker (no thundering herd), and the job is never
 only in that worker's memory.  RESERVE takes hand-over jobs first;
-``REQUEUE`` puts any a worker left behind back at the head of their queue.
+``HANDBACK`` puts any a worker left behind back at the head of their queue.
+
+The idle wait records each queue it waits on in ``resqued:handovers:<id>``
+(and the id in ``resqued:handovers``) before its first ``BLMOVE`` there, so
+``HANDBACK`` finds every hand-over list of a worker without a ``SCAN``.
 """
 
 RESERVE = r"""
@@ -156,8 +160,24 @@ redis.call('SET', wkey,
 return {'job', q, job}
 """
 
-REQUEUE = r"""
+
+# Every hand-over list of one worker back at the head of its queue, in order: the
+# queues its record names plus those given (named in its id, for workers of an
+# older version that kept no record).  ARGV: namespace prefix, worker id, '1' to
+# forget the record (the worker is gone), the extra queues.  Returns the jobs moved.
+HANDBACK = r"""
+local ns, wid = ARGV[1], ARGV[2]
+local record = ns .. 'resqued:handovers:' .. wid
+local queues = redis.call('SMEMBERS', record)
+for i = 4, #ARGV do queues[#queues + 1] = ARGV[i] end
+local base = ns .. 'resqued:inflight:' .. wid .. ':'
 local n = 0
-while redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) do n = n + 1 end
+for _, q in ipairs(queues) do
+  while redis.call('RPOPLPUSH', base .. q, ns .. 'queue:' .. q) do n = n + 1 end
+end
+if ARGV[3] == '1' then
+  redis.call('DEL', record)
+  redis.call('SREM', ns .. 'resqued:handovers', wid)
+end
 return n
 """

@@ -9,7 +9,7 @@ import redis
 
 from resqued.resque import connection
 from resqued.resque.keys import Keys
-from resqued.resque.scripts import REQUEUE
+from resqued.resque.scripts import HANDBACK
 
 
 def text(value: bytes | str) -> str:
@@ -24,17 +24,29 @@ class Store:
     url: str = connection.DEFAULT_URL
 
     def __post_init__(self) -> None:
-        self.requeue_script = self.redis.register_script(REQUEUE)
+        self.handback_script = self.redis.register_script(HANDBACK)
 
     @classmethod
     def connect(cls, url: str | None = None, namespace: str = "resque") -> Store:
         url = connection.validate(url or connection.default_url())
         return cls(connection.connect(url), Keys(namespace), url)
 
-    def requeue_handover(self, worker_id: str, queue: str) -> int:
-        """Put jobs in ``worker_id``'s hand-over list for ``queue`` back at the queue's head."""
+    def record_handover(self, worker_id: str, queue: str) -> None:
+        """Record that ``worker_id`` may get a hand-over list for ``queue`` (before its wait)."""
         keys = self.keys
-        return int(self.requeue_script(keys=[keys.inflight(worker_id, queue), keys.queue(queue)]))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.handover_workers, worker_id)
+        pipe.sadd(keys.handovers(worker_id), queue)
+        pipe.execute()
+
+    def hand_back(self, worker_id: str, forget: bool, extra: list[str] | None = None) -> int:
+        """Every hand-over list of ``worker_id`` back at its queue's head (one script call).
+
+        ``forget``: the worker is gone, drop its record too.  ``extra``: queues that
+        may have a list the record does not name.
+        """
+        args = [self.keys.prefix, worker_id, "1" if forget else "0", *(extra or [])]
+        return int(self.handback_script(args=args))
 
     @property
     def safe_url(self) -> str:

@@ -8,12 +8,15 @@
 
 Reserved characters in a user name or password are percent-encoded
 (``/`` %2F, ``@`` %40, ``:`` %3A, ``%`` %25).  Every error is one line that
-shows the URL through ``redact`` only, and never quotes a piece of it.
+shows the URL through ``redact`` only, and never quotes a piece of it; a value
+that does not start with ``scheme://`` (``redis:/:pw@host``, ``:pw@host``, a
+bare password) is not shown at all, since nothing tells its password apart.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,6 +30,7 @@ from resqued.errors import ResquedError
 from resqued.process.redact import redact_url, remember
 
 SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # what redact_url can tell a password from
 SENTINEL_PORT = 26379
 # Options a URL may set (redis-py's names), by where they apply.
 COMMON_OPTIONS = (
@@ -78,6 +82,8 @@ class Target:
 
 
 def _bad(url: str, why: str) -> ResquedError:
+    if not SCHEME.match(url):  # no scheme://: any part of it may be the password
+        return ResquedError(f"invalid Redis URL (not shown: it may hold a password): {why}")
     return ResquedError(f"invalid Redis URL {redact_url(url)!r}: {why}")
 
 
@@ -128,8 +134,8 @@ def _parse_direct(url: str, scheme: str) -> Target:
         raise _bad(url, "the port is not a number from 1 to 65535")
     try:
         options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as exc:  # "Invalid value for 'db' in connection URL."
-        why = str(exc).rstrip(".").replace(" in connection URL", "")
+    except ValueError as exc:  # "Invalid value for 'db' in connection URL." (4.x: `db`)
+        why = str(exc).rstrip(".").replace(" in connection URL", "").replace("`", "'")
         raise _bad(url, why[:1].lower() + why[1:]) from None
     return Target(url, scheme, _checked(url, scheme, options))
 
@@ -206,13 +212,17 @@ def _checked(url: str, scheme: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameters_of(cls: type) -> set[str]:
-    """Keyword parameters the constructors of ``cls`` and its bases take."""
+    """Keyword parameters the constructor of ``cls`` takes: its own, and its bases' as far
+    as each passes ``**kwargs`` on (redis-py 4.5.0's unix connection takes no TCP option)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        for p in inspect.signature(init).parameters.values():
+        params = inspect.signature(init).parameters.values()
+        for p in params:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
     return names

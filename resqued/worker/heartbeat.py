@@ -16,10 +16,14 @@ HEARTBEAT_INTERVAL = 60.0
 
 
 class Heartbeat:
-    """One thread beating for every worker id of this process, on a client of its own."""
+    """One thread beating for every worker id of this process, through the worker's client.
+
+    The client's pool is shared with the worker's bookkeeping (register,
+    unregister, ending a wait): no connection of its own.
+    """
 
     def __init__(self, store: Store, ids: list[str]) -> None:
-        self.store = Store.connect(store.url, store.keys.namespace)
+        self.store = store
         self.ids = ids
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)

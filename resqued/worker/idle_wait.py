@@ -1,26 +1,39 @@
-"""An idle worker's wait: BLMOVE hand-overs, so one new job wakes exactly one worker.
+"""An idle worker's wait: a BLMOVE hand-over on its own reserve connection, one queue a wait.
 
-Each wait is ``BLMOVE queue:<q> resqued:inflight:<id>:<q>`` on a connection of
-its own (``Store.dedicated_connection``): a new job wakes one idle worker and
-lands in its hand-over list, where the next reserve takes it.  Waits are ended
-with ``CLIENT UNBLOCK`` and their replies read, so the worker always knows
-whether a job was handed over.  A worker that waits on several queues keeps
-one job a wait: when jobs came on two queues at once, the one of its first
-queue is kept and the others go back to the head of their queue for another
-worker.  Queues past MAX_WAIT_QUEUES, and patterns
+A wait is ``BLMOVE queue:<q> resqued:inflight:<id>:<q>`` sent on the
+connection the worker reserves on (``ScriptCall.connection``), idle between
+two reserves: a new job wakes exactly one waiting worker and lands in its
+hand-over list, where the next reserve takes it; the job is never only in the
+worker's memory.  The wait is ended early (a signal, a control call) with
+``CLIENT UNBLOCK`` from the worker's other connection, and its reply is always
+read, so the worker knows whether a job was handed over.
+
+One connection blocks on one list: a worker with several queues waits on
+them in turn, from a random first one, ``ROTATE`` seconds each, and the
+reserve after every wait looks at all of them.  Idle workers of a fleet that
+share a queue list thus block on all its queues between them (one new job
+wakes one of them), and a lone worker finds a job on a queue it is not
+blocked on within ``ROTATE``.  Queues past MAX_WAIT_QUEUES, and patterns
 matching no queue yet, are looked at every PATTERN_POLL seconds.
+
+Before its first wait on a queue the worker records it
+(``Store.record_handover``), so its exit and a prune find its hand-over lists
+without scanning the keyspace.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from resqued.resque import connection
+from resqued.resque.script_call import ScriptCall
 from resqued.resque.store import Store
 from resqued.worker.control import Control
 from resqued.worker.retry import REDIS_DOWN, RedisRetry
 
-MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues at once
+MAX_WAIT_QUEUES = 4  # idle workers block on at most this many queues, in turn
+ROTATE = 1.0  # longest wait on one queue of several before the next reserve
 PATTERN_POLL = 0.5  # how often queues nobody can block on are looked at
 MIN_POLL = 0.1  # shortest idle or paused poll: INTERVAL=0 must not spin on Redis
 
@@ -40,54 +53,64 @@ class IdleWait:
         self.retry = retry
         self.interval = interval
         self.handover: list[str] = []  # queues whose hand-over list may hold a job for us
-        self._conns: dict[str, tuple[Any, int]] = {}  # queue -> (connection, client id)
+        self.recorded: set[str] = set()  # queues recorded in Keys.handovers(worker_id)
+        self.link: ScriptCall | None = None  # the reserve's connection, borrowed between calls
+        self._turn = random.randrange(MAX_WAIT_QUEUES)  # which queue of several is next
+
+    def use(self, link: ScriptCall) -> None:
+        """Wait on the worker's reserve connection."""
+        self.link = link
+
+    def forget_records(self) -> None:
+        """Redis lost this worker's registration (restarted empty, or pruned): record again."""
+        self.recorded.clear()
 
     def wait(self, queues: list[str]) -> None:
-        """Block until one of the first queues has a job, a control call, or ``interval`` ends."""
+        """Block until a queue has a job, a control call, or the wait's time is up."""
         watched = queues[:MAX_WAIT_QUEUES]
         if not watched or len(queues) > MAX_WAIT_QUEUES:  # patterns may match new queues
             timeout = max(min(PATTERN_POLL, self.interval), MIN_POLL)
+        elif len(watched) > 1:
+            timeout = max(min(ROTATE, self.interval), MIN_POLL)
         else:
             timeout = max(self.interval, MIN_POLL)
-        if not watched:
+        if not watched or self.link is None:
             self.control.sleep(timeout)
             return
-        self.handover += [q for q in watched if q not in self.handover]
-        keys = self.store.keys
-        waits: list[tuple[Any, int]] = []
+        self._turn += 1
+        queue = watched[self._turn % len(watched)]
         try:
-            for q in watched:
-                conn, cid = self._connection(q)
-                command = ("BLMOVE", keys.queue(q), keys.inflight(self.worker_id, q))
-                conn.send_packed_command(conn.pack_commands([(*command, "LEFT", "LEFT", timeout)]))
-                waits.append((conn, cid))
-            self.control.sleep(timeout + 1.0, *(socket_fileno(conn) for conn, _ in waits))
-            taken = [
-                q for q, (conn, cid) in zip(watched, waits, strict=True) if self._end(conn, cid)
-            ]
-            for q in taken[1:]:  # one job a wait: the others go back to the head of their queue
-                self.store.requeue_handover(self.worker_id, q)
+            self._block(queue, timeout)
         except REDIS_DOWN as exc:
-            self.close()
+            self.link.reset()
             self.retry.pause_after_failure(exc)
 
+    def _block(self, queue: str, timeout: float) -> None:
+        assert self.link is not None
+        store, keys = self.store, self.store.keys
+        if queue not in self.recorded:
+            store.record_handover(self.worker_id, queue)
+            self.recorded.add(queue)
+        if queue not in self.handover:
+            self.handover.append(queue)
+        cid = self.link.client_id()
+        conn = self.link.connection()
+        command = ("BLMOVE", keys.queue(queue), keys.inflight(self.worker_id, queue))
+        conn.send_packed_command(
+            conn.pack_commands([(*command, "LEFT", "LEFT", timeout)]), check_health=False
+        )
+        answered = False
+        try:
+            self.control.sleep(timeout + 1.0, socket_fileno(conn))
+            while not conn.can_read(timeout=0):
+                store.redis.client_unblock(cid)
+                if conn.can_read(timeout=0.05):
+                    break
+            conn.read_response()
+            answered = True
+        finally:
+            if not answered:  # a reply left unread would be the next reserve's: drop it
+                self.link.reset()
+
     def close(self) -> None:
-        for conn, _ in self._conns.values():
-            conn.disconnect()
-        self._conns.clear()
-
-    def _connection(self, queue: str) -> tuple[Any, int]:
-        """A connection kept for waiting on ``queue``, with its Redis client id."""
-        if queue not in self._conns:
-            conn = self.store.dedicated_connection()
-            conn.send_command("CLIENT", "ID")
-            self._conns[queue] = (conn, int(conn.read_response()))
-        return self._conns[queue]
-
-    def _end(self, conn: Any, cid: int) -> bool:
-        """Unblock a wait (if it still waits) and read its reply: whether it took a job."""
-        while not conn.can_read(timeout=0):
-            self.store.redis.client_unblock(cid)
-            if conn.can_read(timeout=0.05):
-                break
-        return conn.read_response() is not None
+        """Nothing of its own to close: the wait borrows the reserve's connection."""

@@ -18,7 +18,7 @@ import logging
 from resqued import hooks, jobs
 from resqued.process import proctitle
 from resqued.process.wakeup import Wakeup
-from resqued.resque import registry
+from resqued.resque import prune, registry
 from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -131,10 +131,11 @@ class Worker(Control):
     def _register(self) -> None:
         self.started = registry.register(self.store, self.id, jobs.run_failure_hooks)
         if self.options.prune:
-            registry.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
+            prune.prune_dead_workers(self.store, self.id, jobs.run_failure_hooks)
 
     def _reregister(self) -> None:
         registry.reregister(self.store, self.id, self.started)
+        self.idle.forget_records()  # its hand-over record went with its registration
 
     def _unregister(self) -> None:
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)

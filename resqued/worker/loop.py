@@ -58,6 +58,7 @@ class JobLoop:
         self.idle = idle
         self.run_job = run_job
         self.reserver = Reserver(store, queues, worker_id, options.pause_key, idle.handover)
+        idle.use(self.reserver.script)  # one connection for the reserve and the idle wait
         self.budget = budget  # jobs_per_fork, shared by every worker of the process
         self.reregister = reregister  # the reserve found this worker missing from the registry
         self.board = control.board  # the listener's view of this worker (None: standalone)
@@ -73,6 +74,9 @@ class JobLoop:
             self._jobs()
         finally:
             try:
+                # No job any more: recording the last outcome and unregistering wait on
+                # Redis as long as it takes, and the stuck timeout leaves a stopping worker be.
+                self._state("stopping")
                 self.flush()
             finally:
                 self.reserver.close()
@@ -115,6 +119,9 @@ class JobLoop:
                 self._state("paused")
                 proctitle.worker("Paused")
                 control.sleep(max(min(opts.interval, 1.0), MIN_POLL))
+            elif opts.burst:  # Resque's INTERVAL=0, RQ's --burst: done when nothing is left
+                log.info("worker %s: queues empty, exiting (burst)", self.id)
+                break
             else:
                 self._state("waiting")
                 hooks.run_worker_hooks("queue_empty")
@@ -141,7 +148,7 @@ class JobLoop:
         # Record the last job's outcome and give back any job a wait took, before idling.
         control = self.control
         self.flush()
-        self.retry.call(lambda: registry.requeue_handed_over(self.store, self.id))
+        self.retry.call(lambda: registry.requeue_handed_over(self.store, self.id, forget=False))
         hooks.run_worker_hooks("before_pause", self.control)
         self._state("paused")
         proctitle.worker("Paused")

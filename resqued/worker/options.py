@@ -38,6 +38,7 @@ class WorkerOptions:
     memory_limit: int = 0  # bytes; the listener watches memory, the title shows it
     memory_soft_limit: int = 0
     max_age: float = 0.0  # seconds (jitter included); the listener replaces the worker then
+    burst: bool = False  # exit when the queues are empty (`resqued work --burst`, INTERVAL=0)
 
     @property
     def limits_tag(self) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
-from support.cli import run
+from support.cli import cli_env, run
 
 from resqued.version import __version__
 
@@ -40,6 +44,8 @@ def test_help_and_version():
     assert helped.returncode == 0
     for flag in ("-D", "-n", "--queue", "--redis", "-c", "-p", "-l", "--test", "--hot-swap"):
         assert flag in helped.stdout
+    # -E's default: resque-pool's order, the first set wins (resqued/config/yaml_pool.py)
+    assert "$RACK_ENV, $RAILS_ENV, $RESQUE_ENV" in " ".join(helped.stdout.split())
     assert run("--version").stdout.strip() == f"resqued {__version__}"
     for sub in ("work", "quit-and-wait", "pause", "resume", "status"):
         assert run(sub, "--help").returncode == 0
@@ -157,3 +163,56 @@ def test_pause_and_resume_describe_themselves():
     pause, resume = run("pause", "--help").stdout, run("resume", "--help").stdout
     assert "Stop taking new jobs" in pause and "Stop taking" not in resume
     assert "Take new jobs again" in resume
+
+
+def run_limited(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``run`` with 30 s and 2 GB of address space: a command reading /dev/zero to its end
+    fails on its own instead of taking the machine's memory."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "resqued.cli", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(None),
+        timeout=30,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=limit,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["work", "-q", ""], "-q/--queue: an empty queue name"),
+        (["work", "-q", "high,,low"], "-q/--queue: an empty queue name in 'high,,low'"),
+        (["work", "-q", "high", "-q", " "], "-q/--queue: an empty queue name"),
+        (["work", "--namespace", ""], "argument --namespace: must not be empty"),
+        (["status", "--namespace", ""], "argument --namespace: must not be empty"),
+        (["pause", "--all", "--namespace", ""], "argument --namespace: must not be empty"),
+        (["queues", "--namespace", ""], "argument --namespace: must not be empty"),
+        (["failed", "list", "--namespace", ""], "argument --namespace: must not be empty"),
+        (["-n", "1", "--namespace", "", "--test"], "argument --namespace: must not be empty"),
+        (["-c", "/dev/zero", "--test"], "config file /dev/zero is not a regular file"),
+        (["-c", "{tmp}/fifo.py", "--test"], "config file {tmp}/fifo.py is not a regular file"),
+        (["-c", "{tmp}/big.py", "--test"], "config file {tmp}/big.py is larger than 1 MiB"),
+        (["-c", "{tmp}/big.yml", "--test"], "config file {tmp}/big.yml is larger than 1 MiB"),
+        (["-c", "{tmp}/big.rb", "--test"], "config file {tmp}/big.rb is larger than 1 MiB"),
+        (["-c", "{tmp}/ns.py", "--test"], "{tmp}/ns.py:1: namespace must not be empty"),
+    ],
+)
+def test_issue_23_bad_input_is_one_line(tmp_path, redis_url, args, cause):
+    """Nothing runs on an empty queue or namespace; no config file is read without end."""
+    os.mkfifo(tmp_path / "fifo.py")
+    for name in ("big.py", "big.yml", "big.rb"):
+        (tmp_path / name).write_text("# padding\n" * 120_000)
+    (tmp_path / "ns.py").write_text("namespace('')\n")
+    args = [a.format(tmp=tmp_path) for a in args]
+    out = run_limited(*args, "--redis", redis_url, cwd=tmp_path)
+    assert out.returncode in (1, 2), out
+    [line] = out.stderr.strip().splitlines()
+    assert cause.format(tmp=tmp_path) in line, line

@@ -114,3 +114,45 @@ def test_user_runs_listener_and_workers_and_logs_still_reopen(compat, r):  # noq
 
 def listeners(pid: int) -> list[int]:
     return [p for p, _, title in descendants(pid) if " listener #" in title]
+
+
+CAPFILE_WORKERS = "require('compat_jobs')\nworkload(['import'] * 2)\ninterval(1)\n"
+
+
+def paused(m_pid: int, n: int):
+    return lambda: sum("Paused" in t for _, t in workers(m_pid)) == n
+
+
+def test_the_capfile_flow_with_relay_signals_or_resqued_pause(compat, app_dir, r):  # noqa: F811
+    """The README's Capfile: workers:pause (kill -USR2 <master>), workers:resume (kill
+    -CONT), workers:reload (HUP). With --relay-signals the kills work as they did; a plain
+    master keeps resqued's USR2 (re-exec), and `resqued pause/resume -p` replace them."""
+    (app_dir / "workers.py").write_text(CAPFILE_WORKERS)
+    m = compat("resqued", "-c", "workers.py", "--relay-signals", "-p", "w.pid", cwd=app_dir)
+    wait_for(waiting(m.pid, "import", 2), 20, "2 workers")
+    master = int((app_dir / "w.pid").read_text())  # `status workers | cut -d ' ' -f 4`
+    os.kill(master, signal.SIGUSR2)  # workers:pause
+    wait_for(paused(m.pid, 2), 10, "both paused")
+    push(r, "import", "Report")
+    os.kill(master, signal.SIGCONT)  # workers:resume
+    wait_for(lambda: r.llen("record") == 1, 10, "the job taken after the resume")
+    before = {pid for pid, _ in workers(m.pid)}
+    m.signal(signal.SIGHUP)  # workers:reload
+    wait_for(lambda: waiting(m.pid, "import", 2)() and not before & {p for p, _ in
+             workers(m.pid)}, 20, "2 new workers")  # fmt: skip
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+    # A plain master: USR2 is its re-exec; `resqued pause -p` is the Capfile's pause
+    plain = compat("resqued", "-c", "workers.py", "-p", "p.pid", cwd=app_dir)
+    wait_for(waiting(plain.pid, "import", 2), 20, "2 workers")
+    kept = {pid for pid, _ in workers(plain.pid)}
+    assert compat("resqued", "pause", "-p", "p.pid", cwd=app_dir).wait(30) == 0
+    wait_for(paused(plain.pid, 2), 10, "both paused through Redis")
+    push(r, "import", "Report")
+    assert compat("resqued", "resume", "-p", "p.pid", cwd=app_dir).wait(30) == 0
+    wait_for(lambda: r.llen("record") == 2, 10, "the job taken after resqued resume")
+    plain.signal(signal.SIGUSR2)
+    wait_for(lambda: "re-exec: took over 1 listener(s)" in plain.output(), 30, "re-exec")
+    assert {pid for pid, _ in workers(plain.pid)} == kept  # the same workers, not paused
+    plain.signal(signal.SIGQUIT)
+    assert plain.wait(30) == 0

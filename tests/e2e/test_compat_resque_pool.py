@@ -75,8 +75,11 @@ def test_daemon_and_environment_as_the_readme_starts_it(compat, tmp_path, r):  #
         assert f"] resque-pool[{where.name}] " in f.read().replace("\0", " ")
     # the daemon's default files
     assert (where / "log" / "resque-pool.stdout.log").exists()
-    assert "Resque Pool running in production environment" in launcher.output()
-    assert "master" in (where / "log" / "resque-pool.stderr.log").read_text()
+    # resque-pool's line once -d and the log files took effect: in the file, not the terminal
+    assert "running in" not in launcher.output()
+    stderr_log = (where / "log" / "resque-pool.stderr.log").read_text()
+    assert "Resque Pool running in production environment" in stderr_log
+    assert "master" in stderr_log
     # every worker (and the listener) in a process group of its own: Ctrl-C reaches the master only
     pids = [pid for pid, _ in workers(master)]
     assert all(pgid(pid) == pid for pid in pids) and pgid(master) not in map(pgid, pids)

@@ -127,8 +127,15 @@ def test_a_python_config_with_starter_hooks_job_queues_and_log_rotation(compat, 
         for _ in range(40):
             push(r, "mail", "Mailer", f"r{n}")
         wait_for(lambda n=n: r.get("resque:stat:processed") == str(40 * n).encode(), 30, "jobs")
+        # rotated: log.N is there (from the 2nd rotation on, log.2 already is) and the
+        # current file is below log_shift_size again
         wait_for(
-            lambda n=n: (logs / f"resque_starter.log.{min(n, 2)}").exists(), 30, f"rotation {n}"
+            lambda n=n: (
+                (logs / f"resque_starter.log.{min(n, 2)}").exists()
+                and len(read(logs / "resque_starter.log")) < 2000
+            ),
+            30,
+            f"rotation {n}",
         )
     assert sorted(p.name for p in logs.iterdir()) == [
         "resque_starter.log",
@@ -148,13 +155,80 @@ def test_test_flag_prints_the_table(compat, app_dir):  # noqa: F811
     p = compat("resque-starter", "-c", "resque.conf.rb", "-r", "compat_jobs", "--test", cwd=app_dir)
     assert p.wait(30) == 0, p.output()
     assert "1  high,low\n2  high,low\n3  high,low\n3 workers" in p.output()
-    bad = compat("resque-starter", cwd=app_dir)
-    assert bad.wait(30) == 2 and "option --config is required" in bad.output()
+    bad = compat("resque-starter", cwd=app_dir)  # resque_starter: its usage, then exit 1
+    assert bad.wait(30) == 1
+    assert bad.output().startswith("usage: resque-starter ")
+    assert bad.output().rstrip().endswith("\nresque-starter: option --config is required")
     (app_dir / "typo.rb").write_text("concurency 3\n")
     typo = compat("resque-starter", "-c", "typo.rb", cwd=app_dir)
     assert typo.wait(30) == 1
-    assert "typo.rb:1: 'concurency' is not a setting resque-starter reads" in typo.output()
+    assert "typo.rb:1: 'concurency' is not a setting resqued reads from a Ruby file: " in (
+        typo.output()
+    )
+
+
+# Ruby resqued's config/resqued.rb (its README's example, and its own hooks).
+RESQUED_RB = """\
+before_fork do
+  require File.expand_path('../environment', __FILE__)
+end
+after_fork do |worker|
+  worker.term_timeout = 2
+end
+worker 'mail'
+worker 'reports', interval: 0.5
+worker_pool 3, :interval => 1
+queue 'high', 'low', count: 2
+queue 'mail', percent: 40
+2.times { worker 'mail', 'reports' }
+"""
+
+
+def test_resque_starter_script_with_a_ruby_resqued_config(compat, app_dir, r):  # noqa: F811
+    """``bundle exec resque_starter -c ...`` (the README's name) given Ruby resqued's file."""
+    (app_dir / "config").mkdir()
+    (app_dir / "config" / "resqued.rb").write_text(RESQUED_RB)
+    m = compat("resque_starter", "-c", "config/resqued.rb", "-r", "compat_jobs", cwd=app_dir)
+    wait_for(waiting(m.pid, "mail,reports", 2), 20, "the 2.times workers")
+    for queues, n in (("mail", 1), ("reports", 1), ("high,low,mail", 1), ("high,low", 1)):
+        wait_for(waiting(m.pid, queues, n), 10, f"{n} on {queues}")
+    assert len(workers(m.pid)) == 7
+    out = m.output()
+    assert "resqued.rb:1: the before_fork block is Ruby code: skipped (-r names the app" in out
+    assert "resqued.rb:4: the after_fork block is Ruby code: skipped" in out
+    push(r, "reports", "Report")
+    wait_for(lambda: r.llen("record") == 1, 10, "a job done")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+    # A line no Ruby reader here can take: one line naming the file, the line and the fix.
+    (app_dir / "config" / "factory.rb").write_text(
+        "worker_factory { |q| Resque::Worker.new(*q) }\n"
+    )
+    bad = compat("resque_starter", "-c", "config/factory.rb", cwd=app_dir)
+    assert bad.wait(30) == 1
+    lines = bad.output().strip().splitlines()
+    assert lines == [
+        f"resqued: {app_dir}/config/factory.rb:1: worker_factory is Ruby code: write this config "
+        "in Python (docs/migrating/ruby-resqued.md, resque_starter.md)"
+    ]
 
 
 def read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def test_log_shift_age_spellings_of_rubys_logger(compat, app_dir, r):  # noqa: F811
+    """'monthly' (and :daily, 'weekly' ...) as Ruby's Logger and the starter's config take them."""
+    for spelling in (":daily", "'Weekly'", "'monthly'", ":monthly"):
+        (app_dir / "s.rb").write_text(f"concurrency 1\nqueues %w(mail)\nlog_shift_age {spelling}\n")
+        t = compat("resque-starter", "-c", "s.rb", "--test", cwd=app_dir)
+        assert t.wait(30) == 0, t.output()
+    (app_dir / "log").mkdir()
+    (app_dir / "m.rb").write_text(
+        "concurrency 1\nqueues %w(mail)\nlogger ::Logger.new('log/starter.log', 'monthly')\n"
+    )
+    m = compat("resque-starter", "-c", "m.rb", "-r", "compat_jobs", cwd=app_dir)
+    wait_for(waiting(m.pid, "mail", 1), 20, "a worker")
+    wait_for(lambda: "started" in read(app_dir / "log" / "starter.log"), 10, "the log file")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0

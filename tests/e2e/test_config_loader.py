@@ -58,3 +58,16 @@ def test_a_failing_loader_keeps_the_current_workers(resqued, app_dir, r):
     r.set("want:alpha", "not a number")
     wait_for(lambda: "config_loader hook counts failed" in m.output(), 10, "loader error logged")
     assert worker_titles(m.pid) == before
+
+
+def test_dash_e_reaches_the_loader(resqued, app_dir, r):
+    """``resqued -E staging``: the loader is called with "staging", as resque-pool's -E does."""
+    (app_dir / "loader.py").write_text(
+        "@config_loader\ndef counts(env):\n    return {f'env-{env}': 1}\n"
+    )
+    env = {"RACK_ENV": "", "RAILS_ENV": "production", "RESQUE_ENV": ""}
+    m = resqued("-c", str(app_dir / "loader.py"), "-E", "staging", env=env, cwd=app_dir)
+    wait_for(lambda: titles_are(m.pid, "Waiting for env-staging"), 15, "a worker on env-staging")
+    # Without -E, the first of $RACK_ENV, $RAILS_ENV, $RESQUE_ENV that is set.
+    m2 = resqued("-c", str(app_dir / "loader.py"), env=env, cwd=app_dir)
+    wait_for(lambda: titles_are(m2.pid, "Waiting for env-production"), 15, "env-production")

@@ -257,6 +257,34 @@ def test_usr2_with_broken_release_keeps_old_master(resqued, app_dir, r):
     wait_for(reload_done(m, m.pid, 2, 2), 20, "reload after a cancelled re-exec")
 
 
+@pytest.mark.parametrize("hang", ["release", "before_exec"])
+def test_usr2_preflight_gives_up_after_the_boot_timeout(resqued, app_dir, r, hang):
+    """A release that hangs on import, or a before_exec hook that hangs: the re-exec is
+    cancelled after --boot-timeout (default 60 s, as docs/signals.md says), not later."""
+    write_app(app_dir, "v1", 1)
+    m, pid_path = start_master(resqued, app_dir, "--boot-timeout", "6")
+    wait_for(lambda: len(worker_procs(m.pid)) == 1, 15, "1 worker")
+    before = sorted(p for p, _, _ in worker_procs(m.pid))
+    if hang == "release":  # the new release's resqued itself never gets to its check
+        shadow = app_dir / "resqued"
+        shadow.mkdir()
+        (shadow / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    else:
+        write_app(app_dir, "v1", 1, "@before_exec\ndef slow():\n    time.sleep(600)\n")
+        conf = app_dir / "conf.py"
+        conf.write_text("import time\n" + conf.read_text())
+    sent = time.monotonic()
+    m.signal(signal.SIGUSR2)
+    wait_for(lambda: "re-exec cancelled" in m.output(), 40, "the preflight given up")
+    took = time.monotonic() - sent
+    assert took < 30, f"the preflight ran {took:.0f}s with --boot-timeout 6"
+    assert "still running after" in m.output() and "took over" not in m.output()
+    assert sorted(p for p, _, _ in worker_procs(m.pid)) == before
+    assert int(pid_path.read_text()) == m.pid
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
+
+
 def test_hup_while_new_listener_boots(resqued, app_dir, r):
     write_app(app_dir, "v1", 2)
     m, pid_path = start_master(resqued, app_dir)
@@ -329,15 +357,19 @@ def test_quit_and_wait_reports_a_master_still_running(resqued, app_dir, r):
             "quit-and-wait",
             str(app_dir / "m.pid"),
             "--grace-period",
-            "1",
+            "6",  # it gives up 5 s before the end, as Ruby resqued's
         ],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
-    assert result.returncode == 1
-    assert "still running" in result.stdout
+    assert result.returncode == 99  # Ruby resqued's status
+    assert "still running after 1s" in result.stdout
+    quiet = [sys.executable, "-m", "resqued.cli", "quit-and-wait", str(app_dir / "m.pid")]
+    result = subprocess.run([*quiet, "--grace-period", "5", "--quiet"], capture_output=True,
+                            text=True, env=env, timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (99, "", "")
 
 
 def test_pause_and_resume_per_master_and_globally(resqued, app_dir, r, redis_url):
@@ -380,6 +412,29 @@ def test_systemd_notifications(resqued, app_dir, r, tmp_path):
     m.signal(signal.SIGQUIT)
     expect("STOPPING=1")
     sock.close()
+    assert m.wait(30) == 0
+
+
+def test_systemd_ready_comes_once_the_workers_registered(resqued, app_dir, r, tmp_path):
+    """READY=1 at start waits for every worker to be in Redis (the listener being ready
+    is not enough); meanwhile STATUS says the workers are starting, never "0 workers"."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    slow = "import time\n@after_fork\ndef slow(worker):\n    time.sleep(1)\n"  # before registering
+    write_app(app_dir, "v1", 2, slow)
+    m, _ = start_master(resqued, app_dir, env={"NOTIFY_SOCKET": path})
+    before: list[str] = []
+    while "READY=1" not in (message := sock.recv(4096).decode()).split("\n"):
+        before.append(message)
+    registered = r.smembers("resque:workers")  # read as soon as READY=1 came
+    sock.close()
+    assert len(registered) == 2
+    assert "STATUS=gen 1, 2 workers" in message.split("\n")
+    assert "STATUS=gen 1, starting 2 workers" in before
+    assert not any("0 workers" in m for m in before)
+    m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
 
 

@@ -7,7 +7,9 @@ not ours runs inside a private PID namespace (``support.pidns``): a wrong
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 
 import pytest
 from support.pidns import in_pid_namespace
@@ -208,3 +210,67 @@ def test_the_master_records_who_wrote_the_pidfile(resqued, tmp_path, r):
     m.signal(signal.SIGQUIT)
     assert m.wait(20) == 0
     assert not path.exists() and not (tmp_path / "m.pid.start").exists()
+
+
+PIDFILE_COMMANDS = {  # every command that reads a pidfile, and its exit status on a bad one
+    "quit-and-wait": (["quit-and-wait", "{path}", "--grace-period", "1"], 2),
+    "pause": (["pause", "-p", "{path}", "--redis", "{url}"], 1),
+    "resume": (["resume", "-p", "{path}", "--redis", "{url}"], 1),
+    "start": (["-n", "1", "-p", "{path}", "--redis", "{url}"], 1),
+    "hot-swap": (["-n", "1", "-p", "{path}", "--hot-swap", "--redis", "{url}"], 1),
+}
+
+
+@pytest.mark.parametrize("command", sorted(PIDFILE_COMMANDS))
+@pytest.mark.parametrize(
+    ("kind", "cause"),
+    [
+        ("fifo", "is not a regular file"),
+        (str(1 << 63), f"holds pid {1 << 63}, which cannot be a pid"),
+        ("4194305", "holds pid 4194305, which cannot be a pid"),
+    ],
+)
+def test_a_pidfile_that_is_a_fifo_or_beyond_any_pid_is_one_line(
+    tmp_path, r, redis_url, command, kind, cause
+):
+    """A FIFO never blocks a reader; a pid no kernel gives is refused, not a traceback."""
+    path = tmp_path / "bad.pid"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(f"{kind}\n")
+    template, code = PIDFILE_COMMANDS[command]
+    args = [a.format(path=path, url=redis_url) for a in template]
+    out = in_pid_namespace(
+        PRELUDE
+        + f"""
+bystander = victim()
+result = run_resqued(*{args!r}, timeout=30)
+report(result=result, bystander_alive=running(bystander))
+"""
+    )
+    assert out["bystander_alive"]
+    assert out["result"]["rc"] == code, out["result"]
+    line = one_line(out["result"])
+    assert str(path) in line and cause in line, line
+    assert r.keys("resque:resqued:pause:*") == []
+    assert os.path.exists(path) and (kind != "fifo" or stat.S_ISFIFO(os.stat(path).st_mode))
+
+
+def test_resume_refuses_a_pidfile_naming_a_dead_pid(tmp_path, r, redis_url):
+    path = tmp_path / "dead.pid"
+    out = in_pid_namespace(
+        PRELUDE
+        + f"""
+import subprocess
+gone = subprocess.Popen(["true"])
+gone.wait()
+open({str(path)!r}, "w").write(f"{{gone.pid}}\\n")
+report(result=run_resqued("resume", "-p", {str(path)!r}, "--redis", {redis_url!r}),
+       pid=gone.pid)
+"""
+    )
+    assert out["result"]["rc"] == 1, out["result"]
+    assert "resumed" not in out["result"]["stdout"]
+    line = one_line(out["result"])
+    assert f"names pid {out['pid']}, which has exited: no master to resume" in line

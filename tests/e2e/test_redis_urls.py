@@ -168,3 +168,38 @@ def test_no_password_where_one_is_needed_fails_fast(tmp_path):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return run(*args, timeout=30)
+
+
+def test_a_database_the_server_does_not_have_is_refused_with_one_line(redis_server):
+    """``/99`` beyond ``databases`` (16): --test and the start refuse it, as the commands do."""
+    url = redis_server.url.rpartition("/")[0] + "/99"
+    cause = "has no database 99 (beyond the server's 'databases' setting"
+    for args in (["-n", "1", "--test"], ["status"], ["pause", "--all"], ["work", "-i", "1"]):
+        out = run_cli(*args, "--redis", url)
+        assert out.returncode == 1, (args, out)
+        [line] = out.stderr.strip().splitlines()
+        assert cause in line, (args, line)
+    start = run_cli("-n", "1", "--redis", url)  # it used to run, its workers crash-looping
+    assert start.returncode == 1, start
+    assert "Traceback" not in start.stderr and "crashed" not in start.stderr, start.stderr
+    [line] = [x for x in start.stderr.splitlines() if "ERROR: cannot start: " in x]
+    assert cause in line, start.stderr
+
+
+def test_sentinel_errors_are_one_short_line(resqued, app_dir, redis_server, tmp_path):
+    """No Sentinel answers for the service: one line naming each Sentinel and its cause."""
+    dead = RedisServer(tmp_path).port  # nobody listens there
+    url = f"redis+sentinel://127.0.0.1:{dead},127.0.0.1:{redis_server.port}/mymaster/0"
+    for args in (["status"], ["pause", "--all"], ["-n", "1", "--test"]):
+        out = run_cli(*args, "--redis", url)
+        assert out.returncode == 1, (args, out)
+        [line] = out.stderr.strip().splitlines()
+        assert "<redis" not in line and len(line) < 400, line
+        assert "no Sentinel gave a primary for service 'mymaster'" in line, line
+        assert f"127.0.0.1:{dead}: " in line and "refused" in line.lower(), line
+        assert f"127.0.0.1:{redis_server.port}: unknown command 'SENTINEL'" in line, line
+    w = resqued("work", "-i", "1", "--redis", url, cwd=app_dir, redis=False)  # keeps trying
+    wait_for(lambda: "unavailable" in w.output(), 20, "the outage logged")
+    lines = w.output().splitlines()
+    assert not [x for x in lines if "<redis" in x or len(x) > 500], lines
+    assert any("no Sentinel gave a primary for service 'mymaster'" in x for x in lines)

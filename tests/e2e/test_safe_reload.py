@@ -187,14 +187,32 @@ def dead_url(tmp_path: Path) -> str:
     return server.url
 
 
-def test_test_and_daemonize_fail_when_redis_does_not_answer(app_dir, tmp_path):
+def test_test_without_redis_passes_unless_strict(app_dir, tmp_path):
+    """A config lint in CI, where no Redis runs: the table, exit 0, one line saying so;
+    --strict (and the start of a real master) needs Redis to answer."""
     url = dead_url(tmp_path)
-    out = run_cli("-n", "1", "--test", cwd=app_dir, redis_url=url)
-    assert "does not answer" in one_line_error(out)
+    out = run_cli("-n", "2", "--queue", "high=1", "-r", "demo_jobs", "--test", cwd=app_dir,
+                  redis_url=url)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:4] == ["#  queues", "1  high", "2  *", "2 workers"]  # the table first
+    assert lines[4] == "app: imported demo_jobs"
+    assert len(lines) == 6 and lines[5].startswith(f"redis at {url} does not answer: ")
+    assert lines[5].endswith("(not needed for --test; --test --strict requires it)")
+    strict = run_cli("-n", "1", "--test", "--strict", cwd=app_dir, redis_url=url)
+    assert "does not answer" in one_line_error(strict) and strict.stdout == ""
+    # What cannot work still fails without Redis: a config, an app that does not import
+    bad = write_conf(app_dir, "worker_processes(2)\nqueue('x', 'lots%')\n")
+    assert "lots%" in one_line_error(run_cli("-c", str(bad), "--test", cwd=app_dir,
+                                             redis_url=url))  # fmt: skip
+    missing = run_cli("-n", "1", "-r", "missing_module", "--test", cwd=app_dir, redis_url=url)
+    assert "cannot require 'missing_module'" in one_line_error(missing)
     pidfile = tmp_path / "m.pid"
     out = run_cli("-D", "-n", "1", "-p", str(pidfile), cwd=app_dir, redis_url=url)
     assert "does not answer" in one_line_error(out)
     assert not pidfile.exists()
+    lone = run_cli("--strict", "-n", "1", cwd=app_dir, redis_url=url)
+    assert lone.returncode == 2 and "--strict goes with --test" in lone.stderr
 
 
 def test_daemonize_fails_with_the_reason_when_the_app_cannot_load(app_dir, redis_url, tmp_path):
@@ -210,7 +228,7 @@ def test_a_wrong_password_fails_fast_with_one_line(app_dir, tmp_path):
     server.start()
     try:
         wrong = f"redis://:wrong@127.0.0.1:{server.port}/0"
-        out = run_cli("-n", "1", "--test", cwd=app_dir, redis_url=wrong)
+        out = run_cli("-n", "1", "--test", cwd=app_dir, redis_url=wrong)  # not --strict
         line = one_line_error(out)
         assert "refused the credentials" in line and "wrong" not in line.split("credentials")[0]
         out = run_cli("-n", "1", cwd=app_dir, redis_url=wrong)  # not retried like an outage
@@ -278,3 +296,19 @@ def test_a_master_killed_during_a_hung_config_check_takes_the_check_along(resque
     finally:
         for pid in checks():  # left running (the test failed): ours, it runs in app_dir
             os.kill(pid, signal.SIGKILL)
+
+
+def test_usr2_preflight_is_strict_about_the_new_releases_redis(resqued, app_dir, r, tmp_path):
+    """The USR2 preflight runs --test --strict: a new release whose Redis does not answer (a
+    typo in its URL) is not exec'd; the running master and its workers stay."""
+    conf = write_conf(app_dir, GOOD)
+    m = resqued("-c", str(conf), "-r", "demo_jobs", cwd=app_dir, redis=False)  # $REDIS_URL
+    wait_for(lambda: len(workers(m.pid)) == 2, 20, "2 workers")
+    before = sorted(workers(m.pid))
+    conf.write_text(GOOD + f"redis({dead_url(tmp_path)!r})\n")
+    m.signal(signal.SIGUSR2)
+    wait_for(lambda: "re-exec cancelled" in m.output(), 30, "preflight failure logged")
+    assert "does not answer" in m.output().split("re-exec cancelled", 1)[1].splitlines()[0]
+    assert alive(m.pid) and sorted(workers(m.pid)) == before
+    push(r, "default", "Record", "still working")
+    wait_for(lambda: r.llen("record") == 1, 10, "a job done by the old workers")

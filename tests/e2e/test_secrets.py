@@ -156,6 +156,12 @@ def test_ways_that_never_put_the_password_on_a_command_line(
         f"redis://:{ENCODED}@127.0.0.1:6379/0?frobnicate=1",
         f"redis+sentinel://:{SECRET}@127.0.0.1:26379/mymaster/0",
         f"unix://:{SECRET}@",
+        f"redis:/:{SECRET}@127.0.0.1:6379/0",  # no '://': nothing tells the password apart
+        f"redis:/:{ENCODED}@127.0.0.1:6379/0",
+        f":{ENCODED}@127.0.0.1:6379",
+        f"{SECRET}@127.0.0.1",
+        SECRET,  # a bare password where the URL belongs
+        f"{SECRET}://127.0.0.1:6379/0",  # a password taken for a scheme
     ],
 )
 @pytest.mark.parametrize(

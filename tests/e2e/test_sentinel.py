@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from support.cli import run
 from support.procs import wait_for
 from support.sentinel import SentinelSetup
 
@@ -180,3 +181,15 @@ def test_sentinel_failover_under_load(resqued, app_dir, cluster):
     assert counts["lost"] == 0 and counts["twice"] == 0 and counts["limbo"] == 0
     assert counts["once"] + counts["failed"] == total
     stop_pool(procs)
+
+
+def test_a_service_no_sentinel_knows_is_one_short_line(cluster):
+    """Every Sentinel answers, none knows the service: one line, one cause per Sentinel."""
+    url = cluster.url().replace("/mymaster/", "/nosuch/")
+    for args in (["status"], ["-n", "1", "--test"]):
+        out = run(*args, "--redis", url)
+        assert out.returncode == 1, out
+        [line] = out.stderr.strip().splitlines()
+        assert "no Sentinel gave a primary for service 'nosuch'" in line, line
+        assert line.count(": no such service") == len(cluster.sentinels), line
+        assert "<redis" not in line and PASSWORD not in line

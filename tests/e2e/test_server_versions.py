@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from support import ROOT
 from support.redis_server import RedisServer, embedded_valkey
 
 from resqued.errors import ResquedError
@@ -103,6 +104,21 @@ def test_redis_6_0_is_refused_naming_found_and_needed_versions(start):
     for command in (("GETDEL", "k"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0.01")):
         with pytest.raises(redis.ResponseError, match="unknown command"):
             client.execute_command(*command)
+
+
+def test_test_refuses_a_redis_that_is_too_old(start, tmp_path):
+    """``--test`` passes without a Redis, not with one that answers but is too old."""
+    server = start(old_redis())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": server.url}
+    out = subprocess.run(
+        [sys.executable, "-m", "resqued.cli", "-n", "1", "--test"],
+        capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"resqued: redis at {server.url}: the server is redis 6.0.9; resqued needs Redis 6.2 "
+        "or newer, or Valkey (for BLMOVE and GETDEL)"
+    ]
 
 
 def test_server_refusing_info_is_not_refused(redis_server, r):

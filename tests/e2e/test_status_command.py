@@ -73,7 +73,8 @@ def test_a_master_with_working_waiting_then_paused_workers(resqued, app_dir, r, 
     wait_states(redis_url, mid, ["waiting"] * 3, "3 waiting workers")
     push(r, "default", "Sleep", "slow", 60)
     wait_for(lambda: r.lrange("started", 0, -1), 20, "the job to start")
-    register_worker(r, "rubyhost:77:mail,default", processed=12)  # Ruby Resque
+    beat = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())  # a live one: it beats
+    register_worker(r, "rubyhost:77:mail,default", processed=12, heartbeat=beat)  # Ruby Resque
     register_worker(r, "pyhost:88:mail", started=int(time.time()), heartbeat=None)  # pyres
     wait_states(redis_url, mid, ["working", "waiting", "waiting"], "one working")
 

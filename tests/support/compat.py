@@ -2,7 +2,7 @@
 
 ``compat("resque-pool", "--daemon", "--environment", "production", cwd=app)`` runs
 ``python -m resqued.cli.resque_pool ...`` (the ``resque-pool`` console script's
-module) in the app directory with ``$REDIS_URL`` set, as those tools take Redis
+module; a name not in MODULES, ``resque_starter`` say, runs the installed script) in the app directory with ``$REDIS_URL`` set, as those tools take Redis
 from their environment.  Everything started is killed at the end of the test:
 the command and every process below it, plus any pid given to ``adopt`` (a
 daemonized master, read from its pidfile), checked to be one of ours first.
@@ -54,6 +54,16 @@ IGNORED = (
 )
 
 
+def command_line(command: str) -> list[str]:
+    """``python -m`` the command's module, or (a name not in MODULES) its console script."""
+    if command in MODULES:
+        return [sys.executable, "-m", MODULES[command]]
+    script = Path(sys.executable).parent / command
+    if not script.exists():
+        pytest.fail(f"console script {command} is not installed (pip install -e . installs it)")
+    return [str(script)]
+
+
 class Starter:
     def __init__(self, tmp_path: Path, redis_url: str) -> None:
         self.tmp_path = tmp_path
@@ -73,7 +83,7 @@ class Starter:
         full_env["PYTHONPATH"] = os.pathsep.join([str(where), str(ROOT)])
         with open(log, "wb") as out:
             popen = subprocess.Popen(
-                [sys.executable, "-m", MODULES[command], *args],
+                [*command_line(command), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

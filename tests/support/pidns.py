@@ -10,6 +10,11 @@ one JSON line, which is returned.
 
 Inside, ``from support.pidns import victim, resqued_cmd, ...`` gives the helpers
 below.
+
+``Pid1(cmd, ...)`` runs a command itself as pid 1 of a fresh namespace, as a
+container's main process runs, and ``Pid1.run_inside(cmd)`` runs another
+command in that namespace (``nsenter``), as ``docker exec`` or a Kubernetes
+preStop hook does.
 """
 
 from __future__ import annotations
@@ -68,6 +73,60 @@ def in_pid_namespace(code: str, env: dict[str, str] | None = None, timeout: floa
 def env_paths(env: dict[str, str] | None) -> list[str]:
     extra = (env or {}).get("PYTHONPATH", "")
     return [p for p in extra.split(os.pathsep) if p]
+
+
+class Pid1:
+    """``cmd`` as pid 1 of a private PID namespace (a container's main process).
+
+    The namespace ends with it: when pid 1 exits, Linux kills whatever else runs
+    inside; killing ``unshare`` (``kill()``) takes pid 1 along (``--kill-child``).
+    """
+
+    def __init__(self, cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        if not unshare_works() or not shutil.which("nsenter"):
+            pytest.skip("needs unshare --pid and nsenter (root); never run on the host")
+        self.log = log
+        with open(log, "wb") as out:
+            self.popen = subprocess.Popen(
+                [*UNSHARE, *cmd],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def host_pid(self) -> int:
+        """The pid the host sees for the namespace's pid 1 (the child of ``unshare``)."""
+        from support.procs import ps
+
+        children = [pid for pid, ppid, _ in ps() if ppid == self.popen.pid]
+        if len(children) != 1:
+            raise AssertionError(f"pid 1 of the namespace not found: {children}")
+        return children[0]
+
+    def run_inside(self, cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run ``cmd`` in the namespace (its pids, its /proc) to its end."""
+        return subprocess.run(
+            ["nsenter", "--target", str(self.host_pid()), "--pid", "--mount", "--", *cmd],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait(self, timeout: float = 30) -> int:
+        """pid 1's exit status (``unshare`` exits with it)."""
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
 
 
 # -- helpers for the script inside the namespace ---------------------------------------

@@ -13,6 +13,7 @@ Which server binary the suite runs is chosen by ``RESQUED_TEST_SERVER``:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -97,6 +98,19 @@ def server_executable() -> str:
         pytest.exit(str(exc), 2)
 
 
+_DEBUG_OPTION: dict[str, bool] = {}
+
+
+def debug_command_option(executable: str) -> bool:
+    """Whether the server takes ``--enable-debug-command`` (Redis 7 and Valkey do; 6 has no
+    such option and allows DEBUG anyway)."""
+    if executable not in _DEBUG_OPTION:
+        out = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
+        major = re.search(r"v=(\d+)\.", out)
+        _DEBUG_OPTION[executable] = major is not None and int(major.group(1)) >= 7
+    return _DEBUG_OPTION[executable]
+
+
 class RedisServer:
     """A server on 127.0.0.1 and a free port; no persistence; optional password.
 
@@ -141,6 +155,8 @@ class RedisServer:
         ]
         if self.password:
             cmd += ["--requirepass", self.password]
+        if debug_command_option(cmd[0]):
+            cmd += ["--enable-debug-command", "local"]  # DEBUG SLEEP/POPULATE in fault tests
         return cmd
 
     def start(self) -> None:

@@ -82,7 +82,7 @@ def test_shuffle_queues_keeps_the_names(tmp_path):
         ("@after_fork\ndef f(a, b):\n    pass", r"after_fork hook f must take \(worker\), or \(st"),
         ("@after_spawn\ndef f(a):\n    pass", r"after_spawn hook f must take \(worker, pid, work"),
         ('relay_signals("HUP")', r"c\.py:1: relay_signals: 'HUP' cannot be relayed"),
-        ('log_shift_age("monthly")', "log_shift_age 'monthly' is not supported"),
+        ('log_shift_age("yearly")', "log_shift_age must be a count, daily, weekly or monthly"),
         ('log_level("loud")', "log_level must be one of debug, info, warn, error, fatal"),
         ('logger("stdout")', "logger must be a logging.Logger"),
         ("config_loader(42)", "config_loader needs a function or an object with call"),
@@ -205,18 +205,67 @@ def test_resque_starter_ruby_subset(tmp_path, monkeypatch, caplog):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("concurency 3", r"x\.rb:1: 'concurency' is not a setting resque-starter reads"),
+        ("concurency 3", r"x\.rb:1: 'concurency' is not a setting resqued reads from a Ruby file"),
         ('pid_file "tmp/#{name}.pid"', r"x\.rb:1: string interpolation"),
         ("concurrency Etc.nprocessors", r"x\.rb:1: unsupported name 'Etc' in"),
         ("queues ['a', 'b'].shuffle", r"x\.rb:1: unsupported method \.shuffle"),
         ("after_fork do |s, w, n|\n  x\n", r"x\.rb:1: the block has no end"),
-        ("Rails.application.eager_load!", r"x\.rb:1: .* is not a setting resque-starter reads"),
+        ("Rails.application.eager_load!", r"x\.rb:1: .* write this config in Python \(docs/"),
+        ("worker_factory { |q| Resque::Worker.new(*q) }", r"x\.rb:1: worker_factory is Ruby code"),
+        ("queue 'x', weight: 2", r"x\.rb:1: queue: unknown option in \"'x', weight: 2\""),
+        ("worker 'x', interval: 1, 'y'", r"x\.rb:1: expected an option \(name: value\)"),
+        ("2.times { worker 'x'", r"x\.rb:1: \"worker 'x'\": expected the loop's body on lines"),
+        ("3.times do\n  worker 'x'\n", r"x\.rb:1: the block has no end"),
         ("concurrency ENV.fetch('RS_NOT_SET')", r"x\.rb:1: ENV\.fetch: 'RS_NOT_SET' is not set"),
     ],
 )
 def test_resque_starter_ruby_errors_name_the_line(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         evaluate(tmp_path, text, "x.rb")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("worker 'a', 'b'\nworker", ["a,b", "*"]),
+        ("worker 'a', interval: 1\nworker('b', :interval => 2)", ["a", "b"]),
+        ("worker_pool 3, 'a', 'b'", ["a,b"] * 3),
+        ("worker_pool 4, interval: 1\nqueue 'x', percent: 50\nqueue '*'", ["x,*", "x,*", "*", "*"]),
+        ("worker_pool 2\nqueue 'a', 'b', count: 1", ["a,b", "*"]),
+        ("worker_pool 2\nqueue 'x', {:count => 1}", ["x", "*"]),
+        ("worker_pool 2\nqueue (ENV['RB_NOT_SET'] || 'a,b').split", None),  # not a literal
+        ("2.times { worker 'high' }\n1.times do worker 'low' end", ["high", "high", "low"]),
+        ("2.times do |i|\n  worker 'a'  # a comment\n\n  worker 'b'\nend", ["a", "b", "a", "b"]),
+        ("worker 'a', 'b', 'c', shuffle_queues: true", None),
+    ],
+)
+def test_ruby_resqued_spellings_in_a_rb_file(tmp_path, text, expected, caplog):
+    """Ruby resqued's config/resqued.rb, read by the same literal reader as resque_starter's."""
+    if text.startswith("worker 'a', 'b', 'c'"):
+        assert sorted(worker_table(evaluate(tmp_path, text, "r.rb"))[0].queues) == ["a", "b", "c"]
+    elif expected is None:
+        with pytest.raises(ConfigError, match=r"r\.rb:2: unsupported method \.split"):
+            evaluate(tmp_path, text, "r.rb")
+    else:
+        assert rows(evaluate(tmp_path, text, "r.rb")) == expected
+    config = evaluate(tmp_path, "worker 'a', interval: 0.5\nworker_pool 1, interval: 2", "i.rb")
+    assert [slot.interval for slot in worker_table(config)] == [0.5, 2.0]
+
+
+def test_ruby_resqued_hooks_are_skipped_with_a_warning(tmp_path, caplog):
+    text = (
+        "before_fork do\n  require './config/environment'\nend\n"
+        "after_fork { |worker| worker.term_timeout = 2 }\n"
+        "after_exit do |summary|\n  if summary.alive_time_sec < 1\n    puts 'x'\n  end\nend\n"
+        "worker 'a'\n"
+    )
+    assert rows(evaluate(tmp_path, text, "r.rb")) == ["a"]
+    skipped = [r.getMessage() for r in caplog.records]
+    assert skipped == [
+        f"{tmp_path}/r.rb:1: the before_fork block is Ruby code: skipped (-r names the application)",
+        f"{tmp_path}/r.rb:4: the after_fork block is Ruby code: skipped (write it in Python)",
+        f"{tmp_path}/r.rb:5: the after_exit block is Ruby code: skipped (write it in Python)",
+    ]
 
 
 def test_default_queues_from_env_then_job_classes(monkeypatch):
@@ -353,6 +402,27 @@ def test_compat_values_are_checked():
     assert apply(Compat(), {"spawn_delay": 0.5}).spawn_delay == 0.5
     assert relay_names(("sigusr1", "CONT", "USR1")) == ["USR1", "CONT"]
     assert (shift_age("Daily"), shift_age("3")) == ("daily", 3)
+    assert (shift_age(":weekly"), shift_age("monthly")) == ("weekly", "monthly")
+
+
+def test_log_rotation_monthly(tmp_path):
+    """Ruby Logger's 'monthly': at local midnight on the first; the old file is named by the
+    month's last day (the standard library has no monthly rollover of its own)."""
+    import time
+
+    log = tmp_path / "x.log"
+    rotation = from_view(MasterView(stderr_path=str(log), compat=Compat(log_shift_age="monthly")))
+    assert rotation is not None and not rotation.due()
+    then = time.localtime(rotation.handler.rolloverAt)
+    now = time.localtime()
+    assert (then.tm_mday, then.tm_hour, then.tm_min) == (1, 0, 0)
+    assert (then.tm_year * 12 + then.tm_mon) - (now.tm_year * 12 + now.tm_mon) == 1
+    log.write_text("february's lines\n")
+    rotation.handler.rolloverAt = int(time.mktime((2026, 3, 1, 0, 0, 0, 0, 0, -1)))
+    assert rotation.due()
+    rotation.rotate()
+    assert (tmp_path / "x.log.2026-02-28").read_text() == "february's lines\n"
+    assert not rotation.due() and time.localtime(rotation.handler.rolloverAt).tm_mday == 1
 
 
 def test_log_rotation_by_size(tmp_path):
@@ -415,6 +485,7 @@ def test_console_scripts_point_at_their_commands():
         "resqued": "resqued.cli:main",
         "resque-pool": "resqued.cli.resque_pool:main",
         "resque-starter": "resqued.cli.resque_starter:main",
+        "resque_starter": "resqued.cli.resque_starter:main",  # its README's spelling
     }
     for target in scripts.values():
         module, function = target.split(":")

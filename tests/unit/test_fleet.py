@@ -229,8 +229,11 @@ def test_json_form_field_names(r, store):
         "workers",
         "queues",
         "failures",
+        "hosts",
     }
     assert doc["format"] == 1
+    assert {h["name"] for h in doc["hosts"]} == set(fleet.hosts())
+    assert set(doc["hosts"][0]) == {"name", "beat_at", "every", "unreachable"}
     assert set(doc["stats"]) == {
         "processed",
         "failed",
@@ -306,3 +309,30 @@ def test_rate_sampler_reads_redis(r, store):
     r.set("resque:stat:processed", 5)
     first = s.sample(store)
     assert (first.processed, first.failed) == (5, 0)
+
+
+def test_a_host_whose_beats_stopped_is_unreachable_after_a_few(r, store):
+    now = store.server_time()
+    beat = {"every": 10.0}
+    r.set("resque:resqued:host:alive", json.dumps({**beat, "beat_at": now - 5}))
+    r.set("resque:resqued:host:silent", json.dumps({**beat, "beat_at": now - 31}))
+    for host in ("alive", "silent"):
+        register_worker(r, f"{host}:1:q", heartbeat=now - 31)
+    # no record (Ruby's workers beat every 60 s): judged by their heartbeats, 3 missed
+    register_worker(r, "ruby-ok:1:q", heartbeat=now - 170)
+    register_worker(r, "ruby-gone:1:q", heartbeat=now - 190)
+    register_worker(r, "pyres:1:q", heartbeat=None)  # writes none: never called unreachable
+    fleet = read_fleet(store)
+    late = {h for h in fleet.hosts() if fleet.unreachable(h)}
+    assert late == {"silent", "ruby-gone"}
+    text = render_text(fleet)
+    assert re.search(r"host silent  UNREACHABLE: no beat for 3[12]s \(beats every 10s\)", text)
+    assert "host alive\n" in text and "host pyres\n" in text
+    doc = json.loads(to_json(fleet))
+    assert {h["name"]: h["unreachable"] for h in doc["hosts"]} == {
+        "alive": False,
+        "pyres": False,
+        "ruby-gone": True,
+        "ruby-ok": False,
+        "silent": True,
+    }

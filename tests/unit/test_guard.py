@@ -62,6 +62,13 @@ def test_a_job_in_process_cannot_beat_and_is_exempt():
     assert g.judge(THREADS, look(working, rec(beat=50.0), supervisor=99.0)).reason == "stuck"
 
 
+def test_a_worker_slow_to_unregister_is_never_stuck():
+    # stopping: no job left, it unregisters, which waits on Redis as long as Redis takes
+    for rails in (FORK, IN_PROCESS):
+        assert g.judge(rails, look(rec("stopping", beat=1.0), now=10_000.0)) is None
+        assert g.judge(rails, look(rec("waiting", beat=1.0), now=10_000.0)).reason == "stuck"
+
+
 def test_stuck_detection_can_be_off():
     assert g.judge(g.Rails(g.FORK), look(rec(beat=1.0))) is None
     assert g.judge(g.Rails(g.FORK, stuck_timeout=10, scoreboard=False), look()) is None

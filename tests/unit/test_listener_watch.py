@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import time
 
@@ -66,25 +67,30 @@ def test_the_listener_beats_for_registered_workers_that_are_alive(r, redis_url):
         board.supervisor_beat()
         board.beat(0, "waiting")
         board.beat(1, "working")
-    alive.beat(1, "stopping")  # a thread that finished: not beaten for any more
+    alive.beat(1, "stopping")  # a thread that finished: still registered while it unregisters
     workers = {
         101: slot_for(101, alive, rails, now),
         102: slot_for(102, stuck, rails, now - 60),
         103: slot_for(103, starting, rails, now),  # not registered yet
     }
     struct.pack_into("<d", stuck.map, 8, now - 30)  # its supervising thread went silent
-    base = registry.worker_id("q", 101)
-    assert watch.alive(workers, now) == [base]
-    assert watch.heartbeat.due(now + 61) and not watch.heartbeat.due(now + 1)
+    base, starter = registry.worker_id("q", 101), registry.worker_id("q", 103)
+    assert watch.alive(workers, now) == [base, f"{base}#2", starter, f"{starter}#2"]
+    r.sadd("resque:workers", base, f"{base}#2")
+    assert watch.heartbeat.due(now) and not watch.heartbeat.due(now - 1)
     watch.heartbeat.beat(watch.alive(workers, now), now)
-    assert r.hexists("resque:workers:heartbeat", base)
-    assert r.hlen("resque:workers:heartbeat") == 1
+    assert not watch.heartbeat.due(now + 9) and watch.heartbeat.due(now + 10)
+    # only registered ids get a heartbeat: the starting worker has none yet
+    assert sorted(r.hkeys("resque:workers:heartbeat")) == [base.encode(), f"{base}#2".encode()]
+    record = json.loads(r.get(f"resque:resqued:host:{registry.hostname()}"))
+    assert record["every"] == 10.0 and abs(record["beat_at"] - store.server_time()) < 5
+    assert 0 < r.ttl(f"resque:resqued:host:{registry.hostname()}") <= 3600
 
 
-def test_a_dead_listener_s_workers_are_beaten_for_while_registered(r, redis_url):
+def test_a_worker_that_unregistered_gets_no_heartbeat_back(r, redis_url):
     store = Store.connect(redis_url)
     watch = Watch(Config(), store, time.monotonic())
     finishing, gone = registry.worker_id("q", 201), registry.worker_id("q", 202)
     r.sadd("resque:workers", finishing)
-    watch.heartbeat.beat([], time.monotonic(), [finishing, gone])
+    watch.heartbeat.beat([finishing, gone], time.monotonic())
     assert r.hkeys("resque:workers:heartbeat") == [finishing.encode()]

@@ -18,7 +18,15 @@ from resqued.process.proc import ProcessHandle, start_ticks
 
 @pytest.mark.parametrize(
     ("content", "pid"),
-    [("1234\n", 1234), ("  77  \n", 77), ("", None), ("\n\n", None), ("+15\n", 15)],
+    [
+        ("1234\n", 1234),
+        ("  77  \n", 77),
+        ("", None),
+        ("\n\n", None),
+        ("+15\n", 15),
+        ("1\n", 1),  # a plausible pid; check() decides whether it is a master
+        (f"{1 << 22}\n", 1 << 22),
+    ],
 )
 def test_read(tmp_path, content, pid):
     path = tmp_path / "p.pid"
@@ -35,7 +43,9 @@ def test_read_missing_file_is_none(tmp_path):
     [
         ("-1", "holds pid -1, which cannot be a resqued master"),
         ("0", "holds pid 0"),
-        ("1", "holds pid 1"),
+        (str(1 << 63), "holds pid 9223372036854775808, which cannot be a pid"),
+        ("9" * 40, "holds pid 99999999999999999999..., which cannot be a pid"),
+        (str((1 << 22) + 1), "holds pid 4194305, which cannot be a pid (Linux gives none above"),
         ("abc", "does not hold a pid (it holds 'abc')"),
         ("12 13", "does not hold a pid"),
         ("1" * 100, "does not hold a pid"),
@@ -48,6 +58,30 @@ def test_read_refuses_garbage_with_one_line(tmp_path, content, cause):
     with pytest.raises(pidfile.PidfileError) as info:
         pidfile.read(str(path))
     assert cause in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.timeout(10)
+def test_read_refuses_a_fifo_without_blocking(tmp_path):
+    path = tmp_path / "p.pid"
+    os.mkfifo(path)
+    with pytest.raises(pidfile.PidfileError, match="is not a regular file"):
+        pidfile.read(str(path))
+    os.mkfifo(tmp_path / "q.pid.start")  # nor does a FIFO beside a pidfile block
+    (tmp_path / "q.pid").write_text(f"{os.getpid()}\n")
+    assert pidfile.holder(str(tmp_path / "q.pid")).state == "foreign"
+
+
+def test_pid_1_is_a_master_only_with_a_matching_start_record(tmp_path):
+    path = tmp_path / "p.pid"
+    path.write_text("1\n")
+    found = pidfile.holder(str(path))
+    assert found.state == "foreign"
+    assert found.what == f"which cannot be a resqued master unless {path}.start records it"
+    assert pidfile.check(1) is not None  # no pidfile, no record: never
+    assert not pidfile.signal_master(1, 0)
+    boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+    (tmp_path / "p.pid.start").write_text(f"1 {boot} {start_ticks(1)}\n")
+    assert pidfile.holder(str(path)).state == "foreign"  # this pid 1 is no resqued master
 
 
 @pytest.mark.parametrize(
@@ -135,6 +169,9 @@ def test_process_handle_refuses_pid_one_and_below():
     for pid in (1, 0, -1):
         with pytest.raises(ValueError):
             ProcessHandle.open(pid)
+    for pid in (0, -1):
+        with pytest.raises(ValueError):
+            ProcessHandle.open(pid, pid_one=True)
 
 
 def test_process_handle_waits_on_a_child():

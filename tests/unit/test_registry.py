@@ -8,7 +8,7 @@ import re
 import pytest
 
 import resqued
-from resqued.resque import registry, times
+from resqued.resque import prune, registry, times
 from resqued.resque.connection import redact
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -62,7 +62,7 @@ def test_prune_removes_expired_and_dead_local_workers_only(store, r):
         f"resque:worker:{remote_expired}",
         json.dumps({"queue": "q", "run_at": "x", "payload": {"class": "A", "args": []}}),
     )
-    pruned = registry.prune_dead_workers(store, me)
+    pruned = prune.prune_dead_workers(store, me)
     assert sorted(pruned) == sorted([dead_local, remote_expired])
     assert r.smembers("resque:workers") == {remote_alive.encode()}
     [rec] = [json.loads(x) for x in r.lrange("resque:failed", 0, -1)]
@@ -72,29 +72,76 @@ def test_prune_removes_expired_and_dead_local_workers_only(store, r):
 def test_prune_honours_the_lock(store, r):
     r.sadd("resque:workers", registry.worker_id("q", 999_999))
     r.set("resque:pruning_dead_workers_in_progress", "someone", ex=60)
-    assert registry.prune_dead_workers(store, "me") == []
+    assert prune.prune_dead_workers(store, "me") == []
     assert r.scard("resque:workers") == 1
 
 
 def test_prune_requeues_jobs_handed_to_unregistered_workers(store, r):
-    gone = "elsewhere:77:high,low"
+    gone = "elsewhere:77:*"  # a pattern: only its record says where it waited
+    store.record_handover(gone, "low")
     r.rpush(f"resque:resqued:inflight:{gone}:low", b'{"class":"A","args":[1]}')
     r.rpush("resque:queue:low", b'{"class":"B","args":[]}')
     live = registry.worker_id("high", 5)
     registry.register(store, live)
+    store.record_handover(live, "high")
     r.rpush(f"resque:resqued:inflight:{live}:high", b'{"class":"C","args":[]}')
-    registry.prune_dead_workers(store, live)
+    prune.prune_dead_workers(store, live)
     # back at the head of its queue, and a live worker's hand-over is left alone
     assert r.lrange("resque:queue:low", 0, -1) == [
         b'{"class":"A","args":[1]}',
         b'{"class":"B","args":[]}',
     ]
     assert r.llen(f"resque:resqued:inflight:{live}:high") == 1
+    # the gone worker's record is forgotten; the live one's stays
+    assert r.smembers("resque:resqued:handovers") == {live.encode()}
+    assert not r.exists(f"resque:resqued:handovers:{gone}")
+
+
+def scans(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_scan", {}).get("calls", 0))
+
+
+def test_an_exit_and_a_prune_find_hand_overs_without_scanning(store, r):
+    r.execute_command("DEBUG", "POPULATE", 5000, "unrelated")
+    wid = registry.worker_id("*", 4244)
+    registry.register(store, wid)
+    store.record_handover(wid, "mail")
+    r.rpush(f"resque:resqued:inflight:{wid}:mail", b'{"class":"A","args":[]}')
+    dead = "elsewhere:9:mail"  # registered, expired, its hand-over recorded
+    r.sadd("resque:workers", dead)
+    r.hset("resque:workers:heartbeat", dead, times.heartbeat(store.server_time() - 400))
+    store.record_handover(dead, "mail")
+    r.rpush(f"resque:resqued:inflight:{dead}:mail", b'{"class":"B","args":[]}')
+    before = scans(r)
+    registry.unregister(store, wid)
+    assert prune.prune_dead_workers(store, "me") == [dead]
+    assert scans(r) == before
+    assert sorted(r.lrange("resque:queue:mail", 0, -1)) == [
+        b'{"class":"A","args":[]}',
+        b'{"class":"B","args":[]}',
+    ]
+    assert not r.keys("resque:resqued:*")
+
+
+def test_a_worker_of_an_older_version_without_a_record_is_found_by_the_queues_it_names(store, r):
+    wid = "elsewhere:10:high,low#2"
+    r.sadd("resque:workers", wid)
+    r.rpush(f"resque:resqued:inflight:{wid}:low", b'{"class":"A","args":[]}')
+    registry.unregister(store, wid)
+    assert r.lrange("resque:queue:low", 0, -1) == [b'{"class":"A","args":[]}']
+
+
+def test_named_queues_of_a_worker_id():
+    assert registry.named_queues("h:1:high,low") == ["high", "low"]
+    assert registry.named_queues("h:1:high,mail_*,!low#3") == ["high"]
+    assert registry.named_queues("h:1:a:b,c") == ["a:b", "c"]
+    assert registry.named_queues("h:1") == []
 
 
 def test_unregister_requeues_hand_overs_even_with_glob_characters_in_the_id(store, r):
     wid = registry.worker_id("*", 4242)
     registry.register(store, wid)
+    store.record_handover(wid, "mail")
     r.rpush(f"resque:resqued:inflight:{wid}:mail", b'{"class":"A","args":[]}')
     r.rpush(f"resque:resqued:inflight:{registry.worker_id('x', 4242)}:mail", b"not mine")
     registry.unregister(store, wid)
@@ -146,14 +193,14 @@ def test_live_workers_are_read_from_proc_and_zombies_are_dead(tmp_path):
     fake_proc(tmp_path, "16", "S", b"resque-0.1.0: Paused\0", comm="x) Z (y")  # odd comm
     (tmp_path / "self").mkdir()
     (tmp_path / "17").mkdir()  # vanished between listing and reading
-    assert registry.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
+    assert prune.live_resque_pids(str(tmp_path)) == {"10", "11", "12", "16"}
 
 
 def test_without_proc_nothing_is_pruned_by_pid(store, r, tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "live_resque_pids", lambda: None)
+    monkeypatch.setattr(prune, "live_resque_pids", lambda: None)
     gone = registry.worker_id("q", 999_999)
     r.sadd("resque:workers", gone)
-    assert registry.prune_dead_workers(store, "me") == []
+    assert prune.prune_dead_workers(store, "me") == []
     assert r.sismember("resque:workers", gone)
 
 
@@ -190,3 +237,60 @@ def test_under_load_a_worker_notices_an_empty_restart_after_recording_its_job(st
     reserver.pending = b""  # job 2 done
     assert reserver.call() == [b"unregistered"]
     assert r.llen("resque:queue:q") == 1  # nothing taken before it registers again
+
+
+def test_the_prune_lock_is_released_only_by_its_owner(store, r, monkeypatch):
+    r.sadd("resque:workers", "elsewhere:1:q")
+    r.hset("resque:workers:heartbeat", "elsewhere:1:q", times.heartbeat(store.server_time() - 400))
+
+    def slow_unregister(st, wid, *args, **kwargs):
+        # the prune outlived its lock: another prune took it meanwhile
+        r.set("resque:pruning_dead_workers_in_progress", "another prune", ex=60)
+        return real(st, wid, *args, **kwargs)
+
+    real = registry.unregister
+    monkeypatch.setattr(registry, "unregister", slow_unregister)
+    assert prune.prune_dead_workers(store, "me") == ["elsewhere:1:q"]
+    assert r.get("resque:pruning_dead_workers_in_progress") == b"another prune"
+    monkeypatch.setattr(registry, "unregister", real)
+    r.delete("resque:pruning_dead_workers_in_progress")
+    assert prune.prune_dead_workers(store, "me") == []
+    assert not r.exists("resque:pruning_dead_workers_in_progress")  # its own: released
+
+
+def test_a_worker_that_beat_since_the_prune_read_its_heartbeat_is_left_alone(store, r, monkeypatch):
+    early, late = "elsewhere:2:q", "elsewhere:3:q"
+    old = times.heartbeat(store.server_time() - 400)
+    for wid in (early, late):
+        r.sadd("resque:workers", wid)
+        r.hset("resque:workers:heartbeat", wid, old)
+    real = registry.unregister
+
+    def slow_unregister(st, wid, *args, **kwargs):
+        # while the prune works on the first, the second one's listener beats again
+        r.hset("resque:workers:heartbeat", late, times.heartbeat(store.server_time()))
+        return real(st, wid, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "unregister", slow_unregister)
+    assert prune.prune_dead_workers(store, "me") == [early]
+    assert r.smembers("resque:workers") == {late.encode()}
+    check = r.register_script(prune.STILL_SILENT)
+    fresh = r.hget("resque:workers:heartbeat", late).decode()
+    assert check(keys=["resque:workers", "resque:workers:heartbeat"], args=[late, fresh]) == 1
+    assert check(keys=["resque:workers", "resque:workers:heartbeat"], args=[early, ""]) == 0
+
+
+def test_the_prune_uses_the_host_name_override(store, r, monkeypatch):
+    monkeypatch.setenv("RESQUED_HOSTNAME", "sim-1")
+    mine, other = "sim-1:999999:q", "sim-2:999999:q"  # neither pid lives here
+    r.sadd("resque:workers", mine, other)
+    assert prune.prune_dead_workers(store, "sim-1:1:listener") == [mine]
+    assert r.smembers("resque:workers") == {other.encode()}
+
+
+def test_a_listener_s_prune_leaves_its_own_dead_workers_to_the_listener(store, r):
+    # killed a moment ago: its listener will reap it and record why (a guard rail's reason)
+    mine, other = registry.worker_id("q", 999_998), registry.worker_id("q", 999_999)
+    r.sadd("resque:workers", mine, other)
+    assert prune.prune_dead_workers(store, "me", spare=frozenset({999_998})) == [other]
+    assert r.smembers("resque:workers") == {mine.encode()}

@@ -134,3 +134,41 @@ def test_a_reply_that_does_not_come_is_a_redis_error_the_retry_handles(r, redis_
         reserver.call()
     r.client_unpause()
     assert reserver.call()[0] == b"empty"  # and the next call works again
+
+
+class PublicOnly:
+    """A redis-py connection that records every private attribute read through it."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.private: list[str] = []
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            self.private.append(name)
+        return getattr(self.conn, name)
+
+
+def test_the_hot_path_reads_no_private_redis_py_attribute(store, r, monkeypatch):
+    """One reserve a job uses redis-py's public API only (pyproject.toml's whole redis range),
+    on calls that succeed, on NOSCRIPT, and on a connection Redis closed."""
+    made: list[PublicOnly] = []
+    real = store.dedicated_connection
+
+    def watched():
+        made.append(PublicOnly(real()))
+        return made[-1]
+
+    monkeypatch.setattr(store, "dedicated_connection", watched)
+    wid = registry.worker_id("q", 5008)
+    reserver = reserver_for(store, wid)
+    assert reserver.call()[0] == b"empty"  # connects (and sets kernel timeouts) here
+    made[0].private.clear()
+    r.rpush("resque:queue:q", b'{"class":"A","args":[]}')
+    assert reserver.call()[0] == b"job"
+    r.script_flush()
+    reserver.pending = b""
+    assert reserver.call()[0] == b"empty"
+    r.client_kill_filter(_type="normal", skipme=True)
+    assert reserver.call()[0] == b"empty"
+    assert len(made) == 1 and made[0].private == []
