@@ -42,6 +42,7 @@ class Fleet:
     metrics_port: int = 0  # master 0 serves Prometheus metrics here (0: none)
     name: str = "fleet"
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    clients_before: set[str] = field(default_factory=set)  # Redis client ids before start
 
     @property
     def expected(self) -> int:
@@ -57,7 +58,10 @@ class Fleet:
     def pidfile(self, index: int) -> Path:
         return self.app_dir / f"{self.name}-{index:02d}.pid"
 
-    def start(self) -> None:
+    def start(self, client: redis.Redis | None = None) -> None:
+        """Start every master (``client``: note the Redis clients connected before)."""
+        if client is not None:
+            self.clients_before = {str(c["id"]) for c in client.client_list()}
         (self.app_dir / "logs").mkdir(exist_ok=True)
         for m in range(self.masters):
             args = ["-n", str(self.workers), "--queue", self.queue, "-r", "bench_jobs"]

@@ -57,7 +57,7 @@ def run(ctx: Context, log: Any) -> list[Row]:
             fleet = Fleet(ctx.url, ctx.app_dir, masters, workers, fork, metrics_port=port)
             fleet.name = f"{kind}-{'fork' if fork else 'inproc'}"
             log(f"{fleet.name}: starting {masters} x {workers} workers, {mode}")
-            fleet.start()
+            fleet.start(c)
             try:
                 with part(res, f"{kind} fleet {mode}", log):
                     res.fleets[f"{kind} {mode}"] = scale_fleet.measure(

@@ -5,10 +5,10 @@ restarting it, so one start serves every figure:
 
 - idle: Redis CPU (share of one core) and commands per worker per minute
   over a window with nothing queued;
-- connections: the clients Redis has connected, less the benchmark's own,
-  per worker (the masters' and listeners' connections included; the
-  benchmark's own are named ``bench``), with the clients counted by the last
-  command they sent (``CLIENT LIST``);
+- connections: the clients connected since the fleet started, less the
+  benchmark's own (named ``bench``), per worker (the masters' and
+  listeners' connections included), counted by the last command they sent
+  (``CLIENT LIST``);
 - latency: enqueue-to-start p50 and p99, one job at a time on the idle
   fleet (``resqued.enqueue_to``, the job pushes its start time);
 - drain: ``n`` no-op jobs pushed at once, jobs/s and Redis CPU per job from
@@ -85,10 +85,14 @@ def idle(meter: Meter, seconds: float) -> Cost:
     return meter.idle(seconds)
 
 
-def connections(client: redis.Redis) -> tuple[int, dict[str, int]]:
-    """Clients connected but the benchmark's own (named ``bench``), and those by last command."""
-    clients = [c for c in client.client_list() if not str(c.get("name", "")).startswith("bench")]
-    by_cmd = collections.Counter(str(c.get("cmd", "?")) for c in clients)
+def connections(client: redis.Redis, before: set[str]) -> tuple[int, dict[str, int]]:
+    """Clients the fleet opened (new since ``before``, not named ``bench``), by last command."""
+    clients = [
+        c
+        for c in client.client_list()
+        if str(c["id"]) not in before and not str(c.get("name", "")).startswith("bench")
+    ]
+    by_cmd = collections.Counter(str(c.get("cmd", "?")).replace("|", " ") for c in clients)
     return len(clients), dict(by_cmd.most_common())
 
 
@@ -171,7 +175,7 @@ def measure(
     log(f"{fleet.name}: {fleet.expected} workers registered in {fig.start_s:.1f} s")
     time.sleep(min(5.0, idle_s / 4))  # settle: first reserves, beats and prunes pass
     fig.idle = idle(meter, idle_s)
-    fig.connections, fig.clients_by_command = connections(client)
+    fig.connections, fig.clients_by_command = connections(client, fleet.clients_before)
     log(
         f"{fleet.name}: idle Redis {fig.idle_cpu_pct:.2f}% of a core, "
         f"{fig.idle_commands_per_worker_min:.1f} commands/worker/min, "
