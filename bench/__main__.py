@@ -67,11 +67,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument(
         "--quick", dest="full", action="store_false", default=None, help="about a minute (default)"
     )
-    mode.add_argument("--full", dest="full", action="store_true", help="up to about 35 minutes")
+    mode.add_argument("--full", dest="full", action="store_true", help="about 20 minutes")
     p.add_argument(
         "--scale",
         action="store_true",
-        help="the scale row (9) only, at its full size unless --quick (about 15 minutes)",
+        help="the scale row (9) only, at its full size unless --quick (about 7 minutes)",
     )
     p.add_argument(
         "--scale-size",
