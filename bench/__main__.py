@@ -18,14 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench import deploy_gap, drains, latency, manager, report, scale, scale_out, threads
+from bench import (
+    deploy_gap,
+    drains,
+    latency,
+    manager,
+    report,
+    scale,
+    scale_out,
+    scheduler,
+    threads,
+)
 from bench._common import ERRORS, ROOT, redis_server
 from bench.peers import rq_version, write_jobs
 from bench.settings import FULL, QUICK, SCALE, SCALE_QUICK, Context, ScaleSettings
 from bench.stats import Row
 
-ROWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
-QUICK_ROWS = ROWS[:-1]  # the scale row runs in --full, --scale or --only 9
+ROWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+QUICK_ROWS = ROWS[:-1]  # the scale row runs in --full, --scale or --only 10
 Group = Callable[[Context, set[str], Callable[[str], None]], list[Row]]
 GROUPS: list[tuple[set[str], str, Group]] = [
     ({"1", "2", "3"}, "drains, the fork limit and Redis cost per job", drains.run),
@@ -38,7 +48,12 @@ GROUPS: list[tuple[set[str], str, Group]] = [
     ({"6"}, "deploy gap through HUP and USR2", lambda c, _r, log: deploy_gap.run(c, log)),
     ({"7"}, "threads mode", lambda c, _r, log: threads.run(c, log)),
     ({"8"}, "scale-out over masters", lambda c, _r, log: scale_out.run(c, log)),
-    ({"9"}, "scale: a fleet of masters on one Redis", lambda c, _r, log: scale.run(c, log)),
+    (
+        {"9"},
+        "delayed jobs: mover lag, Redis CPU, a burst",
+        lambda c, _r, log: scheduler.run(c, log),
+    ),
+    ({"10"}, "scale: a fleet of masters on one Redis", lambda c, _r, log: scale.run(c, log)),
 ]
 SIZE = re.compile(r"^(\d+)x(\d+)$")
 COUNT = re.compile(r"^(\d+)([kKmM]?)$")
@@ -67,11 +82,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument(
         "--quick", dest="full", action="store_false", default=None, help="about a minute (default)"
     )
-    mode.add_argument("--full", dest="full", action="store_true", help="about 20 minutes")
+    mode.add_argument("--full", dest="full", action="store_true", help="about 23 minutes")
     p.add_argument(
         "--scale",
         action="store_true",
-        help="the scale row (9) only, at its full size unless --quick (about 7 minutes)",
+        help="the scale row (10) only, at its full size unless --quick (about 7 minutes)",
     )
     p.add_argument(
         "--scale-size",
@@ -88,20 +103,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--only",
         metavar="ROWS",
-        help="comma list of rows to run, 1-9 (default: all; --quick leaves out 9)",
+        help="comma list of rows to run, 1-10 (default: all; --quick leaves out 10)",
     )
     p.add_argument(
         "--json", metavar="FILE", type=Path, help="default: bench/results/last-MODE.json"
     )
     args = p.parse_args(argv)
     if args.scale and args.only:
-        p.error("--scale runs row 9 only: leave out --only")
+        p.error("--scale runs row 10 only: leave out --only")
     if args.full is None:
         args.full = args.scale
     default = ROWS if args.full else QUICK_ROWS
-    rows = {"9"} if args.scale else set((args.only or ",".join(default)).split(","))
+    rows = {"10"} if args.scale else set((args.only or ",".join(default)).split(","))
     if not rows <= set(ROWS):
-        p.error(f"--only: rows are 1-9, got {args.only}")
+        p.error(f"--only: rows are 1-10, got {args.only}")
     args.rows = rows
     return args
 
@@ -136,12 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         machine, versions = report.machine(), report.versions(client)
         print(f"# resqued benchmarks, {settings.mode} mode", flush=True)
         print(f"\n{report.describe(machine, versions)}", flush=True)
-        if args.rows - {"9"}:
+        if args.rows - {"10"}:
             print(f"\n{settings.describe()}", flush=True)
         print("", flush=True)
         write_jobs(tmp)
         ctx = Context(client, url, tmp, settings, rq_version() is not None, scale_settings(args))
-        if "9" in args.rows:
+        if "10" in args.rows:
             print(f"{ctx.scale.describe()}\n", flush=True)
         if not ctx.rq:
             log("rq is not installed (pip install -e '.[bench]'): peer columns stay empty")
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     failures[row] = f"{type(exc).__name__}: {exc}"
                 log(f"not measured: {exc}")
         for part, why in ctx.partial.items():
-            failures[f"9 ({part})"] = why
+            failures[f"10 ({part})"] = why
         machine["load_average_end"] = list(os.getloadavg())
     print(report.table(rows))
     for title, text in ctx.sections:

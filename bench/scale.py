@@ -1,4 +1,4 @@
-"""Row 9, the scale row: M masters x N workers on one Redis, as a fleet of M hosts runs them.
+"""Row 10, the scale row: M masters x N workers on one Redis, as a fleet of M hosts runs them.
 
 For each mode (in process, then fork per job): a reference fleet of one
 master with 8 workers, then the big one, each measured by

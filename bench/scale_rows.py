@@ -55,7 +55,7 @@ def _fleet_rows(big: Figures, ref: Figures, what: str, n: int) -> list[Row]:
     slow = f"{len(drain.slow)} Redis calls over 10 ms (slowest {drain.slowest_ms:.1f} ms)"
 
     def row(measure: str, unit: str, better: str, ours: float, ref: float, note: str = "") -> Row:
-        return Row("9", f"{what}: {measure}", unit, better, [ours], peer, [ref], note)
+        return Row("10", f"{what}: {measure}", unit, better, [ours], peer, [ref], note)
 
     return [
         row("start to all registered (s)", "s", "lower", big.start_s, ref.start_s, hosts),
@@ -110,7 +110,7 @@ def _storm_rows(storm: Storm, res: Results, keys: int) -> list[Row]:
     one = "HUP of one master, same fleet"
     out = [
         Row(
-            "9",
+            "10",
             f"deploy storm, HUP of every master at once ({load}): longest gap with no job "
             "started (ms)",
             "ms",
@@ -121,7 +121,7 @@ def _storm_rows(storm: Storm, res: Results, keys: int) -> list[Row]:
             f"target <= {GAP_TARGET_MS:g} ms; " + note,
         ),
         Row(
-            "9",
+            "10",
             f"deploy storm, HUP of every master ({load}): longest a job waited to start (ms)",
             "ms",
             "lower",
@@ -131,7 +131,7 @@ def _storm_rows(storm: Storm, res: Results, keys: int) -> list[Row]:
             f"steady window: {fmt(storm.waits_ms.get('steady', 0))} ms",
         ),
         Row(
-            "9",
+            "10",
             f"deploy storm, HUP of every master ({load}): fewest worker processes",
             "workers",
             "higher",
@@ -148,7 +148,7 @@ def _storm_rows(storm: Storm, res: Results, keys: int) -> list[Row]:
     if "USR2" in storm.gaps_ms:
         out.append(
             Row(
-                "9",
+                "10",
                 f"deploy storm, USR2 of every master at once ({load}): longest gap (ms)",
                 "ms",
                 "lower",

@@ -103,7 +103,7 @@ QUICK = replace(
 
 @dataclass(frozen=True)
 class ScaleSettings:
-    """The scale row (row 9): one fleet of ``masters`` x ``workers`` on one Redis."""
+    """The scale row (row 10): one fleet of ``masters`` x ``workers`` on one Redis."""
 
     masters: int
     workers: int
@@ -180,6 +180,6 @@ class Context:
     app_dir: Path
     settings: Settings
     rq: bool  # RQ is installed: measure the peer
-    scale: ScaleSettings = SCALE  # row 9
+    scale: ScaleSettings = SCALE  # row 10
     sections: list[tuple[str, str]] = field(default_factory=list)  # (title, Markdown)
-    partial: dict[str, str] = field(default_factory=dict)  # parts of row 9 not measured: why
+    partial: dict[str, str] = field(default_factory=dict)  # parts of row 10 not measured: why

@@ -30,13 +30,30 @@ if TYPE_CHECKING:
     from resqued.hooks import worker_hook
     from resqued.job_hooks import DontPerform
     from resqued.jobs import UnknownJobClass, allow_module, job
-    from resqued.producer import connect, dequeue, enqueue, enqueue_to
+    from resqued.producer import (
+        connect,
+        delayed_count,
+        dequeue,
+        enqueue,
+        enqueue_at,
+        enqueue_at_to,
+        enqueue_at_with_queue,
+        enqueue_in,
+        enqueue_in_to,
+        enqueue_in_with_queue,
+        enqueue_to,
+        remove_delayed,
+        remove_delayed_in_queue,
+        scheduled_at,
+    )
+    from resqued.resque.retry import Retry
     from resqued.worker.limits import JobTimeout, MemoryLimitExceeded, SoftTimeout, WorkerStuck
 
 _PUBLIC = {
     "DontPerform": "resqued.job_hooks",
     "JobTimeout": "resqued.worker.limits",
     "MemoryLimitExceeded": "resqued.worker.limits",
+    "Retry": "resqued.resque.retry",
     "SoftTimeout": "resqued.worker.limits",
     "WorkerStuck": "resqued.worker.limits",
     "UnknownJobClass": "resqued.jobs",
@@ -45,6 +62,16 @@ _PUBLIC = {
     "dequeue": "resqued.producer",
     "enqueue": "resqued.producer",
     "enqueue_to": "resqued.producer",
+    "delayed_count": "resqued.producer",
+    "enqueue_at": "resqued.producer",
+    "enqueue_at_to": "resqued.producer",
+    "enqueue_at_with_queue": "resqued.producer",
+    "enqueue_in": "resqued.producer",
+    "enqueue_in_to": "resqued.producer",
+    "enqueue_in_with_queue": "resqued.producer",
+    "remove_delayed": "resqued.producer",
+    "remove_delayed_in_queue": "resqued.producer",
+    "scheduled_at": "resqued.producer",
     "job": "resqued.jobs",
     "worker_hook": "resqued.hooks",
 }
@@ -53,16 +80,27 @@ __all__ = [
     "DontPerform",
     "JobTimeout",
     "MemoryLimitExceeded",
+    "Retry",
     "SoftTimeout",
     "UnknownJobClass",
     "WorkerStuck",
     "__version__",
     "allow_module",
     "connect",
+    "delayed_count",
     "dequeue",
     "enqueue",
+    "enqueue_at",
+    "enqueue_at_to",
+    "enqueue_at_with_queue",
+    "enqueue_in",
+    "enqueue_in_to",
+    "enqueue_in_with_queue",
     "enqueue_to",
     "job",
+    "remove_delayed",
+    "remove_delayed_in_queue",
+    "scheduled_at",
     "worker_hook",
 ]
 

@@ -8,14 +8,20 @@ listener -> master::
     STATS <JSON>                       its workers' cumulative job statistics and states
     +<pid>,<queues>                    a worker started
     -<pid>[ <reason>]                  a worker exited (reason: why it was replaced)
+    HELD <n>                           <n> of its slots have no worker now and will get
+                                       one (0 once it is stopping)
 
 master -> listener::
 
     +<pid>,<queues>                    an older listener's worker is still running
     -<pid>                             that older worker has exited: its slot is free
+    HELD <n>                           older listeners will start workers in <n> slots:
+                                       count them as running
     COUNT <n>                          run <n> pool workers from now on (TTIN / TTOU)
     SIGNAL <name>                      send USR1, USR2 or CONT to your workers (the
                                        master relays it: resque-pool and the like)
+    SIGNAL <name> <pid>                send it to that one worker, if it is yours (the
+                                       dashboard's "stop this job")
 
 ``encode`` turns a message into its line; ``decode`` turns a line back into a
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
@@ -86,6 +92,14 @@ class WorkerExited:
 
 
 @dataclass(frozen=True)
+class Held:
+    """Slots without a worker that will get one: listener -> master, its own (0 once it
+    is stopping); master -> listener, the sum of the older listeners' (count them)."""
+
+    slots: int
+
+
+@dataclass(frozen=True)
 class Count:
     """master -> listener: the pool size after TTIN / TTOU."""
 
@@ -94,14 +108,16 @@ class Count:
 
 @dataclass(frozen=True)
 class Relay:
-    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers."""
+    """master -> listener: send this signal (USR1, USR2 or CONT) to your workers, or to the
+    one worker ``pid`` when it is one of yours."""
 
     signal: str
+    pid: int = 0
 
 
 RELAYED = ("USR1", "USR2", "CONT")
 
-Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Count | Relay
+Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Held | Count | Relay
 
 
 def _one_line(text: str) -> str:
@@ -121,10 +137,12 @@ def encode(message: Message) -> str:
             return f"+{pid},{queues}"
         case WorkerExited(pid, reason):
             return f"-{pid} {_one_line(reason)}" if reason else f"-{pid}"
+        case Held(slots):
+            return f"HELD {slots}"
         case Count(workers):
             return f"COUNT {workers}"
-        case Relay(name):
-            return f"SIGNAL {name}"
+        case Relay(name, pid):
+            return f"SIGNAL {name} {pid}" if pid else f"SIGNAL {name}"
     raise TypeError(f"not a message: {message!r}")
 
 
@@ -173,9 +191,14 @@ def decode(line: str) -> Message:
             raise Malformed(f"STATS is not an object: {line[:200]!r}")
         return Stats(stats)
     if word == "SIGNAL":
-        if rest not in RELAYED:
+        name, _, pid = rest.partition(" ")
+        if name not in RELAYED:
             raise Malformed(f"SIGNAL names no signal a worker may be sent: {line!r}")
-        return Relay(rest)
+        return Relay(name, _pid(pid, line) if pid else 0)
+    if word == "HELD":
+        if not rest.isdigit():
+            raise Malformed(f"HELD without a number: {line!r}")
+        return Held(int(rest))
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

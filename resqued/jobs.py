@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from resqued.hooks import on_failure
+from resqued.resque.retry import Retry
 
 T = TypeVar("T")
 
@@ -28,13 +29,18 @@ def job(
     *,
     timeout: float | None = None,
     soft_timeout: float | None = None,
+    retry: Retry | None = None,
 ) -> Callable[[type[T]], type[T]]:
     """Register a job class under ``name`` (a Ruby name such as ``Mailers::Welcome``).
 
     The class is also reachable by its dotted Python path, so pyres producers
     can name it too.  ``timeout`` and ``soft_timeout`` set the class's time limits
     (its ``job_timeout`` and ``job_soft_timeout`` attributes; docs/guard-rails.md).
+    ``retry`` (``resqued.Retry(limit=3, backoff=[5, 60])``) runs a failed job again,
+    as resque-retry does (its ``resqued_retry`` attribute; docs/scheduling.md).
     """
+    if retry is not None and not isinstance(retry, Retry):
+        raise TypeError(f"retry must be a resqued.Retry(...), not {retry!r}")
 
     def register(cls: type[T]) -> type[T]:
         if not callable(getattr(cls, "perform", None)):
@@ -50,6 +56,8 @@ def job(
         for attr, value in limits.items():
             if value is not None:
                 setattr(cls, attr, value)
+        if retry is not None:
+            cls.resqued_retry = retry  # type: ignore[attr-defined]
         _registry[dotted_name(cls)] = cls
         if name:
             _registry[name] = cls

@@ -1,13 +1,16 @@
-"""The producer API: enqueue, enqueue_to, dequeue, and the default connection."""
+"""The producer API: enqueue now or later (resque-scheduler's delayed queue), dequeue, connect."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from resqued import jobs
 from resqued.job_hooks import job_hooks
-from resqued.resque import payload
+from resqued.resque import delayed, payload
 from resqued.resque.store import Store
 
 _store: Store | None = None
@@ -104,3 +107,131 @@ def dequeue(cls: type | str, *args: Any, queue: str | None = None) -> int:
     for hook in hooks_of("after_dequeue"):
         hook(*args)
     return removed
+
+
+# -- later: resque-scheduler's delayed queue (docs/scheduling.md) ---------------------------
+
+
+def enqueue_at(when: datetime, cls: type, *args: Any) -> bool:
+    """Queue a job on the class's ``queue`` at ``when`` (a datetime with a time zone).
+
+    A time already past queues it now, as resque-scheduler does.  False when a
+    ``before_schedule`` hook said no.
+    """
+    return enqueue_at_with_queue(queue_of(cls), when, cls, *args)
+
+
+def enqueue_in(seconds: float | timedelta, cls: type, *args: Any) -> bool:
+    """Queue a job on the class's ``queue`` in ``seconds`` (a number or a timedelta)."""
+    return enqueue_in_with_queue(queue_of(cls), seconds, cls, *args)
+
+
+def enqueue_at_with_queue(queue: str, when: datetime, cls: type | str, *args: Any) -> bool:
+    """Queue a job on ``queue`` at ``when``; ``cls`` may be a class or a class name."""
+    return _schedule(_check_queue(queue), epoch_of(when), cls, args)
+
+
+def enqueue_in_with_queue(
+    queue: str, seconds: float | timedelta, cls: type | str, *args: Any
+) -> bool:
+    """Queue a job on ``queue`` in ``seconds``; ``cls`` may be a class or a class name."""
+    return _schedule(_check_queue(queue), epoch_in(seconds), cls, args)
+
+
+enqueue_at_to = enqueue_at_with_queue  # our enqueue_to's spelling
+enqueue_in_to = enqueue_in_with_queue
+
+
+def remove_delayed(cls: type, *args: Any) -> int:
+    """Remove the delayed jobs of ``cls`` with exactly ``args``, on its queue; how many."""
+    return remove_delayed_in_queue(cls, queue_of(cls), *args)
+
+
+def remove_delayed_in_queue(cls: type | str, queue: str, *args: Any) -> int:
+    """Remove the delayed jobs of ``cls`` with exactly ``args``, bound for ``queue``."""
+    item = _entry(_delayed_name(cls), args, _check_queue(queue))
+    return delayed.Delayed(store()).remove(item)
+
+
+def scheduled_at(cls: type, *args: Any, queue: str | None = None) -> list[int]:
+    """The epochs (seconds) at which ``cls`` with exactly ``args`` is due, earliest first."""
+    queue = _check_queue(queue) if queue is not None else queue_of(cls)
+    item = _entry(_delayed_name(cls), args, queue)
+    return delayed.Delayed(store()).scheduled_at(item)
+
+
+def delayed_count() -> int:
+    """Every delayed job not yet due or not yet moved (resque-scheduler's count)."""
+    return delayed.Delayed(store()).count()
+
+
+def epoch_of(when: object) -> int:
+    """Whole seconds since 1970 of a datetime that has a time zone; ValueError otherwise."""
+    if not isinstance(when, datetime):
+        raise TypeError(f"a time to run at is a datetime with a time zone, not {when!r}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            f"{when.isoformat()} has no time zone: give one (datetime.now(timezone.utc) + ...)"
+        )
+    epoch = when.timestamp()
+    if epoch < 0:
+        raise ValueError(f"{when.isoformat()} is before 1970: the delayed queue cannot hold it")
+    return math.floor(epoch)
+
+
+def epoch_in(seconds: object) -> int:
+    """Whole seconds since 1970 of now plus ``seconds`` (a number or a timedelta)."""
+    if isinstance(seconds, timedelta):
+        delay = seconds.total_seconds()
+    elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        delay = float(seconds)
+    else:
+        raise TypeError(f"a delay is a number of seconds or a timedelta, not {seconds!r}")
+    if not math.isfinite(delay):
+        raise ValueError(f"a delay must be a finite number of seconds, not {seconds!r}")
+    epoch = time.time() + delay
+    if epoch < 0:
+        raise ValueError(f"a delay of {delay:g}s is before 1970: the delayed queue cannot hold it")
+    return math.floor(epoch)
+
+
+def _schedule(queue: str, epoch: int, cls: type | str, args: tuple[Any, ...]) -> bool:
+    name = _delayed_name(cls)
+    item = _entry(name, args, queue)
+    hooks_of = _hooks(cls)
+    for hook in hooks_of("before_schedule"):
+        if hook(*args) is False:
+            return False
+    if epoch <= int(time.time()):
+        enqueue_to(queue, cls, *args)
+    else:
+        delayed.Delayed(store()).push(epoch, item)
+    for hook in hooks_of("after_schedule"):
+        hook(*args)
+    return True
+
+
+def _delayed_name(cls: type | str) -> str:
+    """The name a worker will resolve; a class it could never load is refused now."""
+    if isinstance(cls, str):
+        if not cls.strip():
+            raise ValueError("a job class name must not be empty")
+        return cls
+    if not isinstance(cls, type):
+        raise TypeError(f"{cls!r} is not a job class or a class name")
+    if not callable(getattr(cls, "perform", None)):
+        raise ValueError(f"{cls.__qualname__} is not a job class: it has no perform()")
+    name = jobs.name_of(cls)
+    if name.startswith("__main__.") or "<locals>" in name:
+        raise ValueError(
+            f"{cls.__qualname__} is defined in __main__ or inside a function, where no "
+            f"worker can find it: register it with @resqued.job({cls.__qualname__!r})"
+        )
+    return name
+
+
+def _entry(name: str, args: tuple[Any, ...], queue: str) -> bytes:
+    try:
+        return delayed.entry(name, args, queue)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: job arguments must be JSON values ({exc})") from None

@@ -12,6 +12,7 @@ import redis
 
 from resqued.errors import ResquedError
 from resqued.resque.connection import RedisUnreachable, refusal
+from resqued.resque.sentinels import UnknownService
 from resqued.resque.server import check_server
 from resqued.resque.store import Store
 
@@ -33,6 +34,8 @@ def check(store: Store) -> str:
         if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
             raise ResquedError(f"redis at {where} refused the credentials: {exc}") from None
         raise ResquedError(f"redis at {where} {refusal(store.redis, exc)}") from None
+    except UnknownService as exc:  # a Sentinel answered: the URL names no service it has
+        raise ResquedError(f"redis at {where}: {exc}") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise RedisUnreachable(f"redis at {where} does not answer: {exc}") from None
     return f"{described} at {where}"

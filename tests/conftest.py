@@ -20,6 +20,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import APPS, ROOT  # noqa: E402
+from support.chaos import ROWS, table  # noqa: E402
 from support.procs import Proc, descendants  # noqa: E402
 from support.redis_server import RedisServer, pings  # noqa: E402
 
@@ -27,6 +28,20 @@ from resqued.errors import ResquedError  # noqa: E402
 from resqued.resque.server import check_server  # noqa: E402
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """The chaos matrix's table (tests/e2e/test_chaos.py), once every scenario ran."""
+    rows = config.stash.get(ROWS, [])
+    if rows:
+        text = table(rows)
+        path = Path(str(config.getoption("basetemp") or ".")) / "chaos-table.md"
+        terminalreporter.write_sep("=", "chaos matrix")
+        for line in text.splitlines():
+            terminalreporter.write_line(line)
+        if config.getoption("basetemp"):
+            path.write_text(text + "\n")
+            terminalreporter.write_line(f"(written to {path})")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,7 +1,7 @@
 """The ``resqued`` command: ``main()`` sets the process title, then dispatches on the first word.
 
-``resqued [options]`` runs a master (``run``); ``resqued work|status|failed|queues|web|
-quit-and-wait|pause|resume ...`` run the other commands, one module each.  The title is set
+``resqued [options]`` runs a master (``run``); ``resqued work|status|failed|queues|schedule|
+web|quit-and-wait|pause|resume ...`` run the other commands, one module each.  The title is set
 before anything else is imported (a ``--redis`` URL in the command line may
 hold a password, and ``ps`` shows the command line until then); only the
 command that runs is imported after it.
@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "main"),
     "failed": ("failed", "main"),
     "queues": ("queues", "main"),
+    "schedule": ("schedule", "main"),
     "web": ("web", "main"),
     "quit-and-wait": ("quit_and_wait", "main"),
     "pause": ("pause", "pause"),

@@ -104,7 +104,12 @@ def _parser() -> tuple[argparse.ArgumentParser, Mapping[str, argparse.ArgumentPa
             _filters(each)
         if name == "list":
             each.add_argument(
-                "--start", type=_count, default=0, metavar="N", help="skip the newest N matches"
+                "--start",
+                type=_count,
+                default=0,
+                metavar="OFFSET",
+                help="start at this offset in the matches, newest first (0, the default: the "
+                "newest; 20: the second page of 20); not a job id (see --before)",
             )
             each.add_argument(
                 "--count", type=_count, default=20, metavar="N", help="show N (default 20)"

@@ -53,9 +53,11 @@ def main(argv: list[str]) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     print(f"queues ({len(queues)}), {_jobs(pending)} pending")
-    width = max((len(q.name) for q in queues), default=0)
-    for q in queues:
-        print(printable(f"  {q.name:<{width}}  {q.depth:>7}"))
+    # Widths of the names as printed: an escaped control character takes four columns.
+    names = [printable(q.name) for q in queues]
+    width = max((len(n) for n in names), default=0)
+    for name, q in zip(names, queues, strict=True):
+        print(f"  {name:<{width}}  {q.depth:>7}")
     return 0
 
 

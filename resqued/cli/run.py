@@ -137,6 +137,16 @@ def master_parser() -> argparse.ArgumentParser:
         "check and the preflight: 60)",
     )
     p.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="also run the scheduler: delayed jobs and recurring schedules (docs/scheduling.md)",
+    )
+    p.add_argument(
+        "--schedule",
+        metavar="FILE",
+        help="resque-scheduler's schedule YAML for the scheduler (implies --scheduler)",
+    )
+    p.add_argument(
         "--test",
         action="store_true",
         help="print the worker table, check the config, import the app and ask Redis, and "
@@ -215,6 +225,8 @@ def overrides_from(args: argparse.Namespace, cwd: str) -> Overrides:
     if args.metrics:
         values["metrics"] = args.metrics
     values.update(limits.flag_values(args))
+    if args.scheduler or args.schedule:
+        values["scheduler"] = {"schedule_file": here(args.schedule)} if args.schedule else {}
     if switch(os.environ.get("TERM_CHILD"), False, "TERM_CHILD"):
         values["term_child"] = True
     if os.environ.get("RESQUE_TERM_TIMEOUT"):

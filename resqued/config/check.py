@@ -30,6 +30,7 @@ from resqued.config.model import Overrides
 from resqued.config.view import MasterView
 from resqued.errors import ResquedError
 from resqued.process.proc import set_parent_death_signal
+from resqued.scheduler import schedule
 
 
 def check(request: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +38,8 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
 
     config = load(Overrides.from_json(request["overrides"]))
     result: dict[str, Any] = {"ok": True, "view": MasterView.of(config).to_dict()}
+    if config.scheduler:  # a bad schedule file stops the start with its one line
+        schedule.check(config.scheduler)
     if request.get("import_app"):
         app.require_all(config.requires)
         result["app"] = ", ".join(config.requires) if config.requires else "nothing to import"

@@ -32,6 +32,7 @@ from resqued.config.model import HOOKS, Config, WorkerRow
 from resqued.config.source import read_text
 from resqued.errors import ConfigError, ResquedError
 from resqued.resque.connection import validate as validate_url
+from resqued.scheduler.spec import scheduler_setting
 
 # A trailing positional amount in queue("x", 20), queue("x", "10%"), queue("x", 0.1).
 AMOUNT = re.compile(r"\s*(?:\d+(?:\.\d+)?%?|:?all)\s*")
@@ -88,6 +89,7 @@ class _Builder:
             "user": self.user,
             "worker_factory": self.worker_factory,
             "config_loader": self.config_loader,
+            "scheduler": self.scheduler,
             **limits.dsl_names(c),  # job_timeout, memory_limit, max_age, ... (guard rails)
         }
         for hook in HOOKS:
@@ -156,6 +158,10 @@ class _Builder:
 
     def user(self, name: str, group: str | None = None) -> None:
         self.c.user, self.c.group = str(name), (str(group) if group else None)
+
+    def scheduler(self, enabled: bool = True, **settings: Any) -> None:
+        """``scheduler(schedule="config/schedule.yml", interval=5, ...)``: run the mover."""
+        self.c.scheduler = scheduler_setting(self.c.scheduler, enabled, settings)
 
     def worker_factory(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         self.c.worker_factory = fn

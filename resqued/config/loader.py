@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from resqued.config import compat, dsl, limits, starter_rb, values, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import Config, Overrides
 from resqued.errors import ConfigError
+from resqued.scheduler.spec import scheduler_setting
 
 YAML_SUFFIXES = (".yml", ".yaml")
 RUBY_SUFFIXES = (".rb",)  # resque_starter's config, read as a literal subset
@@ -33,9 +35,14 @@ def load(overrides: Overrides) -> Config:
             getattr(config, key).extend(value)
         elif key == "compat":
             config.compat = compat.apply(config.compat, value)
+        elif key == "scheduler":  # --scheduler, --schedule FILE
+            config.scheduler = scheduler_setting(config.scheduler, True, value)
         else:
             setattr(config, key, value)
     yaml_pool.evaluate_pool_file(config, overrides.environment)  # resque-pool's, if any
+    if config.scheduler and config.scheduler.env is None:  # rails_env entries are matched to it
+        env = overrides.environment or os.environ.get("RAILS_ENV") or os.environ.get("RACK_ENV")
+        config.scheduler = replace(config.scheduler, env=env or None)
     validate(config)
     return config
 

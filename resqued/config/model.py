@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from resqued.config.compat import Compat
+from resqued.scheduler.spec import SchedulerSpec
 
 HOOKS = ("before_exec", "before_fork", "after_fork", "after_exit", "after_spawn", "teardown")
 
@@ -86,6 +87,7 @@ class Config:
     config_loader: Callable[..., Any] | None = None
     environment: str | None = None  # -E: the YAML section and the config_loader's argument
     compat: Compat = field(default_factory=Compat)  # settings of the tools we replace
+    scheduler: SchedulerSpec | None = None  # scheduler(): the mover (docs/scheduling.md)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 from resqued.config.allocation import format_table, pool_size, worker_table
 from resqued.config.compat import Compat
 from resqued.config.model import Config
+from resqued.scheduler.spec import SchedulerSpec
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_BOOT_TIMEOUT = 300.0
@@ -42,6 +43,7 @@ class MasterView:
     user: str | None = None  # user(): the owner the log files are handed to
     group: str | None = None
     compat: Compat = field(default_factory=Compat)  # the settings of the tools we replace
+    scheduler: SchedulerSpec | None = None  # the mover's settings; None: no mover
 
     @classmethod
     def of(cls, config: Config) -> MasterView:
@@ -63,13 +65,14 @@ class MasterView:
             user=config.user,
             group=config.group,
             compat=Compat(**{name: getattr(config.compat, name) for name in _COMPAT_FIELDS}),
+            scheduler=config.scheduler,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the same keys as the untyped view of earlier releases)."""
         compat = {k: v for k, v in asdict(self.compat).items() if k != "logger"}
         compat["user"], compat["group"] = self.user, self.group
-        return {
+        doc = {
             "pidfile": self.pidfile,
             "stdout_path": self.stdout_path,
             "stderr_path": self.stderr_path,
@@ -84,6 +87,9 @@ class MasterView:
             "table": self.table,
             "compat": compat,
         }
+        if self.scheduler:  # written only when set: a view without one reads as before
+            doc["scheduler"] = self.scheduler.to_dict()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> MasterView:
@@ -97,6 +103,7 @@ class MasterView:
         if not isinstance(compat_doc, dict):
             raise ValueError("a master view's compat is a JSON object")
         compat = Compat(**{k: v for k, v in compat_doc.items() if k in _COMPAT_FIELDS})
+        scheduler = doc.get("scheduler")  # absent from older senders: no mover
         sources = doc.get("sources") or ()
         if isinstance(sources, str) or not isinstance(sources, list | tuple):
             raise ValueError("a master view's sources is a list")
@@ -116,6 +123,7 @@ class MasterView:
             user=_text(compat_doc.get("user")),
             group=_text(compat_doc.get("group")),
             compat=compat,
+            scheduler=SchedulerSpec.from_dict(scheduler) if scheduler else None,
         )
 
     def reloaded(self, new: MasterView) -> MasterView:

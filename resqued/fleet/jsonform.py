@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from resqued.fleet.model import CurrentJob, Failure, Fleet, Master, Worker
+from resqued.fleet.scheduler import Mover
 
 FORMAT = 1
 
@@ -43,6 +44,22 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
             }
             for b in fleet.host_beats.values()
         ],
+        "scheduler": scheduler_dict(fleet.scheduler),
+    }
+
+
+def scheduler_dict(m: Mover | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "lock_holder": m.holder,
+        "lock_ttl": m.lock_ttl,
+        "delayed": m.delayed,
+        "delayed_exact": m.exact,
+        "timestamps": m.timestamps,
+        "due": m.due,
+        "earliest": m.earliest,
+        "lag": m.lag,
     }
 
 
@@ -71,6 +88,10 @@ def master_dict(m: Master) -> dict[str, Any]:
         if rel is None
         else {"at": rel.at, "outcome": rel.outcome, "error": rel.error},
         "replacements": dict(m.replacements),
+        "replaced_recently": [
+            {"at": x.at, "pid": x.pid, "queues": x.queues, "reason": x.reason}
+            for x in m.recent_replacements
+        ],
         "worker_ids": list(m.worker_ids),
     }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from resqued.fleet.scheduler import Mover
+
 WorkerState = Literal["waiting", "working", "paused", "stopping"]
 WORKER_STATES: tuple[WorkerState, ...] = ("waiting", "working", "paused", "stopping")
 
@@ -67,6 +69,16 @@ class Reload:
 
 
 @dataclass(frozen=True)
+class Replacement:
+    """A worker that went away and was replaced: when, which, and why."""
+
+    at: float | None
+    pid: int | None
+    queues: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Master:
     """A live resqued master, from its registration document."""
 
@@ -85,6 +97,7 @@ class Master:
     last_reload: Reload | None
     replacements: dict[str, int]
     worker_ids: list[str] = field(default_factory=list)  # registered workers that are its
+    recent_replacements: list[Replacement] = field(default_factory=list)  # newest last
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ class Fleet:
     queues: list[Queue]
     failures: list[Failure]  # the newest, newest first
     host_beats: dict[str, HostBeat] = field(default_factory=dict)  # by host name
+    scheduler: Mover | None = None  # delayed jobs and their mover (fleet/scheduler.py)
 
     def hosts(self) -> list[str]:
         """Every host with a master or a worker, A-Z."""

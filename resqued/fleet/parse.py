@@ -11,12 +11,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from resqued.fleet.model import Listener, Master, Reload, WorkerCounts
+from resqued.fleet.model import Listener, Master, Reload, Replacement, WorkerCounts
 
 _THREAD = re.compile(r"^(.*)#(\d+)$")
 _OFFSET_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y/%m/%d %H:%M:%S %z")
 _NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
 _UTC_NAMES = (" UTC", " GMT", " Z")
+RECENT_MAX = 20  # replacements a master's document lists (its newest)
 
 
 def text(value: Any) -> str:
@@ -178,4 +179,24 @@ def master_document(master_id: str, raw: bytes, paused: bool) -> Master | None:
         workers=_workers(doc.get("workers")),
         last_reload=_reload(doc.get("last_reload")),
         replacements={text(k): integer(v) for k, v in reps.items()},
+        recent_replacements=_recent(doc.get("replaced_recently")),
     )
+
+
+def _recent(value: Any) -> list[Replacement]:
+    """``replaced_recently``: [{at, pid, queues, reason}], oldest first."""
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value[-RECENT_MAX:]:
+        if isinstance(item, dict) and item.get("reason"):
+            pid = integer(item.get("pid"), -1)
+            out.append(
+                Replacement(
+                    at=parse_time(item.get("at")),
+                    pid=pid if pid > 0 else None,
+                    queues=text(item.get("queues")),
+                    reason=text(item.get("reason")),
+                )
+            )
+    return out

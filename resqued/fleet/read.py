@@ -20,6 +20,7 @@ from resqued.fleet.model import (
     WorkerState,
 )
 from resqued.fleet.parse import integer, job_document, parse_time, split_worker_id, text
+from resqued.fleet.scheduler import read_mover
 from resqued.resque.failed import FailedJob, FailedList
 from resqued.resque.keys import Keys
 from resqued.resque.queue_admin import depths
@@ -82,7 +83,30 @@ def read_fleet(
         workers=workers,
         queues=queues,
         failures=failures,
+        scheduler=read_mover(store, now),
     )
+
+
+def read_worker(store: Store, wid: str) -> tuple[Worker | None, Master | None, float]:
+    """One worker (None when it is not registered), its master, and the Redis time: a few
+    commands whatever the size of the fleet (and one MGET per 256 masters)."""
+    r, k = store.redis, store.keys
+    masters = read_masters(store, forget_dead=False)
+    pipe = r.pipeline(transaction=False)
+    pipe.time()
+    pipe.sismember(k.workers, wid)
+    pipe.mget(list(_worker_keys(k, wid)))
+    pipe.hget(k.heartbeat, wid)
+    pipe.get(k.pause)
+    (sec, usec), member, (doc, started, done, fails), beat, pause = pipe.execute()
+    now = sec + usec / 1e6
+    if not member:
+        return None, None, now
+    paused_all = pause is not None and text(pause).strip().lower() == "true"
+    owners = {(m.host, pid): m for m in masters for pid in m.workers.pids}
+    beats = {wid: parse_time(text(beat))} if beat is not None else {}
+    w = _worker(wid, job_document(doc), started, done, fails, beats, owners, paused_all, now)
+    return w, next((m for m in masters if m.id == w.master), None), now
 
 
 def _worker(

@@ -3,7 +3,7 @@ then queues, then recent failures."""
 
 from __future__ import annotations
 
-from resqued.fleet import fmt
+from resqued.fleet import fmt, scheduler
 from resqued.fleet.model import Fleet, Master, Worker
 
 
@@ -15,6 +15,8 @@ def render(fleet: Fleet) -> str:
         f"processed {s.processed}, failed {s.failed} (failed list {s.failed_list}); "
         f"pending {s.pending}; workers {s.workers}, {s.working} working",
     ]
+    if fleet.scheduler is not None and fleet.scheduler.active:
+        out.append(scheduler.summary(fleet.scheduler))
     if fleet.paused_all:
         out.append("PAUSED: all workers (pause-all-workers; resume: resqued resume --all)")
     for host in fleet.hosts():

@@ -5,7 +5,8 @@ applies the guard rails (``watch``: time and memory limits, max age, stuck
 workers), polls a ``config_loader``, starts the slots that may start, prunes
 dead workers of this host now and then, reports statistics (and the workers'
 Redis heartbeat), and sleeps.  Its own workers plus the ones it is
-retiring plus an older listener's still running never exceed its table.
+retiring plus an older listener's still running, plus the slots older
+listeners will still fill (``HELD``, docs/ipc.md), never exceed its table.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Listener:
         self.slots: list[Slot] = slotting.build(worker_table(config))
         self.workers: dict[int, Slot] = {}  # pid -> its slot (retiring ones included)
         self.old: dict[int, str] = {}  # an older listener's workers, still running
+        self.held_by_older = 0  # slots older listeners will still fill (HELD from the master)
+        self.held_told = 0  # the HELD we reported last (the master assumes all at RUNNING)
         self.state = "starting"
         self.stopping: str | None = None  # "QUIT" or "TERM"
         # Dead workers of this host (and expired ones anywhere) are pruned at start and
@@ -98,6 +101,7 @@ class Listener:
             return
         self.stopping = how
         self.state = "stopping"
+        self._report_held()  # 0: no slot of ours gets a worker any more
         self._signal_workers(getattr(signal, "SIG" + how))
 
     def _signal_workers(self, sig: int) -> None:
@@ -109,6 +113,7 @@ class Listener:
     def run(self) -> int:
         self.state = "running"
         self.channel.send(ipc.Running(len(self.slots), MasterView.of(self.config)))
+        self.held_told = len(self.slots)
         log.info("listener #%d running: %d workers", self.number, len(self.slots))
         while True:
             self.wakeup.dispatch(self)
@@ -121,6 +126,7 @@ class Listener:
             if not self.stopping:
                 self._poll_config_loader()
                 self._start_missing()
+                self._report_held()  # after the starts: fewer slots held
                 self._prune_now_and_then()
             self._title()
             self._sleep()
@@ -137,11 +143,16 @@ class Listener:
                     self.old[pid] = queues
                 case ipc.WorkerExited(pid):
                     self.old.pop(pid, None)
+                case ipc.Held(n):
+                    self.held_by_older = n
                 case ipc.Count(n):
                     self.config.worker_processes = n
                     self._apply_table()
-                case ipc.Relay(name):  # the master passes this signal on (compat commands)
+                case ipc.Relay(name, 0):  # the master passes this signal on (compat commands)
                     self._signal_workers(getattr(signal, "SIG" + name))
+                case ipc.Relay(name, pid):  # one worker's (the dashboard's "stop this job")
+                    if pid in self.workers:
+                        signal_quietly(pid, getattr(signal, "SIG" + name))
                 case _:
                     log.warning("listener #%d: unexpected message %r", self.number, message)
         if self.channel.closed and not self.stopping:
@@ -157,6 +168,7 @@ class Listener:
             if slot.pid is not None:
                 slot.pending = slot.pending or RETIRING
                 signal_quietly(slot.pid, signal.SIGQUIT)
+        self._report_held()  # before any start into a new slot
         log.info("listener #%d: now %d workers", self.number, len(self.slots))
 
     def _poll_config_loader(self) -> None:
@@ -199,9 +211,16 @@ class Listener:
 
     # -- workers --------------------------------------------------------------------
 
+    def _report_held(self) -> None:
+        """Tell the master how many of our slots will still get a worker, when that changed."""
+        held = 0 if self.stopping else slotting.held(self.slots)
+        if held != self.held_told and self.channel.send(ipc.Held(held)):
+            self.held_told = held
+
     def _start_missing(self) -> None:
         now = time.monotonic()
-        for slot in slotting.startable(self.slots, len(self.workers) + len(self.old), now):
+        running = len(self.workers) + len(self.old) + self.held_by_older
+        for slot in slotting.startable(self.slots, running, now):
             self._spawn(slot)
             if self.config.compat.spawn_delay:  # resque-pool's -s: one start per delay
                 compat.pace(self.slots, now + self.config.compat.spawn_delay)
@@ -243,6 +262,9 @@ class Listener:
         current = slot.pid == pid  # False for a retired worker whose slot was rebuilt
         board = slot.board
         reason = slot.replacement_reason(status)
+        # Retired on purpose (a reload, a smaller table, this listener stopping) and gone
+        # cleanly: not a replacement, so the master does not count it (no alert per deploy).
+        planned = slotting.clean_exit(status) and (bool(self.stopping) or slot.pending is RETIRING)
         if not slotting.clean_exit(status):
             if slot.pending is None or slot.pending.kind != KILL:  # guard rails log their kills
                 log.warning("worker %d (%s) %s", pid, queues, reason)
@@ -260,7 +282,8 @@ class Listener:
                     delay,
                 )
         self.watch.ended(pid, board)
-        self.channel.send(ipc.WorkerExited(pid, reason))
+        self._report_held()  # before the exit: a newer listener never sees the slot free
+        self.channel.send(ipc.WorkerExited(pid, "" if planned else reason))
         compat.write_status(self)
         summary = ExitSummary.of(pid, status, lived, queues, reason)
         hooks.run("config.after_exit", self.config.hooks["after_exit"], summary)

@@ -110,6 +110,11 @@ def startable(slots: list[Slot], running: int, now: float) -> list[Slot]:
     return out
 
 
+def held(slots: list[Slot]) -> int:
+    """Slots without a worker: a running listener starts one in each, now or after its backoff."""
+    return sum(1 for slot in slots if not slot.busy)
+
+
 def reconcile(slots: list[Slot], rows: list[WorkerRow]) -> tuple[list[Slot], list[Slot]]:
     """Apply a new worker table: (the new slots, the slots whose running worker must retire).
 

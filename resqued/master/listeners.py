@@ -75,6 +75,7 @@ class Listeners:
                 listener.send(ipc.WorkerStarted(pid, queues))
         for pid, queues in self.orphans.items():
             listener.send(ipc.WorkerStarted(pid, queues))
+        self._tell_held(sum(li.held for li in self.listeners[:-1]))
         log.info("started %r", listener)
         return listener
 
@@ -87,18 +88,41 @@ class Listeners:
         listener.reaped(status)
         self.listeners.remove(listener)
         self.orphans.update(listener.workers)
+        self._tell_held(sum(li.held for li in self.listeners if li is not self.current))
         return listener
 
     def read(self) -> list[tuple[ListenerProxy, ipc.Message]]:
-        """Every listener's reports; an older worker's exit frees a slot of the current one."""
+        """Every listener's reports; an older listener's go on to the current one, in order."""
         out = []
         for listener in list(self.listeners):
             for message in listener.read():
                 out.append((listener, message))
-                if isinstance(message, ipc.WorkerExited) and listener is not self.current:
-                    if self.current:
-                        self.current.send(ipc.WorkerExited(message.pid))
+                if listener is not self.current:
+                    self._forward(listener, message)
         return out
+
+    def _forward(self, older: ListenerProxy, message: ipc.Message) -> None:
+        """An older listener's worker started or exited, or the slots it will fill changed.
+
+        In the order it sent them: it reports more slots held before the exit that
+        frees one and fewer after the start that fills one, so the current listener
+        never sees a slot free that an older one may still fill (docs/ipc.md).
+        """
+        match message:
+            case ipc.WorkerStarted() if self.current:
+                self.current.send(message)
+            case ipc.WorkerExited(pid) if self.current:
+                self.current.send(ipc.WorkerExited(pid))
+            case ipc.Held(slots):
+                others = (li.held for li in self.listeners if li not in (older, self.current))
+                self._tell_held(slots + sum(others))
+
+    def _tell_held(self, slots: int) -> None:
+        """The current listener: older listeners will fill this many slots (when it changed)."""
+        current = self.current
+        if current and current.running and slots != current.held_told:
+            current.send(ipc.Held(slots))
+            current.held_told = slots
 
     def watch_orphans(self) -> None:
         """Orphans are nobody's children: poll them, and free their slots as they go."""

@@ -15,11 +15,17 @@ its workers have registered: ``workers_registered``).  One
 that never got ready fails the reload (the previous listener stays), is
 retried with backoff (after the start), or, on a fresh start, stops the master
 with the reason.  One that dies after it ran is replaced with backoff.
+
+With ``scheduler()`` in the config the master also keeps one mover process
+(``resqued/scheduler/``): started once the master runs, replaced with backoff
+when it dies, told of a HUP (it reads its schedule file again), replaced when a
+reload changes its settings, kept across a USR2, stopped with the rest.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import signal
@@ -30,11 +36,21 @@ from resqued import ipc
 from resqued.config.model import Overrides
 from resqued.config.view import MasterView
 from resqued.errors import ResquedError
-from resqued.master import compat, daemon, log_rotation, metrics, pidfile, pool_killer, status
+from resqued.master import (
+    compat,
+    daemon,
+    log_rotation,
+    metrics,
+    pidfile,
+    pool_killer,
+    requests,
+    status,
+)
 from resqued.master.job_stats import JobStats
 from resqued.master.listeners import Listeners, listener_spec
 from resqued.master.proxy import ListenerProxy
 from resqued.master.registry import Registration
+from resqued.master.scheduler import HEALTHY_AFTER, MoverProcess, Scheduler, schedule_error
 from resqued.master.state import MasterState
 from resqued.master.upgrade import Upgrade, shown_command, unblock_signals
 from resqued.process import logs, proctitle, systemd
@@ -59,6 +75,7 @@ class Master:
         argv: list[str] | None = None,
         boot_timeout: float | None = None,
         listeners: Listeners | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.argv = list(argv or [])
         self.replace_pid = 0  # --hot-swap: the master we take over from once we are ready
@@ -68,6 +85,7 @@ class Master:
         self.log_level = log_level
         self.boot_timeout_flag = boot_timeout  # --boot-timeout wins over the config's
         self.listeners = listeners or Listeners()
+        self.scheduler = scheduler or Scheduler()  # the mover, when the config has scheduler()
         self.stopping: str | None = None  # "QUIT" or "TERM"
         self.exit_now = False  # a compat stop (resque-pool's INT, --fast-exit): don't wait
         self.others_killed = False  # resque-pool's --kill-others, done once
@@ -81,6 +99,7 @@ class Master:
         self.last_reload: dict[str, Any] | None = None
         self.upgrade: Upgrade | None = None  # a USR2 under way
         self.replacements: collections.Counter[str] = collections.Counter()  # why workers went
+        self.replaced = requests.ReplacedRecently()  # the last few, for the dashboard
         self.reloads: collections.Counter[str] = collections.Counter()  # by outcome
         self.job_stats = JobStats()
         self.metrics: Any = None  # the metrics server, when --metrics is on
@@ -102,11 +121,13 @@ class Master:
             jobs_retired=self.job_stats.saved(),
         )
         self.listeners.save(state)
+        self.scheduler.save(state)
         return state
 
     def adopt(self, state: MasterState) -> None:
         """Take over the listeners a previous image of this master left running."""
         self.listeners.adopt(state)
+        self.scheduler.adopt(state)
         self.pool_delta = state.pool_delta
         self.workers_stopped = state.workers_stopped
         self.view = state.view
@@ -136,6 +157,7 @@ class Master:
             booting.kill(signal.SIGKILL)
         self.listeners.current = None
         self.listeners.next_start_at = 0.0
+        self.scheduler.signal(signal.SIGHUP)  # the mover reads its schedule file again
         self.last_reload = {"at": time.time(), "outcome": "pending", "error": None}
         log.info("reload: starting a new listener")
 
@@ -166,6 +188,7 @@ class Master:
             systemd.stopping()
         self._cancel_upgrade()
         self.listeners.signal(signal.SIGTERM)
+        self.scheduler.signal(signal.SIGTERM)
 
     def stop_gracefully(self) -> None:
         """Graceful: every worker finishes its current job; then everything exits."""
@@ -176,6 +199,7 @@ class Master:
         systemd.stopping()
         self._cancel_upgrade()
         self.listeners.signal(signal.SIGQUIT)
+        self.scheduler.signal(signal.SIGTERM)  # it stops after the chunk in hand
 
     def handle_usr1(self) -> None:
         if self.relayed("USR1"):  # compat: kill every current job
@@ -188,6 +212,7 @@ class Master:
         logs.reopen_or_keep(f"master {self.pid}")
         compat.give_logs(self.view)
         self.listeners.signal(signal.SIGUSR1)
+        self.scheduler.signal(signal.SIGUSR1)
 
     def handle_cont(self) -> None:
         self.relayed("CONT")  # compat: resume every worker; else nothing
@@ -321,6 +346,34 @@ class Master:
             logs.redirect(*paths)
         self.view = self.view.reloaded(new)
         self.rotation = log_rotation.from_view(self.view)
+        mover = self.scheduler.current
+        if mover and mover.spec != self.view.scheduler and not self.scheduler.replacing:
+            if self.view.scheduler and (error := schedule_error(self.view.scheduler)):
+                log.error("reload: %s; the scheduler keeps its settings", error)
+                self.view = dataclasses.replace(self.view, scheduler=mover.spec)
+                return
+            log.info("reload: the scheduler's settings changed; replacing %r", mover)
+            self.scheduler.replacing = True
+            mover.kill(signal.SIGTERM)
+
+    # -- the scheduler (the mover) --------------------------------------------------------
+
+    def start_scheduler(self) -> None:
+        self.scheduler.start(self.view, self.log_level, self.cwd)
+
+    def scheduler_exited(self, mover: MoverProcess, status: int) -> None:
+        """The mover exited: replaced at once after new settings, else with backoff."""
+        code = os.waitstatus_to_exitcode(status)
+        if self.stopping or self.scheduler.replacing or not self.view.scheduler:
+            log.info("%r exited (%s)", mover, code)
+            self.scheduler.replacing = False
+            self.scheduler.next_start_at = 0.0
+            return
+        if time.monotonic() - mover.started >= HEALTHY_AFTER:
+            self.scheduler.backoff.succeeded()
+        delay = self.scheduler.backoff.failed()
+        self.scheduler.next_start_at = time.monotonic() + delay
+        log.error("%r died (exit %s); starting another in %.1fs", mover, code, delay)
 
     def _reload_done(self, outcome: str, error: str | None) -> None:
         if self.last_reload and self.last_reload["outcome"] == "pending":
@@ -381,6 +434,10 @@ class Master:
             elif isinstance(message, ipc.WorkerExited) and message.reason:
                 if not self.stopping and not self.workers_stopped:
                     self.replacements[message.reason] += 1
+                    queues = listener.left.get(message.pid, "")
+                    self.replaced.note(message.pid, queues, message.reason)
+        if self.registration:
+            requests.stop_jobs(self.listeners, self.registration.take_requests())
         self.listeners.watch_orphans()
         self.check_boot()
         self.check_upgrade()
@@ -388,13 +445,25 @@ class Master:
             self.rotation.rotate()
             self.reopen_logs()
         if self.stopping:
-            if self.listeners.empty or self.exit_now:
+            if (self.listeners.empty and self.scheduler.empty) or self.exit_now:
                 return True
             self.escalate()
-        elif not self.workers_stopped and self.listeners.current is None:
+            return False
+        if not self.workers_stopped and self.listeners.current is None:
             if time.monotonic() >= self.listeners.next_start_at:
                 self.start_listener()
+        self.keep_scheduler()
         return False
+
+    def keep_scheduler(self) -> None:
+        """One mover while the config asks for one (and the master is past its start)."""
+        wanted = self.view.scheduler is not None and self.ever_ready
+        if wanted and self.scheduler.empty and time.monotonic() >= self.scheduler.next_start_at:
+            self.start_scheduler()
+        elif not wanted and self.scheduler.current and not self.scheduler.replacing:
+            log.info("reload: no scheduler in the config; stopping %r", self.scheduler.current)
+            self.scheduler.replacing = True
+            self.scheduler.signal(signal.SIGTERM)
 
     def reap(self) -> None:
         """Every child that exited: listeners, the USR2 preflight, adopted orphans."""
@@ -404,6 +473,8 @@ class Master:
             elif listener := self.listeners.reaped(pid, wait_status):
                 self.job_stats.retire(listener.stats)
                 self.listener_exited(listener, wait_status)
+            elif mover := self.scheduler.reaped(pid):
+                self.scheduler_exited(mover, wait_status)
 
     def check_upgrade(self) -> None:
         """A USR2's preflight is over: exec the new image if it passed (returns if that failed)."""
@@ -457,12 +528,15 @@ class Master:
         if self.stopping == "TERM" and time.monotonic() >= self.kill_at:
             log.warning("shutdown timeout: killing what is left")
             self.listeners.kill_everything()
+            self.scheduler.signal(signal.SIGKILL)
             self.kill_at = time.monotonic() + 5
 
     def sleep(self) -> None:
         timeout = 1.0
         if self.listeners.current is None and not self.stopping and not self.workers_stopped:
             timeout = max(0.0, min(timeout, self.listeners.next_start_at - time.monotonic()))
+        if self.view.scheduler and self.scheduler.empty and not self.stopping:
+            timeout = max(0.0, min(timeout, self.scheduler.next_start_at - time.monotonic()))
         fds = [li.channel.fileno() for li in self.listeners.listeners if not li.channel.closed]
         if self.upgrade and self.upgrade.fileno() >= 0:
             fds.append(self.upgrade.fileno())

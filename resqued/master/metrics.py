@@ -3,7 +3,7 @@
 Served from a thread of the master with the official ``prometheus-client``
 (the ``metrics`` extra).  Everything comes from the master's memory (jobs and
 workers reported by the listeners through their scoreboards, replacements,
-reloads) except the queue depths, read from Redis at scrape time; so a job
+reloads) except the queue depths and the delayed queue, read from Redis at scrape time; so a job
 costs nothing more on its hot path, and counts survive worker recycling,
 reloads and USR2.  The list of metrics is in docs/operations.md.
 """
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from resqued.config.values import parse_bind
 from resqued.errors import ResquedError
+from resqued.fleet.scheduler import Mover, read_mover
 from resqued.master.job_stats import JobStats
 from resqued.master.listeners import Listeners
 from resqued.master.registry import Registration
@@ -43,9 +44,15 @@ class Measured(Protocol):
 class Collector:
     """Builds the metric families from the master's state at each scrape."""
 
-    def __init__(self, master: Measured, depths: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        master: Measured,
+        depths: Callable[[], dict[str, int]],
+        mover: Callable[[], Mover | None] = lambda: None,
+    ) -> None:
         self.master = master
         self.depths = depths
+        self.mover = mover
 
     def describe(self) -> list[Any]:
         return []  # families are built at scrape time (unchecked collector)
@@ -106,6 +113,31 @@ class Collector:
         for queue, n in sorted(depth.items()):
             queues.add_metric([queue], n)
         yield queues
+        yield from self._delayed(GaugeMetricFamily)
+
+    def _delayed(self, gauge: Any) -> Iterator[Any]:
+        """The delayed queue and its mover (``fleet/scheduler.py``), read at scrape time."""
+        try:
+            mover = self.mover()
+        except Exception as exc:  # Redis down
+            log.debug("metrics: no delayed queue: %s", exc)
+            return
+        if mover is None:
+            return
+        yield gauge("resqued_delayed_jobs", "Jobs in the delayed queue", value=mover.delayed)
+        yield gauge(
+            "resqued_delayed_jobs_due", "Delayed jobs due and not moved yet", value=mover.due
+        )
+        yield gauge(
+            "resqued_scheduler_lag_seconds",
+            "How late the earliest due delayed job is (0: none due)",
+            value=mover.lag,
+        )
+        yield gauge(
+            "resqued_scheduler_lock_held",
+            "1 when a mover holds resque-scheduler's lock",
+            value=1 if mover.holder else 0,
+        )
 
 
 def queue_depths(master: Measured) -> dict[str, int]:
@@ -120,6 +152,14 @@ def queue_depths(master: Measured) -> dict[str, int]:
     return dict(zip(names, pipe.execute(), strict=True))
 
 
+def mover_state(master: Measured) -> Mover | None:
+    """The delayed queue's counts and the mover's lag (two bounded round trips)."""
+    if master.registration is None:
+        return None
+    store = master.registration.store
+    return read_mover(store, store.server_time())
+
+
 def serve(master: Measured, bind: str) -> Any:
     """Start the endpoint in a thread; the server, to ``shutdown()``. ResquedError if it can't."""
     try:
@@ -130,7 +170,7 @@ def serve(master: Measured, bind: str) -> Any:
         ) from None
     host, port = parse_bind(bind, "metrics address")
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector(master, lambda: queue_depths(master)))
+    registry.register(Collector(master, lambda: queue_depths(master), lambda: mover_state(master)))
     try:
         server, _ = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:

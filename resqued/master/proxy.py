@@ -42,6 +42,9 @@ class ListenerProxy:
         self.failure = ""  # the reason it gave for not starting
         self.stats: dict[str, Any] = {}  # its latest STATS report
         self.workers: dict[int, str] = {}  # pid -> queues, as reported
+        self.left: dict[int, str] = {}  # pid -> queues of the workers gone in the last read
+        self.held = 0  # its slots that will get a worker (HELD; all of them at RUNNING)
+        self.held_told = 0  # the HELD we sent it: older listeners' slots
         self.exit_status: int | None = None
 
     @classmethod
@@ -59,6 +62,9 @@ class ListenerProxy:
         self.failure = ""
         self.stats = dict(record.stats)
         self.workers = dict(record.workers)
+        self.left = {}
+        self.held = record.held  # an older image's listener never reports HELD
+        self.held_told = record.held_told
         self.exit_status = None
         return self
 
@@ -73,6 +79,8 @@ class ListenerProxy:
             view=self.view,
             stats=self.stats,
             workers=dict(self.workers),
+            held=self.held,
+            held_told=self.held_told,
         )
 
     def __repr__(self) -> str:
@@ -85,11 +93,13 @@ class ListenerProxy:
     def read(self) -> list[ipc.Message]:
         """Apply the listener's reports to our view; return them for the master to act on."""
         messages = self.channel.messages()
+        self.left = {}
         for message in messages:
             match message:
                 case ipc.Running(total, view):
                     self.ready = True
                     self.total = total
+                    self.held = total
                     self.view = view
                 case ipc.Failed(reason):
                     self.failure = reason
@@ -98,7 +108,9 @@ class ListenerProxy:
                 case ipc.WorkerStarted(pid, queues):
                     self.workers[pid] = queues
                 case ipc.WorkerExited(pid):
-                    self.workers.pop(pid, None)
+                    self.left[pid] = self.workers.pop(pid, "")
+                case ipc.Held(slots):
+                    self.held = slots
                 case _:
                     log.warning("%r sent an unexpected message: %r", self, message)
         return messages

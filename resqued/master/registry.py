@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from resqued.fleet.control import MAX_TAKEN, StopJob, control_key, still_running
 from resqued.fleet.masters import REFRESH, TTL, master_key, masters_key
 from resqued.resque.store import Store
 
@@ -32,6 +33,8 @@ class Registration:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._down = False
+        self._requests: list[StopJob] = []  # the dashboard's, for the master's loop
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="registration", daemon=True)
 
     def start(self) -> None:
@@ -43,6 +46,12 @@ class Registration:
         self._doc = doc
         if now or previous is None or _changed(previous, doc):
             self._wake.set()
+
+    def take_requests(self) -> list[StopJob]:
+        """The dashboard's requests taken from Redis since the last call."""
+        with self._lock:
+            taken, self._requests = self._requests, []
+        return taken
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop refreshing and remove the registration (best effort, bounded)."""
@@ -71,7 +80,12 @@ class Registration:
             pipe = self.store.redis.pipeline(transaction=False)
             pipe.set(master_key(k, self.id), json.dumps(doc, separators=(",", ":")), ex=TTL)
             pipe.sadd(masters_key(k), self.id)  # after the SET: readers drop ids with no key
-            pipe.execute()
+            pipe.lpop(control_key(k, self.id), MAX_TAKEN)  # the dashboard's requests
+            taken = pipe.execute()[-1] or []
+            wanted = [r for r in map(StopJob.decode, taken) if r is not None]
+            wanted = [r for r in wanted if still_running(self.store, r)]
+            with self._lock:
+                self._requests.extend(wanted)
         except (redis.RedisError, OSError) as exc:
             if not self._down:
                 self._down = True

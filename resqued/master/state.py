@@ -15,6 +15,7 @@ from typing import Any
 
 from resqued.config.view import MasterView
 from resqued.master.job_stats import Row
+from resqued.scheduler.spec import SchedulerSpec
 
 STATE_VERSION = 1
 
@@ -31,6 +32,8 @@ class ListenerRecord:
     view: MasterView | None = None  # the config it reported in its RUNNING
     stats: dict[str, Any] = field(default_factory=dict)  # its latest STATS report
     workers: dict[int, str] = field(default_factory=dict)  # pid -> queues
+    held: int = 0  # its slots that will get a worker (HELD); an older image's: none
+    held_told: int = 0  # the older listeners' slots we last told it (HELD)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,8 @@ class ListenerRecord:
             "summary": self.view.to_dict() if self.view else {},  # the name older images read
             "stats": self.stats,
             "workers": {str(pid): queues for pid, queues in self.workers.items()},
+            **({"held": self.held} if self.held else {}),  # absent when 0, as older images
+            **({"held_told": self.held_told} if self.held_told else {}),  # wrote the document
         }
 
     @classmethod
@@ -56,7 +61,24 @@ class ListenerRecord:
             view=MasterView.from_dict(summary) if summary else None,
             stats=dict(doc.get("stats") or {}),
             workers=_pids(doc["workers"]),
+            held=int(doc.get("held") or 0),
+            held_told=int(doc.get("held_told") or 0),
         )
+
+
+@dataclass(frozen=True)
+class SchedulerRecord:
+    """The running mover as the new image adopts it (it stays the master's child)."""
+
+    pid: int
+    spec: SchedulerSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "spec": self.spec.to_dict()}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SchedulerRecord:
+        return cls(pid=int(doc["pid"]), spec=SchedulerSpec.from_dict(doc["spec"]))
 
 
 @dataclass
@@ -71,23 +93,25 @@ class MasterState:
     replacements: dict[str, int] = field(default_factory=dict)  # why workers went
     reloads: dict[str, int] = field(default_factory=dict)  # by outcome
     jobs_retired: list[Row] = field(default_factory=list)  # job stats of listeners gone
+    scheduler: SchedulerRecord | None = None  # the mover, if one runs
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": STATE_VERSION,
-                "generation": self.generation,
-                "current": self.current,
-                "listeners": [li.to_dict() for li in self.listeners],
-                "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
-                "pool_delta": self.pool_delta,
-                "workers_stopped": self.workers_stopped,
-                "view": self.view.to_dict(),
-                "replacements": self.replacements,
-                "reloads": self.reloads,
-                "jobs_retired": self.jobs_retired,
-            }
-        )
+        doc = {
+            "version": STATE_VERSION,
+            "generation": self.generation,
+            "current": self.current,
+            "listeners": [li.to_dict() for li in self.listeners],
+            "orphans": {str(pid): queues for pid, queues in self.orphans.items()},
+            "pool_delta": self.pool_delta,
+            "workers_stopped": self.workers_stopped,
+            "view": self.view.to_dict(),
+            "replacements": self.replacements,
+            "reloads": self.reloads,
+            "jobs_retired": self.jobs_retired,
+        }
+        if self.scheduler:  # written only when a mover runs: the previous release's form else
+            doc["scheduler"] = self.scheduler.to_dict()
+        return json.dumps(doc)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MasterState:
@@ -111,9 +135,14 @@ class MasterState:
                 replacements=_counts(doc.get("replacements")),
                 reloads=_counts(doc.get("reloads")),
                 jobs_retired=list(doc.get("jobs_retired") or []),
+                scheduler=_scheduler(doc.get("scheduler")),  # absent before the scheduler
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the master's state is incomplete or malformed: {exc!r}") from None
+
+
+def _scheduler(doc: dict[str, Any] | None) -> SchedulerRecord | None:
+    return SchedulerRecord.from_dict(doc) if doc else None
 
 
 def _pids(doc: dict[str, str]) -> dict[int, str]:

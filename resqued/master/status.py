@@ -17,6 +17,7 @@ from resqued.config.view import MasterView
 from resqued.errors import ResquedError
 from resqued.master.listeners import Listeners
 from resqued.master.registry import Registration
+from resqued.master.requests import ReplacedRecently
 from resqued.process import proctitle
 from resqued.resque.store import Store
 from resqued.version import __version__
@@ -47,6 +48,8 @@ class Reported(Protocol):
     def last_reload(self) -> dict[str, Any] | None: ...
     @property
     def replacements(self) -> collections.Counter[str]: ...
+    @property
+    def replaced(self) -> ReplacedRecently: ...
     @property
     def host(self) -> str: ...
     def describe(self) -> str: ...
@@ -110,6 +113,7 @@ def document(m: Reported, host: str) -> dict[str, Any]:
         },
         "last_reload": m.last_reload,
         "replacements": dict(m.replacements),
+        "replaced_recently": m.replaced.document(),
     }
 
 

@@ -129,7 +129,7 @@ class FailedList:
     def retry(self, index: int, digest: str | None = None) -> FailedJob:
         """Re-enqueue one job to its queue and mark it ``retried_at``; return the new record."""
         job = self._check(index, digest)
-        _retryable(job, strict=True)
+        retryable(job, strict=True)
         assert job.payload is not None
         keys = self.store.keys
         args: list[bytes | str | int] = [
@@ -173,9 +173,7 @@ class FailedList:
         def once() -> None:
             for plan in self.reader.plans(where, indexed=narrows(where), newest_first=False):
                 plan.targets = {
-                    i: j
-                    for i, j in plan.targets.items()
-                    if _retryable(j) and j.identity not in done
+                    i: j for i, j in plan.targets.items() if retryable(j) and j.identity not in done
                 }
                 for job in self.bulk.retry([plan]):
                     done.add(job.identity)
@@ -218,7 +216,7 @@ class FailedList:
         return int(count)
 
 
-def _retryable(job: FailedJob, strict: bool = False) -> bool:
+def retryable(job: FailedJob, strict: bool = False) -> bool:
     """Whether ``job`` names what a retry needs; with ``strict``, say why not."""
     reason = None
     if job.record is None:

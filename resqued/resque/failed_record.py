@@ -174,6 +174,8 @@ class FailureFilter:
     class_name: str | None = None
     exception: str | None = None
     retried: bool | None = None  # True: only retried ones; False: only never retried
+    text: str | None = None  # found, any case, in class, queue, exception, error, args, worker
+    worker: str | None = None  # the worker that ran it (its id)
 
     def matches_fields(self, fields: Fields) -> bool:
         """Whether a record with these fields can match (all of the filter but ``retried``)."""
@@ -187,19 +189,20 @@ class FailureFilter:
     def matches(self, job: FailedJob) -> bool:
         if not self.matches_fields(job.fields):
             return False
+        if self.text and not _finds(self.text, job):
+            return False
+        if self.worker is not None and job.worker != self.worker:
+            return False
         return self.retried is None or (job.retried_at is not None) == self.retried
 
     def might_match(self, raw: bytes) -> bool:
         """A cheap test on the bytes: False only when the record cannot match."""
         if self.retried and b'"retried_at"' not in raw:
             return False
-        for value in (self.queue, self.class_name):
-            if (
-                value
-                and value.isascii()
-                and value.isprintable()
-                and not set(value) & {'"', "\\", "/"}
-            ):
+        if self.text and _plain(self.text) and self.text.lower().encode() not in raw.lower():
+            return False
+        for value in (self.queue, self.class_name, self.worker):
+            if value and _plain(value):
                 if value.encode() not in raw:
                     return False
         return True
@@ -217,4 +220,18 @@ class FailureFilter:
     def exact_by_index(self) -> bool:
         """Whether the index's counts are exact for this filter: it names one of queue, class
         and exception, and nothing else."""
-        return len(self.named()) == 1 and self.retried is None
+        unindexed = (self.retried, self.text, self.worker)
+        return len(self.named()) == 1 and all(v is None for v in unindexed)
+
+
+def _plain(value: str) -> bool:
+    """Whether ``value`` appears as it is in any JSON that holds it (no escapes)."""
+    return value.isascii() and value.isprintable() and not set(value) & {'"', "\\", "/"}
+
+
+def _finds(text: str, job: FailedJob) -> bool:
+    """``text`` (any case) in the job's class, queue, exception, error, arguments or worker."""
+    needle = text.casefold()
+    args = json.dumps(job.args, ensure_ascii=False) if job.args else ""
+    haystack = (job.class_name, job.queue, job.exception, job.error, args, job.worker)
+    return any(needle in part.casefold() for part in haystack)

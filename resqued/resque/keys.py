@@ -20,6 +20,11 @@ class Keys:
         self.failed_count = p + "stat:failed"
         # resqued's index of worker ids that may have hand-over lists (see ``handovers``).
         self.handover_workers = p + "resqued:handovers"
+        # resque-scheduler's keys (docs/scheduling.md)
+        self.delayed_schedule = p + "delayed_queue_schedule"
+        self.last_enqueued_at = p + "delayed:last_enqueued_at"
+        self.persistent_schedules = p + "persistent_schedules"
+        self.schedules_changed = p + "schedules_changed"
 
     def queue(self, name: str) -> str:
         return f"{self.prefix}queue:{name}"
@@ -58,3 +63,22 @@ class Keys:
     def master_pause(self, master_id: str) -> str:
         """resqued's own per-master pause flag (not a Ruby key)."""
         return f"{self.prefix}resqued:pause:{master_id}"
+
+    def delayed(self, epoch: int) -> str:
+        """resque-scheduler's list of the jobs due at ``epoch`` (whole seconds)."""
+        return f"{self.prefix}delayed:{epoch}"
+
+    def timestamps(self, encoded: bytes) -> bytes:
+        """resque-scheduler's set of the ``delayed:<epoch>`` keys holding one encoded job."""
+        return self.prefix.encode() + b"timestamps:" + encoded
+
+    def scheduler_lock(self, lock_prefix: str = "") -> str:
+        """resque-scheduler's master lock, as it lands in Redis.
+
+        Ruby builds ``"<namespace>:<prefix:>resque_scheduler_master_lock"`` and hands
+        it to redis-namespace, which prefixes the namespace once more: the key is
+        ``resque:resque:resque_scheduler_master_lock``.  ``lock_prefix`` is its
+        ``RESQUE_SCHEDULER_MASTER_LOCK_PREFIX``.
+        """
+        middle = f"{lock_prefix}:" if lock_prefix else ""
+        return f"{self.prefix}{self.prefix}{middle}resque_scheduler_master_lock"

@@ -181,3 +181,83 @@ if ARGV[3] == '1' then
 end
 return n
 """
+
+# -- resque-scheduler's keys (resqued/resque/delayed.py, resqued/resque/scheduler_lock.py) --
+
+# One bounded chunk of a due timestamp, moved in one step.  KEYS: delayed:<epoch>,
+# delayed_queue_schedule, the scheduler lock.  ARGV: the epoch, the lock's holder
+# value ('' moves without a lock), the lock's timeout, the namespace prefix, the
+# number of jobs n, then per job: the entry as read, its queue ('' for the failed
+# list), what to push there.  The entries read must still head the list (a
+# producer's remove_delayed or another mover changed it: -1, read again), and the
+# lock must still be ours (-2): a job is moved once, whoever moves.
+MOVE_DELAYED = r"""
+local key, ns, n = KEYS[1], ARGV[4], tonumber(ARGV[5])
+if ARGV[2] ~= '' then
+  if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -2 end
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+if n == 0 then
+  if redis.call('LLEN', key) ~= 0 then return -1 end
+else
+  local head = redis.call('LRANGE', key, 0, n - 1)
+  if #head ~= n then return -1 end
+  for i = 1, n do
+    if head[i] ~= ARGV[3 + 3 * i] then return -1 end
+  end
+end
+for i = 1, n do
+  local at = 3 + 3 * i
+  redis.call('SREM', ns .. 'timestamps:' .. ARGV[at], key)
+  if ARGV[at + 1] == '' then
+    redis.call('RPUSH', ns .. 'failed', ARGV[at + 2])
+  else
+    redis.call('SADD', ns .. 'queues', ARGV[at + 1])
+    redis.call('RPUSH', ns .. 'queue:' .. ARGV[at + 1], ARGV[at + 2])
+  end
+end
+if n > 0 then redis.call('LTRIM', key, n, -1) end
+if redis.call('LLEN', key) == 0 then
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return n
+"""
+
+# resque-scheduler's master lock (lock/resilient.rb): take it if free, for its timeout.
+LOCK_ACQUIRE = r"""
+if redis.call('SETNX', KEYS[1], ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Still ours? Then extend it by its timeout, and say it is ours.
+LOCK_RENEW = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+end
+return 0
+"""
+
+# Let go of it if it is ours (Ruby's ``locked? && release!``, in one step).
+LOCK_RELEASE = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# A recurring schedule fires: its job on its queue and its delayed:last_enqueued_at
+# time, only while ARGV[1] holds the scheduler lock (KEYS: the lock, queue:<q>, queues,
+# delayed:last_enqueued_at; ARGV: the holder value, the queue, the job, the schedule's
+# name, the time as Ruby's Time#to_s writes it).
+FIRE_RECURRING = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+return 1
+"""

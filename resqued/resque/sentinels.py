@@ -22,15 +22,22 @@ from resqued.process.redact import redact
 MAX_CAUSE = 160  # characters kept of one Sentinel's error
 
 
+class UnknownService(MasterNotFoundError):
+    """A server answered and gave no primary: it knows no such service, or it is no
+    Sentinel (a wrong URL, not an outage)."""
+
+
 class Sentinel(RedisSentinel):
     """redis-py's Sentinel manager; its "no primary" error is one line of causes."""
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
         causes: list[str] = []
+        unknown = False
         for number, sentinel in enumerate(self.sentinels):
             try:
                 masters = cast("dict[str, Any]", sentinel.sentinel_masters())
             except (redis.ConnectionError, redis.ResponseError, redis.TimeoutError) as exc:
+                unknown = unknown or isinstance(exc, redis.ResponseError)
                 causes.append(f"{address(sentinel)}: {reason(exc)}")
                 continue
             state = masters.get(service_name)
@@ -42,8 +49,10 @@ class Sentinel(RedisSentinel):
                 if state
                 else "no such service"
             )
+            unknown = unknown or not state
             causes.append(f"{address(sentinel)}: {why}")
-        raise MasterNotFoundError(
+        error = UnknownService if unknown else MasterNotFoundError
+        raise error(
             f"no Sentinel gave a primary for service {service_name!r} ({'; '.join(causes)})"
         )
 

@@ -41,3 +41,14 @@ def parse_heartbeat(value: str) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def local_to_s(epoch: float | None = None) -> str:
+    """Ruby's local ``Time.now.to_s``: ``2024-01-01 13:00:00 +0100`` (last_enqueued_at)."""
+    when = datetime.fromtimestamp(time.time() if epoch is None else epoch).astimezone()
+    return when.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def local_failed_at(epoch: float | None = None) -> str:
+    """resque-retry's kept failure ``failed_at``: local ``%Y/%m/%d %H:%M:%S``, no zone."""
+    return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(epoch))

@@ -14,7 +14,7 @@ from typing import Any
 
 from resqued.errors import ResquedError
 from resqued.resque.store import Store
-from resqued.web.options import check_exposure, load_token, parse_bind, url
+from resqued.web.options import Proxy, check_exposure, load_token, parse_bind, url
 
 __all__ = ["create_app", "load_token", "require_extra", "serve"]
 
@@ -45,12 +45,17 @@ def require_extra() -> None:
         raise _import_error(ModuleNotFoundError(name="python_multipart"))
 
 
-def create_app(store: Store, token: str | None = None, sample_interval: float = 2.0) -> Any:
+def create_app(
+    store: Store,
+    token: str | None = None,
+    sample_interval: float = 2.0,
+    proxy: Proxy | None = None,
+) -> Any:
     """The dashboard as an ASGI application (a Starlette app)."""
     require_extra()
     from resqued.web.app import create_app as build
 
-    return build(store, token, sample_interval)
+    return build(store, token, sample_interval, proxy)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -80,15 +85,16 @@ def serve(
     store: Store,
     log_level: str = "warning",
     sample_interval: float = 2.0,
+    proxy: Proxy | None = None,
 ) -> None:
     """Run the dashboard in the foreground until SIGINT or SIGTERM.
 
-    Refuses (ResquedError) a bind address beyond loopback without a token, a token
-    shorter than 12 characters, a busy port, or a missing web extra.
+    Refuses (ResquedError) a bind address beyond loopback, or a proxy, without a token,
+    a token shorter than 12 characters, a busy port, or a missing web extra.
     """
     host, port = parse_bind(bind)
-    check_exposure(host, token)
-    app = create_app(store, token, sample_interval)
+    check_exposure(host, token, proxy)
+    app = create_app(store, token, sample_interval, proxy)
     import uvicorn
 
     sock = listen(host, port)
@@ -100,6 +106,10 @@ def serve(
         access_log=log_level in ("info", "debug", "trace"),
     )
     required = "token required" if token else "no token: loopback only"
+    if proxy is not None and proxy.external:
+        required += f"; browsers use {proxy.external}"
+    if proxy is not None and (proxy.trusted or proxy.trust_all):
+        required += "; proxy headers trusted"
     print(f"resqued web: {url(host, port)} ({required}; Redis {store.safe_url})", flush=True)
     try:
         uvicorn.Server(config).run(sockets=[sock])

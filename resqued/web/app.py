@@ -12,16 +12,26 @@ from urllib.parse import quote
 import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resqued.resque.connection import redact
 from resqued.resque.store import Store
-from resqued.web import actions, pages
+from resqued.web import (
+    actions,
+    confirm,
+    failed_page,
+    pages,
+    queue_page,
+    redis_page,
+    scheduling,
+    worker_page,
+)
+from resqued.web.options import Proxy
 from resqued.web.render import Dashboard, page
-from resqued.web.security import Guard
+from resqued.web.security import Guard, safe_next
 
 log = logging.getLogger("resqued")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,7 +51,7 @@ SECURITY_HEADERS = [
 
 
 class AccessCheck:
-    """Host check, token check and security headers, in front of every route."""
+    """The no-token rules, sizes, the token check and security headers, before every route."""
 
     def __init__(self, app: ASGIApp, guard: Guard) -> None:
         self.app = app
@@ -52,18 +62,7 @@ class AccessCheck:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        path = request.url.path
-        refusal: Response | None = None
-        length = request.headers.get("content-length", "")
-        if not self.guard.host_allowed(request):
-            refusal = PlainTextResponse("Forbidden: unknown Host header.", 403)
-        elif request.method == "POST" and not (length.isdigit() and int(length) <= MAX_BODY):
-            refusal = PlainTextResponse("A form of at most 64 KiB, with a length, please.", 413)
-        elif not self.guard.authorized(request) and not path.startswith(OPEN_PATHS):
-            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-                refusal = RedirectResponse("/login?next=" + quote(path, safe="/"), 303)
-            else:
-                refusal = PlainTextResponse("Unauthorized: a token is required.", 401)
+        refusal = self.refusal(request)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -75,14 +74,52 @@ class AccessCheck:
         else:
             await self.app(scope, receive, with_headers)
 
+    def refusal(self, request: Request) -> Response | None:
+        guard, path = self.guard, request.url.path
+        why = guard.refusal(request)
+        if why:
+            return _plain(request, why, 403)
+        length = request.headers.get("content-length", "")
+        if request.method == "POST" and not (length.isdigit() and int(length) <= MAX_BODY):
+            return _plain(request, "A form of at most 64 KiB, with a length, please.", 413)
+        if guard.authorized(request) or path.startswith(OPEN_PATHS):
+            return None
+        client = guard.arrival(request).client
+        if guard.bearer_given(request) is not None:  # a wrong token: a guess, throttled
+            wait = guard.throttle.wait(client)
+            if wait > 0:
+                return _plain(request, _too_many(wait), 429, {"retry-after": f"{wait:.0f}"})
+            guard.throttle.failed(client)
+            return _plain(request, "Unauthorized: that is not the token.", 401)
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            target = path + ("?" + request.url.query if request.url.query else "")
+            return RedirectResponse("/login?next=" + quote(target, safe="/"), 303)
+        return _plain(request, "Unauthorized: a token is required.", 401)
+
+
+def _too_many(wait: float) -> str:
+    return f"Too many failed logins from this address: try again in {max(1, round(wait))} s."
+
+
+def _plain(
+    request: Request, text: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    """A refusal: JSON for /api/, plain text otherwise."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": text}, status, headers=headers)
+    return PlainTextResponse(text, status, headers=headers)
+
 
 def login_page(request: Request) -> Response:
-    return page(request, "login.html", next=request.query_params.get("next") or "/", failed=False)
+    target = safe_next(request.query_params.get("next"))
+    return page(request, "login.html", next=target, failed=False, wait=0, head=None)
 
 
 def redis_down(request: Request, exc: Exception) -> Response:
     text = redact(str(exc))
-    return page(request, "redis_down.html", 503, error=text)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": f"cannot read Redis: {text}"}, 503)
+    return page(request, "redis_down.html", 503, error=text, head=None)
 
 
 def _sample_loop(dash: Dashboard, stop: threading.Event) -> None:
@@ -100,9 +137,15 @@ def _sample_loop(dash: Dashboard, stop: threading.Event) -> None:
             return
 
 
-def create_app(store: Store, token: str | None = None, sample_interval: float = 2.0) -> Starlette:
-    """The dashboard for ``store``; with ``token``, every page asks for it."""
-    dash = Dashboard(store, Guard(token), sample_interval)
+def create_app(
+    store: Store,
+    token: str | None = None,
+    sample_interval: float = 2.0,
+    proxy: Proxy | None = None,
+) -> Starlette:
+    """The dashboard for ``store``; with ``token``, every page asks for it; ``proxy``: the
+    reverse proxy in front of it."""
+    dash = Dashboard(store, Guard(token, proxy), sample_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -122,10 +165,16 @@ def create_app(store: Store, token: str | None = None, sample_interval: float = 
         Route("/", pages.overview),
         Route("/hosts", pages.hosts),
         Route("/workers", pages.workers),
-        Route("/workers/{worker_id:path}", pages.worker),
+        Route("/workers/{worker_id:path}", worker_page.worker),
         Route("/queues", pages.queues),
-        Route("/failed", pages.failed),
-        Route("/failed/{index:int}", pages.failed_job),
+        Route("/queues/{name:path}", queue_page.queue),
+        Route("/failed", failed_page.failed),
+        Route("/failed/{index:int}", failed_page.failed_job),
+        Route("/confirm", confirm.confirm_page),
+        Route("/redis", redis_page.redis_page),
+        Route("/delayed", scheduling.delayed),
+        Route("/delayed/{epoch:int}", scheduling.delayed_second),
+        Route("/schedule", scheduling.schedule),
         Route("/api/fleet.json", pages.fleet_json),
         Route("/login", login_page, methods=["GET"]),
         *(Route(p, actions.dispatch, methods=["POST"]) for p in post),

@@ -1,4 +1,5 @@
-"""The overview's jobs/s chart as SVG geometry: two polylines over the last minutes."""
+"""The overview's jobs/s chart as SVG geometry: two polylines over the last minutes, and
+the legend's numbers (the last interval, the average and the peak of each line)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class Chart:
     now_processed: float  # the last interval's rates, for the legend
     now_failed: float
     empty: bool
+    avg_processed: float = 0.0  # over the chart's span
+    avg_failed: float = 0.0
+    peak_processed: float = 0.0
+    peak_failed: float = 0.0
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -65,4 +70,8 @@ def build(rates: list[Rate], now: float, window: float) -> Chart:
         now_processed=last.processed if last else 0.0,
         now_failed=last.failed if last else 0.0,
         empty=len(rates) < 1,
+        avg_processed=sum(r.processed for r in rates) / len(rates) if rates else 0.0,
+        avg_failed=sum(r.failed for r in rates) / len(rates) if rates else 0.0,
+        peak_processed=max((r.processed for r in rates), default=0.0),
+        peak_failed=max((r.failed for r in rates), default=0.0),
     )

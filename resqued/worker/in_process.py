@@ -41,7 +41,7 @@ class InProcessJob:
         if error is None:
             return Outcome()
         hooks.on_failure(cls, error, job.args)
-        return Outcome.of(error)
+        return Outcome.of(error, cls)
 
     def _interrupt(self, exc_type: type[BaseException], message: str, soft: bool) -> object:
         return self.control.interruptible.interrupt(exc_type, message, soft)

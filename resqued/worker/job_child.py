@@ -65,7 +65,7 @@ class ForkedJob:
                 hooks.run_worker_hooks("before_fork", job)
             except Exception as exc:  # the job fails; the worker goes on (hooks.POLICY)
                 hooks.on_failure(cls, exc, job.args)
-                return Outcome.of(exc)
+                return Outcome.of(exc, cls)
         # Look the class's hooks up here, once: a lookup made in a child is lost with it.
         job_hooks.warm(cls)
         control = self.control
@@ -96,11 +96,11 @@ class ForkedJob:
         error: BaseException
         if killed is not None and os.WIFSIGNALED(status):  # a guard rail killed it
             error = killed
-            outcome = Outcome.of(killed)
+            outcome = Outcome.of(killed, cls)
         else:
             message = failure.signal_exit_message(pid, status)
             error = RuntimeError(message)
-            outcome = Outcome(failure.DIRTY_EXIT, message, [])
+            outcome = Outcome(failure.DIRTY_EXIT, message, [], Outcome.of(error, cls).retryable)
         hooks.on_failure(cls, error, job.args)
         return outcome
 
@@ -219,7 +219,7 @@ class ForkedJob:
                         alarm.disarm()
             except BaseException as exc:  # a job may raise anything, sys.exit too
                 hooks.on_failure(cls, exc, job.args)
-                outcome = Outcome.of(exc)
+                outcome = Outcome.of(exc, cls)
             job_report.write(write_fd, outcome)
             if os.getppid() != worker_pid:  # the worker died while we worked
                 self.orphaned(job, outcome)

@@ -2,7 +2,8 @@
 
 The child encodes (``write``, ``report_bytes``), the worker decodes (``read``).
 A success is the constant ``SUCCESS`` (nothing to say, nothing to encode); a
-failure is ``{"exception", "error", "backtrace"}``, cut down until it fits
+failure is ``{"exception", "error", "backtrace"}`` (and ``"retry": true`` when the
+job class's ``Retry`` accepts the exception), cut down until it fits
 ``MAX_RESULT_BYTES``, so that it fits one pipe buffer and the child never waits
 for its worker.
 """
@@ -55,14 +56,22 @@ def read(data: bytes) -> Outcome | None:
         report = json.loads(data)
         if not report.get("exception"):
             return Outcome()
-        return Outcome(str(report["exception"]), str(report["error"]), list(report["backtrace"]))
+        return Outcome(
+            str(report["exception"]),
+            str(report["error"]),
+            list(report["backtrace"]),
+            report.get("retry") is True,
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _encoded(outcome: Outcome) -> dict[str, Any]:
-    return {
+    report: dict[str, Any] = {
         "exception": outcome.exception,
         "error": outcome.error,
         "backtrace": outcome.backtrace or [],
     }
+    if outcome.retryable:
+        report["retry"] = True
+    return report

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from resqued import hooks, jobs
 from resqued.process import proctitle
 from resqued.resque import failure, payload, registry
+from resqued.resque.attempts import Attempts
 from resqued.resque.payload import Job, MalformedPayload
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
@@ -29,6 +30,7 @@ from resqued.worker.options import WorkerOptions
 from resqued.worker.outcome import Outcome
 from resqued.worker.reserve import Reserver
 from resqued.worker.retry import GaveUp, RedisRetry
+from resqued.worker.retrying import Retrying, Run
 
 log = logging.getLogger("resqued")
 
@@ -64,6 +66,8 @@ class JobLoop:
         self.board = control.board  # the listener's view of this worker (None: standalone)
         self.thread = control.thread
         self.limits = ClassLimits(options.job_timeout, options.job_soft_timeout)
+        self.retrying = Retrying(Attempts(store), worker_id)
+        self.run_in_hand: Run | None = None  # the job in hand is retried: its counted run
         self.waiting = f"Waiting for {queues}{options.limits_tag}"
         self.debug = False
         self._parent_checked = -1  # the second parent_gone_lately last asked in
@@ -182,6 +186,7 @@ class JobLoop:
             self.finish(job, outcome)
             self._count_unstarted(job)
         else:
+            self.run_in_hand = self._begin(job, cls)
             outcome = self._perform(job, cls, limits)
             self.finish(job, outcome)
         if debug:
@@ -208,6 +213,13 @@ class JobLoop:
             board.job_finished(outcome.exception is None, self.thread)
         return outcome
 
+    def _begin(self, job: Job, cls: type) -> Run | None:
+        """Count the run of a class with ``retry=`` in its attempt key (None: no retries)."""
+        if getattr(cls, "resqued_retry", None) is None:
+            return None
+        run = self.retry.call(lambda: self.retrying.begin(job, cls))
+        return None if isinstance(run, GaveUp) else run
+
     def _count_unstarted(self, job: Job) -> None:
         """A job that could not start counts in the statistics too, as failed."""
         if self.board is not None:
@@ -216,7 +228,14 @@ class JobLoop:
     def finish(
         self, job: Job, outcome: Outcome, shown_payload: dict[str, object] | None = None
     ) -> None:
-        """Make the outcome pending: the next reserve records it in the same round trip."""
+        """Make the outcome pending: the next reserve records it in the same round trip.
+
+        A retried job's outcome is recorded now instead, with its retry (``retrying.py``).
+        """
+        run, self.run_in_hand = self.run_in_hand, None
+        if run is not None:
+            self._finish_retried(run, job, outcome)
+            return
         self.reserver.pending = b""
         if outcome.exception:
             self.reserver.pending = failure.record(
@@ -237,6 +256,23 @@ class JobLoop:
                 outcome.exception,
                 f": {error}" if error else "",
             )
+
+    def _finish_retried(self, run: Run, job: Job, outcome: Outcome) -> None:
+        if outcome.exception:
+            error = outcome.error.strip().partition("\n")[0][:500]
+            log.warning(
+                "worker %s: job %s on %s failed (attempt %d): %s%s",
+                self.id,
+                job.class_name,
+                job.queue,
+                run.attempt + 1,
+                outcome.exception,
+                f": {error}" if error else "",
+            )
+        reserver = self.reserver
+        done = self.retry.call(lambda: self.retrying.finish(run, job, outcome, reserver.finished))
+        if not isinstance(done, GaveUp):
+            reserver.finished += 1
 
     def record_orphaned(self, job: Job, outcome: Outcome) -> None:
         """In a job child whose worker died: record the outcome from here."""

@@ -1,233 +1,261 @@
-"""The fault matrix (``pytest -m chaos -s``): 20,000 jobs through kills, reloads and re-execs.
+"""The fault matrix (``pytest -m chaos``): every fault of issue 23, in every execution mode.
 
-Workers, job children, listeners and the master are killed with SIGKILL, the
-whole tree is killed and restarted at once, the master is reloaded (HUP x3) and
-re-executed (USR2 x2) while a producer keeps enqueueing.  At the end every job
-must be completed (once), in ``failed``, or still queued; none lost; none left
-in a dead worker's ``worker:<id>`` or hand-over list 10 s after the last fault;
-and the workers never exceed the configured count.  The table is printed.
+Each scenario runs one ``resqued`` (3 worker processes) in one mode (fork per
+job; in process with ``jobs_per_fork``; threads) against a Redis of its own,
+pushes a mix of jobs while its faults land (mostly jobs that complete; some
+that raise, some that outlive their 2-s hard limit, some that go above the
+100 MiB memory limit), lets the queue drain, stops with QUIT and sorts every
+job (tests/support/chaos.py): completed once, twice, failed with its own
+reason, with a reason the faults explain (a kill), with a wrong one, completed
+past its limit, still queued, left with a dead worker, or lost.  The workers
+alive are counted in /proc all along.  The table of every scenario is printed
+at the end (tests/conftest.py), and written to ``chaos-table.md`` in the
+``--basetemp`` directory when one is given.
+
+| fault | what is done |
+|---|---|
+| kills | SIGKILL of workers, of busy processes (the job child, or the worker in process), a listener, the master, the whole tree (with restarts); HUP x2; USR2 |
+| guard | more jobs past their time and memory limits; a worker SIGSTOPped (stuck) |
+| sigstop | the master SIGSTOPped 4 s; the listener 8 s while jobs with a 2-s limit run (no memory hogs: the listener measures memory) |
+| redis-restart | Redis SIGKILLed while jobs with limits run, down 3 s, restarted (AOF, nothing acknowledged lost) |
+| redis-pause | ``CLIENT PAUSE`` ALL 4 s, WRITE 3 s, ``DEBUG SLEEP`` 3 s, each while jobs with limits run |
+| redis-full | ``maxmemory`` 1 with ``noeviction`` for 6 s: every write refused |
+| sentinel | the primary killed under load; the Sentinels promote the replica |
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import threading
+import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
-from support.procs import descendants, ps, wait_for
+from support.chaos import (
+    DIRTY,
+    ROWS,
+    Counts,
+    Mix,
+    Row,
+    limbo,
+    table,
+)
+from support.chaos_redis import Durable, Failover, hold
+from support.chaos_run import Run, drained, settles, tally_when_up
+from support.procs import Proc, wait_for
+from support.worker_count import Peak
 
 from resqued.process.proc import alive
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(480)]
 
-JOBS = 20_000
-WORKERS = 4
-
-APP = """
-import os, random, time, redis, resqued
-r = redis.Redis.from_url(os.environ["REDIS_URL"])
-
-@resqued.job("Chaos")
-class Chaos:
-    queue = "chaos"
-
-    @staticmethod
-    def perform(i):
-        if i % 50 == 0:
-            time.sleep(random.uniform(0, 0.05))  # some jobs are in flight when a kill lands
-        r.rpush("ran", i)
-"""
-
-
-def family(master: int) -> list[tuple[int, int, str]]:
-    return descendants(master)
-
-
-def workers_of(master: int) -> list[int]:
-    rows = ps()
-    listeners = {p for p, pp, t in rows if pp == master and " listener #" in t}
-    return [p for p, pp, t in rows if pp in listeners and t.startswith("resque-")]
+WORKERS = 3
+LEAST = int(os.environ.get("CHAOS_JOBS", "2000"))  # jobs pushed at least, however quick the faults
+DRAIN = 150.0
+MODES = {
+    "fork": "",
+    "inproc": "fork_per_job(False)\njobs_per_fork(100)\n",
+    "threads": "threads(3)\njobs_per_fork(150)\n",
+}
+CONF = """\
+worker_processes({workers})
+queue("chaos")
+interval(0.5)
+job_timeout(8)
+memory_limit("100MiB")
+stuck_timeout(8)
+prune_interval(5)
+shutdown_timeout(20)
+{mode}"""
+GUARD = {"resqued.WorkerStuck", "resqued.JobTimeout", "resqued.MemoryLimitExceeded"}
+# Threads: a memory kill ends the process, and every job it ran is recorded with that reason.
+MODE_CHAOS = {"threads": {"resqued.MemoryLimitExceeded"}}
 
 
-def job_children(master: int) -> list[int]:
-    return [p for p, _, t in family(master) if "Processing" in t]
+def kills(run: Run) -> None:
+    rnd = random.Random(7)
+    run.at(100)
+    for step in range(2):
+        run.hit(rnd.choice(run.workers()), signal.SIGKILL, "worker SIGKILL")
+        run.later(80)
+        busy = run.job_children()  # in process: the busy workers themselves
+        if busy:
+            run.hit(rnd.choice(busy), signal.SIGKILL, "busy process SIGKILL")
+        run.hit(run.master.pid, signal.SIGHUP, "HUP")
+        wait_for(lambda s=step: run.master.output().count("is ready") >= 2 + s, 60, "reload")
+        run.later(80)
+    run.hit(run.master.pid, signal.SIGUSR2, "USR2")
+    wait_for(lambda: "took over" in run.master.output(), 60, "the re-exec")
+    run.later(80)
+    run.hit(run.listeners()[0], signal.SIGKILL, "listener SIGKILL")
+    wait_for(lambda: len(run.workers()) == WORKERS, 60, "a new listener's workers")
+    run.later(80)
+    run.kill_tree(everything=True)
+    run.faults.append("whole tree SIGKILL + restart")
+    run.later(80)
+    run.kill_tree(everything=False)
+    run.faults.append("master SIGKILL + restart")
+    run.later(80)
 
 
-class Producer(threading.Thread):
-    def __init__(self, r: redis.Redis, total: int) -> None:
-        super().__init__(daemon=True)
-        self.r, self.total, self.sent = r, total, 0
-
-    def run(self) -> None:
-        while self.sent < self.total:
-            pipe = self.r.pipeline(transaction=False)
-            pipe.sadd("resque:queues", "chaos")
-            batch = range(self.sent, min(self.total, self.sent + 100))
-            for i in batch:
-                pipe.rpush("resque:queue:chaos", json.dumps({"class": "Chaos", "args": [i]}))
-            pipe.execute()
-            self.sent += len(batch)
-            time.sleep(0.02)  # ~5,000 jobs/s offered: faster than 4 workers drain
+def guard(run: Run) -> None:
+    run.at(100)
+    victim = random.Random(7).choice(run.workers())
+    run.hit(victim, signal.SIGSTOP, "worker SIGSTOP")
+    wait_for(lambda: not alive(victim), 60, "the stopped worker to be killed")
+    run.later(100)
 
 
-class Peak(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.masters: list[int] = []
-        self.peak = 0
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.wait(0.05):
-            n = sum(len(workers_of(m)) for m in list(self.masters) if alive(m))
-            self.peak = max(self.peak, n)
-
-
-def limbo(r: redis.Redis) -> int:
-    """Jobs held by a dead worker: in a worker:<id> of an unregistered worker, or a hand-over list."""
-    live = {w.decode() for w in r.smembers("resque:workers")}
-    held = 0
-    for key in r.scan_iter("resque:worker:*"):
-        k = key.decode()
-        if k.endswith(":started"):
-            continue
-        if k[len("resque:worker:") :] not in live:
-            held += 1
-    for key in r.scan_iter("resque:resqued:inflight:*"):
-        held += r.llen(key)
-    return held
+def sigstop(run: Run) -> None:
+    run.at(100)
+    run.hit(run.master.pid, signal.SIGSTOP, "master SIGSTOP 4 s")
+    hold(4)
+    run.master.signal(signal.SIGCONT)
+    run.later(100)
+    run.limits_running(hog=False)  # memory is measured by the listener: not while it is stopped
+    listeners = run.listeners()
+    for li in listeners:
+        run.hit(li, signal.SIGSTOP, "listener SIGSTOP 8 s")
+    hold(8)
+    for li in listeners:
+        os.kill(li, signal.SIGCONT)
+    run.later(100)
 
 
-def test_fault_matrix(resqued, app_dir: Path, r: redis.Redis, tmp_path: Path) -> None:
-    (app_dir / "chaos_jobs.py").write_text(APP)
+def redis_restart(run: Run) -> None:
+    run.at(150)
+    run.limits_running()
+    run.backend.restart(down=3)
+    run.faults.append("Redis SIGKILL, 3 s down, restart")
+    run.later(150)
+
+
+def redis_pause(run: Run) -> None:
+    run.at(150)
+    for what, fault in (
+        ("CLIENT PAUSE ALL 4 s", lambda: run.backend.pause(4, "ALL")),
+        ("CLIENT PAUSE WRITE 3 s", lambda: run.backend.pause(3, "WRITE")),
+        ("DEBUG SLEEP 3 s", lambda: run.backend.sleep(3)),
+    ):
+        run.limits_running()
+        fault()
+        run.faults.append(what)
+        run.later(100)
+
+
+def redis_full(run: Run) -> None:
+    run.at(150)
+    run.limits_running()
+    run.backend.full(6)
+    run.faults.append("maxmemory 1 + noeviction, 6 s")
+    run.later(150)
+
+
+def sentinel(run: Run) -> None:
+    run.at(150)
+    run.limits_running()
+    run.backend.promote()
+    run.faults.append("primary killed, replica promoted")
+    run.later(150)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: Callable[[Run], None]
+    chaos: frozenset[str] = frozenset()  # failure reasons its faults explain
+    slow: int = 300  # every slow-th job is a ChaosSlow
+    hog: int = 900  # every hog-th a ChaosHog (0: none)
+    sentinel: bool = False
+
+
+SCENARIOS = [
+    Scenario("kills", kills, frozenset(DIRTY)),
+    Scenario("guard", guard, frozenset(GUARD), slow=150, hog=400),
+    Scenario("sigstop", sigstop, hog=0),
+    Scenario("redis-restart", redis_restart),
+    Scenario("redis-pause", redis_pause),
+    Scenario("redis-full", redis_full),
+    Scenario("sentinel", sentinel, sentinel=True),
+]
+CASES = [(s, mode) for s in SCENARIOS for mode in MODES]
+
+
+@pytest.fixture
+def matrix(request) -> list[Row]:
+    """The rows of every scenario run; tests/conftest.py prints the table at the end."""
+    return request.config.stash.setdefault(ROWS, [])
+
+
+@pytest.mark.parametrize("scenario, mode", CASES, ids=[f"{s.name}-{m}" for s, m in CASES])
+def test_chaos(scenario: Scenario, mode: str, resqued, app_dir: Path, tmp_path: Path, matrix):
+    began = time.monotonic()
+    backend = Failover(tmp_path / "redis") if scenario.sentinel else Durable(tmp_path / "redis")
+    backend.start()
+    try:
+        row, fault_error, run = play(scenario, mode, backend, resqued, app_dir, tmp_path)
+    finally:
+        backend.stop()
+    row.seconds = time.monotonic() - began
+    matrix.append(row)
+    print(f"\n{row.scenario}: {', '.join(run.faults)}\n{table([row])}")
+    c: Counts = row.counts
+    problems = {
+        "lost": c.lost, "twice": c.twice, "limbo": c.limbo, "queued": c.queued,
+        "failed with a wrong reason": dict(c.wrong) if c.failed_wrong else 0,
+        "completed past their limit": c.past_limit,
+        "peak over N": row.peak if row.peak > WORKERS else 0,
+        "fault step": str(fault_error or ""), "producer": str(run.producer.error or ""),
+        "notes": row.notes,
+    }  # fmt: skip
+    assert not {k: v for k, v in problems.items() if v}, problems
+    assert c.failed_own > 0, "no failing job was recorded with its own reason"
+
+
+def play(scenario: Scenario, mode: str, backend, resqued, app_dir: Path, tmp_path: Path):
+    """Run the scenario and tally it: (its row, the fault step's error if any, the run)."""
+    record = tmp_path / "record.txt"
     conf = app_dir / "conf.py"
-    conf.write_text(f"worker_processes({WORKERS})\nqueue('chaos')\ninterval(1)\n")
+    conf.write_text(CONF.format(workers=WORKERS, mode=MODES[mode]))
+    env = {"CHAOS_RECORD": str(record), "REDIS_URL": backend.url}
     pid_path = tmp_path / "chaos.pid"
 
-    def start():
-        m = resqued("-c", str(conf), "-r", "chaos_jobs", "-p", str(pid_path), cwd=app_dir)
-        wait_for(lambda: len(workers_of(m.pid)) == WORKERS, 30, "workers up")
-        peak.masters.append(m.pid)
-        return m
+    def start() -> Proc:
+        args = ("-c", str(conf), "-r", "chaos_jobs", "-p", str(pid_path), "--redis", backend.url)
+        return resqued(*args, cwd=app_dir, env=env)
 
-    rnd = random.Random(7)
-    peak = Peak()
+    mix = Mix(scenario.slow, scenario.hog)
+    peak = Peak([], WORKERS, every=0.01)
+    run = Run(backend, mix, record, start, peak, LEAST)
     peak.start()
-    m = start()
-    producer = Producer(r, JOBS)
-    producer.start()
-    faults: list[str] = []
-
-    def progress() -> int:
-        return r.llen("ran")
-
-    def at(n: int) -> None:
-        wait_for(lambda: progress() >= n, 120, f"{n} jobs run")
-
-    at(500)
-    for step in range(6):
-        victims = workers_of(m.pid)
-        if hit(rnd.choice(victims)):
-            faults.append("worker SIGKILL")
-        at(progress() + 300)
-        children = job_children(m.pid)
-        if children:
-            if hit(rnd.choice(children)):  # a no-op job's child may be gone already
-                faults.append("job child SIGKILL")
-        if step in (1, 3, 5):
-            m.signal(signal.SIGHUP)
-            faults.append("HUP")
-            ready = 2 + step // 2
-            wait_for(lambda ready=ready: m.output().count("is ready") >= ready, 30, "reload")
-        at(progress() + 300)
-    for n in (1, 2):
-        m.signal(signal.SIGUSR2)
-        faults.append("USR2")
-        wait_for(lambda n=n: m.output().count("took over") >= n, 60, f"re-exec {n}")
-        at(progress() + 300)
-    listeners = [p for p, pp, t in ps() if pp == m.pid and " listener #" in t]
-    os.kill(listeners[0], signal.SIGKILL)
-    faults.append("listener SIGKILL")
-    wait_for(lambda: len(workers_of(m.pid)) == WORKERS, 30, "a new listener's workers")
-    at(progress() + 500)
-    # The whole tree at once, then a restart right away.
-    tree = [m.pid] + [p for p, _, _ in family(m.pid)]
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    faults.append("whole tree SIGKILL + restart")
-    wait_for(lambda: not any(alive(p) for p in tree), 10, "the tree is gone")
-    m = start()
-    at(progress() + 500)
-    os.kill(m.pid, signal.SIGKILL)  # the master alone: its workers finish and exit
-    faults.append("master SIGKILL + restart")
-    m = start()
-    producer.join()
-    last_fault = time.monotonic()
-
-    def drained() -> bool:
-        return r.llen("resque:queue:chaos") == 0 and not any(
-            r.exists(f"resque:worker:{w.decode()}") for w in r.smembers("resque:workers")
-        )
-
-    wait_for(drained, 180, "the queue drained")
-    wait_for(lambda: time.monotonic() - last_fault >= 10, 20, "10 s after the last fault")
-    in_limbo = limbo(r)
-    peak.halt.set()
-    peak.join()
-    m.signal(signal.SIGQUIT)
-    assert m.wait(60) == 0
-
-    ran = [int(x) for x in r.lrange("ran", 0, -1)]
-    counts: dict[int, int] = {}
-    for i in ran:
-        counts[i] = counts.get(i, 0) + 1
-    failed_ids = set()
-    for raw in r.lrange("resque:failed", 0, -1):
-        args = json.loads(raw)["payload"].get("args") or []
-        if args and isinstance(args[0], int):
-            failed_ids.add(args[0])
-    queued = {json.loads(x)["args"][0] for x in r.lrange("resque:queue:chaos", 0, -1)}
-    once = sum(1 for i in range(JOBS) if counts.get(i) == 1)
-    twice = sum(1 for i in range(JOBS) if counts.get(i, 0) >= 2)
-    failed_not_run = sum(1 for i in failed_ids if i not in counts)
-    failed_and_ran = sum(1 for i in failed_ids if i in counts)
-    lost = sum(
-        1 for i in range(JOBS) if i not in counts and i not in failed_ids and i not in queued
-    )
-    rows = [
-        ("jobs enqueued", JOBS),
-        ("completed once", once),
-        ("completed twice or more", twice),
-        ("failed (never completed)", failed_not_run),
-        ("failed after completing (killed before recording)", failed_and_ran),
-        ("still queued", len(queued)),
-        ("lost", lost),
-        ("in limbo 10 s after the last fault", in_limbo),
-        ("peak workers / configured", f"{peak.peak} / {WORKERS}"),
-    ]
-    table = "\n".join(
-        ["| fault matrix | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows),
-         f"\nfaults: {', '.join(faults)}"]
-    )  # fmt: skip
-    print("\n" + table)
-    (tmp_path / "chaos-table.md").write_text(table)
-    assert lost == 0 and in_limbo == 0 and twice == 0
-    assert peak.peak <= WORKERS
-
-
-def hit(pid: int) -> bool:
-    """SIGKILL one of the tree's processes, listed a moment ago; False if it had exited."""
+    run.producer.start()
+    notes: list[str] = []
+    fault_error: Exception | None = None
     try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    return True
+        scenario.fault(run)
+    except Exception as exc:  # the row is still written, then the test fails
+        fault_error = exc
+        notes.append(f"fault step failed: {exc}")
+    run.producer.finish()
+    if not settles(lambda: drained(backend.reader(), run.producer), DRAIN):
+        notes.append(f"not drained after {DRAIN:.0f} s")
+    settles(lambda: not limbo(backend.reader()), 15)  # the listener prunes every 5 s
+    peak.stop()
+    run.master.signal(signal.SIGQUIT)
+    try:
+        code = run.master.wait(60)
+    except subprocess.TimeoutExpired:  # a master that does not stop: a finding, in the row
+        code = -1
+    if code != 0:
+        notes.append(f"QUIT: exit {code}")
+    notes += [f"over N at {over}" for over in peak.overs[:2]]
+    tracebacks = sum(m.output().count("Traceback") for m in run.masters)
+    if tracebacks:
+        notes.append(f"{tracebacks} tracebacks logged")
+    chaos = scenario.chaos | MODE_CHAOS.get(mode, set())
+    counts = tally_when_up(backend, record, mix, chaos)
+    return Row(f"{scenario.name}-{mode}", counts, peak.peak, WORKERS, 0.0, notes), fault_error, run

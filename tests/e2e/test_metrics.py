@@ -41,6 +41,17 @@ def test_the_endpoint_serves_generation_reloads_replacements_and_queues(resqued,
     families = wait_for(lambda: scrape(port), 10, "the endpoint answers")
     assert value(families, "resqued_listener_generation") == 1
     assert value(families, "resqued_queue_depth", queue="waiting") == 3
+    assert value(families, "resqued_delayed_jobs") == 0
+    assert value(families, "resqued_scheduler_lock_held") == 0
+    # Delayed jobs, one of them long due (no mover runs here): counted, and the lag shows.
+    r.rpush("resque:delayed:1700000000", b'{"class":"A","args":[],"queue":"q"}')
+    r.zadd("resque:delayed_queue_schedule", {"1700000000": 1700000000})
+    r.rpush("resque:delayed:2000000000", b'{"class":"B","args":[],"queue":"q"}')
+    r.zadd("resque:delayed_queue_schedule", {"2000000000": 2000000000})
+    families = scrape(port)
+    assert value(families, "resqued_delayed_jobs") == 2
+    assert value(families, "resqued_delayed_jobs_due") == 1
+    assert value(families, "resqued_scheduler_lag_seconds") > 10_000_000
     m.signal(signal.SIGHUP)
     wait_for(lambda: value(scrape(port), "resqued_reloads_total", outcome="ok") == 1, 20, "reload")
     assert value(scrape(port), "resqued_listener_generation") == 2

@@ -38,6 +38,20 @@ def test_queues_lists_depths(r, redis_url):
     assert cli(redis_url, "queues").stdout == "queues (0), 0 jobs pending\n"
 
 
+def test_escaped_queue_names_stay_aligned(r, redis_url):
+    """A control character is printed as four characters (\\x1b): the column counts them."""
+    push(r, "evil\x1b[2J", "Record", 1)
+    push(r, "plain-queue", "Record", 1)
+    out = cli(redis_url, "queues").stdout.splitlines()
+    assert out[1:] == ["  evil\\x1b[2J        1", "  plain-queue        1"]
+    assert len({len(line) for line in out[1:]}) == 1
+
+
+def test_failed_list_help_speaks_of_offsets(redis_url):
+    text = " ".join(cli(redis_url, "failed", "list", "--help").stdout.split())
+    assert "--start OFFSET start at this offset in the matches, newest first" in text
+
+
 def test_clear_asks_then_does_what_resque_remove_queue_does(r, redis_url, resqued, app_dir):
     queued(r)
     out = cli(redis_url, "queues", "clear", "high")

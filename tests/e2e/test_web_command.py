@@ -99,6 +99,13 @@ def test_beyond_loopback_it_needs_a_token(r, redis_url, tmp_path):
     )
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o644)
+    out = cli(redis_url, "web", "--bind", f"0.0.0.0:{port}", "--token-file", str(token_file))
+    assert out.returncode == 1 and out.stderr == (
+        f"resqued: token file {token_file} may be read or written by other users (mode 0644): "
+        f"chmod 600 {token_file}\n"
+    )
+    token_file.chmod(0o640)  # a group of its own may read it: said, then served
     web = Web(redis_url, tmp_path, "--bind", f"0.0.0.0:{port}", "--token-file", str(token_file))
     try:
         url = web.url()
@@ -110,6 +117,7 @@ def test_beyond_loopback_it_needs_a_token(r, redis_url, tmp_path):
     finally:
         assert web.stop() == 0
     assert TOKEN not in web.output()
+    assert "resqued: warning: token file" in web.output() and "(mode 0640)" in web.output()
 
 
 @pytest.mark.parametrize(
@@ -119,6 +127,20 @@ def test_beyond_loopback_it_needs_a_token(r, redis_url, tmp_path):
         ([], {"RESQUED_WEB_TOKEN": "short"}, 1, "the dashboard token is too short"),
         (["--bind", "127.0.0.1:99999"], {}, 1, "the port must be a number from 1 to 65535"),
         (["--token", TOKEN], {}, 2, "unrecognized arguments: --token"),
+        (["--proxy-headers"], {}, 1, "refusing to serve the dashboard behind a proxy"),
+        (["--external-url", "https://jobs.example/"], {}, 1, "behind a proxy"),
+        (
+            ["--forwarded-allow-ips", "10.0.0.0/8,nope"],
+            {"RESQUED_WEB_TOKEN": TOKEN},
+            1,
+            "invalid --forwarded-allow-ips entry 'nope'",
+        ),
+        (
+            ["--external-url", "jobs.example"],
+            {"RESQUED_WEB_TOKEN": TOKEN},
+            1,
+            "invalid --external-url 'jobs.example'",
+        ),
         (
             ["--redis", "redis://127.0.0.1:1/0"],
             {},

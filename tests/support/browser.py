@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,7 @@ def executables() -> tuple[str, str]:
     return browser, driver
 
 
-def start_chromium(profile: Path):
+def start_chromium(profile: Path, *flags: str):
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -48,6 +50,8 @@ def start_chromium(profile: Path):
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    for flag in flags:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -65,10 +69,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Dashboard:
-    """``serve()`` in its own process, as ``resqued web`` runs it."""
+class Pages:
+    """Static HTML pages served from another loopback port: another site of the same host
+    (an attacker's page, for instance).  ``pages``: path -> HTML."""
 
-    def __init__(self, bind: str, redis_url: str, log: Path, token: str | None = None) -> None:
+    def __init__(self, pages: dict[str, str]) -> None:
+        served = pages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                body = served.get(self.path.split("?")[0], "").encode()
+                self.send_response(200 if body else 404)
+                self.send_header("content-type", "text/html; charset=utf-8")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+class Dashboard:
+    """``serve()`` in its own process, as ``resqued web`` runs it (``args``: its flags)."""
+
+    def __init__(
+        self, bind: str, redis_url: str, log: Path, token: str | None = None, *args: str
+    ) -> None:
         env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
         env.pop("RESQUED_WEB_TOKEN", None)
         if token:
@@ -76,7 +112,7 @@ class Dashboard:
         self.log = log
         self.out = open(log, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/support/serve_dashboard.py"), bind],
+            [sys.executable, str(ROOT / "tests/support/serve_dashboard.py"), bind, *args],
             stdout=self.out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

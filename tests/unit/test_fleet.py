@@ -230,6 +230,17 @@ def test_json_form_field_names(r, store):
         "queues",
         "failures",
         "hosts",
+        "scheduler",
+    }
+    assert set(doc["scheduler"]) == {
+        "lock_holder",
+        "lock_ttl",
+        "delayed",
+        "delayed_exact",
+        "timestamps",
+        "due",
+        "earliest",
+        "lag",
     }
     assert doc["format"] == 1
     assert {h["name"] for h in doc["hosts"]} == set(fleet.hosts())
@@ -245,7 +256,8 @@ def test_json_form_field_names(r, store):
     m = doc["masters"][0]
     assert set(m) == {
         "id", "host", "pid", "version", "generation", "config", "started_at", "heartbeat_at",
-        "paused", "state", "listener", "workers", "last_reload", "replacements", "worker_ids",
+        "paused", "state", "listener", "workers", "last_reload", "replacements",
+        "replaced_recently", "worker_ids",
     }  # fmt: skip
     assert m["listener"] == {"pid": 101, "number": 1, "state": "running", "error": None}
     assert m["workers"] == {"configured": 3, "running": 3, "pids": [101, 102, 103]}

@@ -24,7 +24,11 @@ VIEW = MasterView(workers=2, pool_size=2, sources=("a.py",), compat=Compat(title
         (ipc.WorkerStarted(4711, "high,low,*"), "+4711,high,low,*"),
         (ipc.WorkerExited(4711), "-4711"),
         (ipc.WorkerExited(4711, "killed by SIGKILL"), "-4711 killed by SIGKILL"),
+        (ipc.Held(2), "HELD 2"),
+        (ipc.Held(0), "HELD 0"),
         (ipc.Count(7), "COUNT 7"),
+        (ipc.Relay("USR1"), "SIGNAL USR1"),
+        (ipc.Relay("USR1", 4711), "SIGNAL USR1 4711"),
     ],
 )  # fmt: skip
 def test_every_message_round_trips(message, line):
@@ -57,7 +61,8 @@ def test_a_reason_spanning_lines_stays_one_line():
     "line",
     ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]",
      'RUNNING 2 {"sources": "a.py"}', 'RUNNING 2 {"workers": "many"}', "+12", "+abc,q",
-     "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many"],
+     "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many", "SIGNAL USR1 x",
+     "SIGNAL USR1 1", "SIGNAL KILL 4711", "HELD", "HELD -1", "HELD 1.5"],
 )  # fmt: skip
 def test_malformed_lines_are_refused(line):
     with pytest.raises(ipc.Malformed):

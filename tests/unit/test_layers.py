@@ -24,7 +24,7 @@ FLOORS: list[set[str]] = [
     {"job_hooks", "scoreboard"},
     {"hooks"},
     {"jobs"},
-    {"producer", "app", "reachable", "fleet"},
+    {"producer", "app", "reachable", "fleet", "scheduler"},
     {"config"},
     {"ipc"},  # the master <-> listener seam: carries config.view's MasterView
     {"worker"},

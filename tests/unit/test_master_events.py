@@ -45,6 +45,8 @@ class FakeListener(ListenerProxy):
         self.failure = ""
         self.stats = {}
         self.workers = {}
+        self.held = 0
+        self.held_told = 0
         self.exit_status = None
         self.signals: list[int] = []
 
@@ -152,6 +154,7 @@ def test_a_reload_that_fails_keeps_the_old_listener_and_its_workers(monkeypatch)
     h = Harness(monkeypatch)
     first = h.started_and_ready()
     first.says(ipc.WorkerStarted(FAKE_PID + 100, "a"), ipc.WorkerStarted(FAKE_PID + 101, "a"))
+    first.says(ipc.Held(0))  # both its slots have their worker
     h.turn()
     h.master.handle_hup()
     h.turn()
@@ -195,6 +198,7 @@ def test_a_listener_that_dies_after_running_is_replaced_with_backoff(monkeypatch
 def test_ttin_and_ttou_during_a_reload_go_to_the_new_listener(monkeypatch):
     h = Harness(monkeypatch)
     first = h.started_and_ready()
+    first.says(ipc.Held(0))  # its slots are filled
     m = h.master
     m.handle_ttin()
     assert first.heard() == [ipc.Count(3)]
@@ -213,6 +217,47 @@ def test_ttin_and_ttou_during_a_reload_go_to_the_new_listener(monkeypatch):
     second.says(ipc.Running(0, VIEW))
     h.turn()
     assert first.signals == [signal.SIGQUIT] and m.reloads == {"ok": 1}
+
+
+def test_an_older_listener_s_replacements_and_held_slots_reach_the_new_one_in_order(monkeypatch):
+    """Issue 23 (defect 5): what the retiring listener starts while the new one boots is
+    counted by the new one, and a slot it will refill is never shown free in between."""
+    h = Harness(monkeypatch)
+    first = h.started_and_ready()
+    a, b, c = FAKE_PID + 100, FAKE_PID + 101, FAKE_PID + 102
+    first.says(ipc.WorkerStarted(a, "q"), ipc.WorkerStarted(b, "q"), ipc.Held(0))
+    h.turn()
+    h.master.handle_hup()
+    h.turn()
+    second = h.current
+    assert second.heard() == [ipc.WorkerStarted(a, "q"), ipc.WorkerStarted(b, "q")]
+    # a dies while #2 boots; #1 replaces it (after a backoff, say) with c
+    first.says(ipc.Held(1), ipc.WorkerExited(a, "killed by SIGKILL"))
+    h.turn()
+    assert second.heard() == [ipc.Held(1), ipc.WorkerExited(a)]  # the slot stays taken
+    first.says(ipc.WorkerStarted(c, "q"), ipc.Held(0))
+    h.turn()
+    assert second.heard() == [ipc.WorkerStarted(c, "q"), ipc.Held(0)]
+    second.says(ipc.Running(2, VIEW))
+    h.turn()
+    assert first.signals == [signal.SIGQUIT]
+    first.says(ipc.WorkerExited(b, "exited"), ipc.WorkerExited(c, "exited"))
+    h.turn()
+    assert second.heard() == [ipc.WorkerExited(b), ipc.WorkerExited(c)]
+
+
+def test_held_slots_of_a_listener_that_never_reported_are_its_whole_table(monkeypatch):
+    """A listener that got ready but has not said which slots it filled holds them all; the
+    hold is let go when it exits."""
+    h = Harness(monkeypatch)
+    first = h.started_and_ready(workers=3)
+    h.master.handle_hup()
+    h.turn()
+    second = h.current
+    assert second.heard() == [ipc.Held(3)]
+    h.exits_with(first, status_of(0))
+    h.turn()
+    assert second.heard() == [ipc.Held(0)]
 
 
 def test_a_listener_booting_too_long_is_stopped_and_the_reload_fails(monkeypatch):

@@ -24,6 +24,16 @@ def test_startable_fills_free_slots_in_order_up_to_the_total():
     assert s.startable(table, running=3, now=0) == []
 
 
+def test_held_counts_every_slot_without_a_worker_even_one_backing_off():
+    table = s.build([A, B, C])
+    assert s.held(table) == 3
+    table[0].started(100, 0)
+    table[1].started(101, 0)
+    assert s.held(table) == 1
+    table[1].exited(CRASH, 0.5, stopping=False)  # an early death: it backs off, still held
+    assert table[1].not_before > 0 and s.held(table) == 2
+
+
 def test_a_slot_backing_off_waits_its_turn():
     table = s.build([A, B])
     table[0].not_before = 10.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 
 import pytest
@@ -27,13 +29,25 @@ TOKEN = "a-token-of-some-length"
 
 @pytest.fixture
 def client(r):
-    with TestClient(create_app(Store(r), None, 60), base_url=BASE) as c:
+    """A browser on the dashboard's own pages: its posts carry the dashboard's Origin."""
+    with TestClient(create_app(Store(r), None, 60), base_url=BASE, headers={"Origin": BASE}) as c:
         yield c
 
 
-def csrf_of(client) -> str:
-    client.get("/failed")
-    return client.cookies["resqued_csrf"]
+def csrf_of(client, path: str = "/hosts") -> str:
+    """The CSRF value the page's forms carry (bound to this browser's cookie)."""
+    return csrf_in(client.get(path).text)
+
+
+def csrf_in(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def confirmed(client, **params) -> dict[str, str]:
+    """The hidden fields of a confirmation page (/confirm?do=...)."""
+    html = client.get("/confirm", params=params).text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+    return {k: v.replace("&amp;", "&").replace("&#39;", "'") for k, v in fields.items()}
 
 
 @pytest.mark.parametrize(
@@ -79,6 +93,7 @@ def test_token_from_file_or_environment(tmp_path, monkeypatch):
     assert load_token() == TOKEN
     f = tmp_path / "token"
     f.write_text("  from-a-file-123  \nignored\n")
+    os.chmod(f, 0o600)
     assert load_token(str(f)) == "from-a-file-123"
     f.write_text("")
     with pytest.raises(ResquedError, match="is empty"):
@@ -96,7 +111,20 @@ def test_redirect_targets_stay_on_site():
 def test_pages_and_partial_refresh(client, r):
     register_master(r, "web-1", 100)
     push_failures(r, ruby_failure())
-    for path in ("/", "/hosts", "/workers", "/queues", "/failed", "/failed/0"):
+    for path in (
+        "/",
+        "/hosts",
+        "/workers",
+        "/queues",
+        "/queues/high",
+        "/failed",
+        "/failed/0",
+        "/failed?q=boom",
+        "/redis",
+        "/confirm?do=failed-remove",
+        "/confirm?do=queue-clear&queue=high",
+        "/login",
+    ):
         resp = client.get(path)
         assert resp.status_code == 200, path
         assert resp.text.startswith("<!doctype html>")
@@ -132,14 +160,11 @@ def test_the_failed_page_of_an_uncounted_filter_goes_on_with_before(client, r, m
     )
     page = client.get("/failed?retried=yes")
     assert "Showing 20 matching" in page.text and "this filter is read page by page" in page.text
-    assert (
-        '<a href="/failed?before=5&amp;queue=&amp;class=&amp;exception=&amp;retried=yes">older'
-        in page.text
-    )
+    assert '<a href="/failed?retried=yes&amp;before=5">older' in page.text
     rest = client.get("/failed?retried=yes&before=5")
     assert "#4" in rest.text and "#5<" not in rest.text and "older »" not in rest.text
     counted = client.get("/failed?class=C3")
-    assert "Showing 1–1 of 1 matching" in counted.text and "Remove these 1" in counted.text
+    assert "Showing 1–1 of 1 matching" in counted.text and "Remove these 1…" in counted.text
 
 
 def test_posts_need_the_csrf_token(client, r):
@@ -190,13 +215,16 @@ def test_actions(client, r):
     client.post("/resume-all", data={"csrf": token})
     assert not r.exists("resque:pause-all-workers")
     push_failures(r, ruby_failure(cls="A", queue="q1"), ruby_failure(cls="B", queue="q2"))
-    client.post("/failed/retry", data={"queue": "q2", "csrf": token})
+    client.post("/failed/retry", data={**confirmed(client, do="failed-retry", queue="q2")})
     assert r.llen("resque:queue:q2") == 1 and not r.exists("resque:queue:q1")
-    client.post("/failed/remove", data={"class": "A", "csrf": token})
+    client.post("/failed/remove", data={**confirmed(client, do="failed-remove", **{"class": "A"})})
     assert [json.loads(x)["payload"]["class"] for x in r.lrange("resque:failed", 0, -1)] == ["B"]
-    page = client.post("/queues/remove", data={"queue": "q2", "csrf": token})
+    page = client.post("/queues/remove", data=confirmed(client, do="queue-remove", queue="q2"))
     assert "Removed queue q2 and its 1 job(s)." in page.text
     assert not r.exists("resque:queue:q2")
+    # Without the confirmation's snapshot, nothing changes.
+    page = client.post("/failed/remove", data={"csrf": token})
+    assert "needs its confirmation page" in page.text and r.llen("resque:failed") == 1
 
 
 def test_big_or_unsized_posts_are_refused(client):
@@ -213,7 +241,8 @@ def test_without_a_token_only_loopback_host_names_are_served(r):
 
 
 def test_with_a_token_every_page_asks_for_it(r):
-    with TestClient(create_app(Store(r), TOKEN, 60), base_url="http://web-1.example") as c:
+    base = "http://web-1.example"
+    with TestClient(create_app(Store(r), TOKEN, 60), base_url=base, headers={"Origin": base}) as c:
         resp = c.get("/workers", headers={"Accept": "text/html"}, follow_redirects=False)
         assert resp.status_code == 303 and resp.headers["location"] == "/login?next=/workers"
         assert c.get("/api/fleet.json").status_code == 401
@@ -223,7 +252,7 @@ def test_with_a_token_every_page_asks_for_it(r):
         # A script with the token needs no CSRF field: browsers never send that header.
         c.post("/pause-all", headers=bearer)
         assert r.get("resque:pause-all-workers") == b"true"
-        csrf = c.get("/login").cookies.get("resqued_csrf") or c.cookies["resqued_csrf"]
+        csrf = csrf_in(c.get("/login").text)
         wrong = c.post("/login", data={"token": "nope", "csrf": csrf, "next": "/workers"})
         assert wrong.status_code == 401 and "That is not the token." in wrong.text
         ok = c.post(
@@ -233,7 +262,7 @@ def test_with_a_token_every_page_asks_for_it(r):
         )
         assert ok.status_code == 303 and ok.headers["location"] == "/"
         assert c.get("/workers").status_code == 200
-        c.post("/logout", data={"csrf": csrf})
+        c.post("/logout", data={"csrf": csrf_in(c.get("/workers").text)})
         assert c.get("/api/fleet.json").status_code == 401
 
 

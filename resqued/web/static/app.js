@@ -1,10 +1,13 @@
 // resqued dashboard: live refresh of <main> without a page reload, and confirmations.
+// A page with data-refresh="0" (one failed job, a confirmation) is never refreshed; a
+// refresh waits while text in <main> is selected, as it waits while you type.
 (function () {
   "use strict";
   var main = document.getElementById("main");
   var live = document.getElementById("live");
   var stamp = document.getElementById("stamp");
-  var every = (parseInt(document.body.getAttribute("data-refresh"), 10) || 2) * 1000;
+  var given = parseInt(document.body.getAttribute("data-refresh"), 10);
+  var every = (isNaN(given) ? 2 : given) * 1000;
   var busy = false;
   var etag = null;  // of the <main> shown, so an unchanged refresh is a 304 without a body
   var etagUrl = null;
@@ -19,6 +22,12 @@
   function typing() {
     var el = document.activeElement;
     return el && main.contains(el) && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName);
+  }
+
+  function selecting() {
+    var sel = window.getSelection ? window.getSelection() : null;
+    if (!sel || sel.isCollapsed || !sel.rangeCount) { return false; }
+    return main.contains(sel.anchorNode) || main.contains(sel.focusNode);
   }
 
   function openDetails() {
@@ -39,6 +48,10 @@
 
   function refresh() {
     if (!main || !live || busy || document.hidden || !live.checked || typing()) { return; }
+    if (selecting()) {
+      if (stamp) { stamp.textContent = "paused while text is selected"; }
+      return;
+    }
     busy = true;
     var headers = { "X-Partial": "1", "Accept": "text/html" };
     var url = window.location.pathname + window.location.search;
@@ -74,5 +87,5 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
 
-  window.setInterval(refresh, every);
+  if (every > 0) { window.setInterval(refresh, every); }
 }());
