@@ -211,6 +211,17 @@ def summary(run: dict[str, Any]) -> str:
     )
 
 
+def _size(p: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    found = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not found or not all(0 < int(g) <= 1024 for g in found.groups()):
+        p.error(f"{text!r} is not MASTERSxWORKERS (e.g. 32x32)")
+    return int(found.group(1)), int(found.group(2))
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.hup_timeline", description=__doc__)
     p.add_argument("size", help="MASTERSxWORKERS, e.g. 32x32")
@@ -223,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run redis-server at nice -10 (as if it had a host of its own)",
     )
     args = p.parse_args(argv)
-    masters, workers = (int(x) for x in args.size.split("x"))
+    masters, workers = _size(p, args.size)
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the fleet (finally) on SIGTERM too
     boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
     with redis_server() as (client, url, tmp):
         write_jobs(tmp)
@@ -267,4 +279,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("hup_timeline: interrupted; every process it started is stopped", file=sys.stderr)
+        sys.exit(130)

@@ -247,3 +247,22 @@ def test_the_scale_row_stops_every_process_it_started_on_sigterm(tmp_path: Path)
         "benchmark: interrupted; every process it started is stopped"
     )
     assert "Traceback" not in err.read_text()
+
+
+@pytest.mark.timeout(300)
+def test_the_hup_timeline_profiles_a_tiny_fleet() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.hup_timeline", "2x2", "--rate", "50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    heads = [line for line in proc.stdout.splitlines() if line.startswith("# HUP of ")]
+    assert [h.split(":")[0] for h in heads] == ["# HUP of one master", "# HUP of every master"]
+    for head in heads:
+        gap = re.search(r"longest gap (\d+) ms", head)
+        assert gap is not None, head
+    assert "new workers forked (forks 2:" in proc.stdout  # one master's 2 workers replaced
+    assert "new workers forked (forks 4:" in proc.stdout  # then every master's
