@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,17 @@ PYTHON = sys.executable
 
 class BenchError(Exception):
     """A benchmark could not be measured (a timeout, a failed job, a missing tool)."""
+
+
+# What makes a row (or a part of the scale row) not measured, rather than stop the run.
+ERRORS = (
+    BenchError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    redis.RedisError,
+    subprocess.SubprocessError,
+)
 
 
 def text(value: bytes | str) -> str:
@@ -55,12 +67,14 @@ def redis_server() -> Iterator[tuple[redis.Redis, str, Path]]:
     tmp = Path(tempfile.mkdtemp(prefix="resqued-bench-"))
     port = free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", ""]
+    if _major(exe) >= 7:  # DEBUG POPULATE and DEBUG SLEEP, from this host only (scale row)
+        args += ["--enable-debug-command", "local"]
     proc = subprocess.Popen(
         [exe, *args, "--appendonly", "no", "--logfile", ""],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    client = redis.Redis(port=port)
+    client = redis.Redis(port=port, client_name="bench")
     try:
         wait_until(lambda: _ping(client), 10, "redis-server")
         yield client, f"redis://127.0.0.1:{port}/0", tmp
@@ -69,6 +83,13 @@ def redis_server() -> Iterator[tuple[redis.Redis, str, Path]]:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _major(exe: str) -> int:
+    """redis-server's major version (``Redis server v=7.0.15 ...``); 0 if unknown."""
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"v=(\d+)\.", out)
+    return int(found.group(1)) if found else 0
 
 
 def _ping(client: redis.Redis) -> bool:
@@ -83,12 +104,14 @@ def env_for(cwd: Path, url: str) -> dict[str, str]:
     return {**os.environ, "REDIS_URL": url, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
 
 
-def start(argv: list[str], cwd: Path, url: str) -> subprocess.Popen[bytes]:
-    """Start ``python ARGV`` in its own session, output discarded."""
+def start(
+    argv: list[str], cwd: Path, url: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``python ARGV`` in its own session, output discarded; ``env`` added to its own."""
     return subprocess.Popen(
         [PYTHON, *argv],
         cwd=cwd,
-        env=env_for(cwd, url),
+        env={**env_for(cwd, url), **(env or {})},
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -96,9 +119,11 @@ def start(argv: list[str], cwd: Path, url: str) -> subprocess.Popen[bytes]:
     )
 
 
-def spawn(args: list[str], cwd: Path, url: str) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], cwd: Path, url: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``python -m resqued.cli ARGS`` in its own session."""
-    return start(["-m", "resqued.cli", *args], cwd, url)
+    return start(["-m", "resqued.cli", *args], cwd, url, env)
 
 
 def stop(

@@ -51,6 +51,11 @@ def tick(i):
 
 def nap(*args):
     time.sleep(0.01)
+
+
+def trace(i, sent):
+    _redis().rpush("bench:starts", f"{i} {time.time()!r} {sent!r}")
+    time.sleep(0.005)
 '''
 
 BENCH_JOBS = """
@@ -76,6 +81,11 @@ class Tick:
 @resqued.job("Nap")
 class Nap:
     perform = staticmethod(job_bodies.nap)
+
+
+@resqued.job("Trace")
+class Trace:
+    perform = staticmethod(job_bodies.trace)
 """
 
 QUEUE = "bench"

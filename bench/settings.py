@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import redis
@@ -101,6 +101,76 @@ QUICK = replace(
 )
 
 
+@dataclass(frozen=True)
+class ScaleSettings:
+    """The scale row (row 10): one fleet of ``masters`` x ``workers`` on one Redis."""
+
+    masters: int
+    workers: int
+    ref_workers: int  # the reference fleet: one master with this many workers
+    queues: int  # idle queues in the queue set, one job each
+    idle_s: float  # idle window
+    latency_jobs: int
+    drain_jobs: int  # in process
+    fork_drain_jobs: int
+    deploy_rate: float  # jobs/s during the deploy storm
+    deploy_steady_s: float
+    deploy_settle_s: float  # longest wait for a HUP of every master to settle
+    deploy_usr2_s: float
+    failed_sizes: tuple[int, ...]
+    unrelated_keys: int
+    fork: bool  # also measure the fleet forking per job
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{n:,}" for n in self.failed_sizes)
+        return (
+            f"scale: {self.masters} masters x {self.workers} workers "
+            f"({self.masters * self.workers:,}) on one Redis vs 1 x {self.ref_workers}, in process"
+            f"{' and fork per job' if self.fork else ''}; {self.queues:,} idle queues; idle "
+            f"{self.idle_s:g} s; {self.latency_jobs} latency samples; drains of "
+            f"{self.drain_jobs:,} (in process) and {self.fork_drain_jobs:,} (fork) jobs; deploy "
+            f"storm at {self.deploy_rate:g} jobs/s; failed lists of {sizes}; "
+            f"{self.unrelated_keys:,} unrelated keys"
+        )
+
+
+SCALE = ScaleSettings(
+    masters=32,
+    workers=32,
+    ref_workers=8,
+    queues=1000,
+    idle_s=30.0,
+    latency_jobs=200,
+    drain_jobs=50_000,
+    fork_drain_jobs=5_000,
+    deploy_rate=200,
+    deploy_steady_s=5.0,
+    deploy_settle_s=120.0,
+    deploy_usr2_s=10.0,
+    failed_sizes=(10_000, 100_000, 1_000_000),
+    unrelated_keys=1_000_000,
+    fork=True,
+)
+
+SCALE_QUICK = replace(
+    SCALE,
+    masters=2,
+    workers=2,
+    ref_workers=2,
+    queues=20,
+    idle_s=6.0,
+    latency_jobs=20,
+    drain_jobs=500,
+    fork_drain_jobs=100,
+    deploy_rate=50,
+    deploy_steady_s=1.0,
+    deploy_settle_s=60.0,
+    deploy_usr2_s=2.0,
+    failed_sizes=(1_000,),
+    unrelated_keys=10_000,
+)
+
+
 @dataclass
 class Context:
     """What every row runs against: one redis-server, its app directory, the settings."""
@@ -110,3 +180,6 @@ class Context:
     app_dir: Path
     settings: Settings
     rq: bool  # RQ is installed: measure the peer
+    scale: ScaleSettings = SCALE  # row 10
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (title, Markdown)
+    partial: dict[str, str] = field(default_factory=dict)  # parts of row 10 not measured: why
