@@ -64,8 +64,7 @@ class Cleanup:
     answer): tried again with the same reason until it is done (``retry``)."""
 
     pid: int
-    ids: list[str]  # its worker ids still registered
-    why: tuple[str, str, Any]
+    ids: dict[str, tuple[str, str, Any]]  # its worker ids still registered, and their reason
     backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
     next_try: float = 0.0
 
@@ -73,7 +72,7 @@ class Cleanup:
         """One more try, when due; True once every id is unregistered."""
         if now < self.next_try:
             return False
-        self.ids = _unregister(store, self.ids, self.why, quiet=True)
+        self.ids = _unregister(store, self.ids, quiet=True)
         if self.ids:
             self.next_try = now + self.backoff.failed()
             return False
@@ -82,36 +81,36 @@ class Cleanup:
 
 
 def unregister_dead(
-    store: Store, pid: int, queues: str, threads: int, why: tuple[str, str, Any]
+    store: Store, pid: int, queues: str, whys: list[tuple[str, str, Any]]
 ) -> Cleanup | None:
     """Fail the in-flight job(s) of a worker that could not clean up; requeue its hand-overs.
 
-    ``why``: the exception name, message and failure hook to record its job with.  What
-    a Redis outage stopped is returned, for the listener to try again with that reason
-    (a prune would record the job as a dirty exit): None when all is done.
+    ``whys``: for each of its threads, the exception name, message and failure hook to
+    record its job with.  What a Redis outage stopped is returned, for the listener to
+    try again with those reasons (a prune would record the jobs as dirty exits): None
+    when all is done.
     """
     base = registry.worker_id(queues, pid)
-    ids = [base if n == 1 else f"{base}#{n}" for n in range(1, threads + 1)]
-    left = _unregister(store, ids, why)
+    ids = {base if n == 0 else f"{base}#{n + 1}": why for n, why in enumerate(whys)}
+    left = _unregister(store, ids)
     if not left:
         return None
-    cleanup = Cleanup(pid, left, why)
+    cleanup = Cleanup(pid, left)
     cleanup.next_try = time.monotonic() + cleanup.backoff.failed()
     return cleanup
 
 
 def _unregister(
-    store: Store, ids: list[str], why: tuple[str, str, Any], quiet: bool = False
-) -> list[str]:
+    store: Store, ids: dict[str, tuple[str, str, Any]], quiet: bool = False
+) -> dict[str, tuple[str, str, Any]]:
     """Unregister each id; those an outage stopped (each logged once, unless ``quiet``)."""
-    exception, error, hook = why
-    left = []
-    for wid in ids:
+    left = {}
+    for wid, (exception, error, hook) in ids.items():
         try:
             registry.unregister(store, wid, exception, error, dead_job_hook=hook)
         except (redis.RedisError, OSError) as exc:
             if isinstance(exc, redis.RedisError) and outage.is_outage(exc):
-                left.append(wid)
+                left[wid] = (exception, error, hook)
                 if quiet:
                     continue
             log.error("could not unregister dead worker %s: %s", wid, exc)

@@ -156,22 +156,28 @@ def timed_out_at_exit(rails: Rails, reading: Reading) -> Action | None:
     """
     if rails.mode == FORK or not rails.scoreboard:
         return None
-    late = [
-        rec
-        for rec in reading.records
-        if rec.state == "working"
-        and rec.hard_limit
-        and rec.job_started
-        and reading.now - rec.job_started >= rec.hard_limit
-    ]
-    if not late:
+    found = late(reading)
+    if not found:
         return None
     if rails.mode == IN_PROCESS:
         what = "its worker process was killed by its watchdog"
     else:
         what = "it could not be interrupted; its worker process exited"
-    message = hard_message(TimeLimits(late[0].hard_limit), late[0].hard_limit, what)
+    limit = reading.records[min(found)].hard_limit
+    message = hard_message(TimeLimits(limit), limit, what)
     return Action(KILL, "timed out", "resqued.JobTimeout", message)
+
+
+def late(reading: Reading) -> set[int]:
+    """The threads (record numbers) whose job is past its hard time limit."""
+    return {
+        n
+        for n, rec in enumerate(reading.records)
+        if rec.state == "working"
+        and rec.hard_limit
+        and rec.job_started
+        and reading.now - rec.job_started >= rec.hard_limit
+    }
 
 
 def memory_hard(rails: Rails, reading: Reading) -> Action | None:

@@ -276,9 +276,8 @@ class Listener:
                 log.warning("worker %d (%s) %s", pid, queues, reason)
             if current:  # its scoreboard is the slot's
                 self.watch.end_orphaned_job(slot)
-            cleanup = unregister_dead(
-                self.store, pid, queues, self.config.threads, self.watch.in_flight(slot)
-            )
+            whys = self.watch.in_flight(slot, self.config.threads)
+            cleanup = unregister_dead(self.store, pid, queues, whys)
             if cleanup is not None:  # Redis refused: tried again each turn, the prune spares it
                 self.cleanups.append(cleanup)
         if current:

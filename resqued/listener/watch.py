@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 
 from resqued import ipc, jobs
 from resqued.config import Config
@@ -240,14 +241,22 @@ class Watch:
         if board is not None:
             board.close()
 
-    @staticmethod
-    def in_flight(slot: Slot) -> tuple[str, str, FailureHook]:
-        """What a dead worker's job in flight is recorded as: why the listener killed it,
-        else ``Resque::DirtyExit``; and the on_failure hooks to run for it."""
+    def in_flight(self, slot: Slot, threads: int) -> list[tuple[str, str, FailureHook]]:
+        """What a dead worker's jobs in flight are recorded as, one per thread: why the
+        listener killed it, else ``Resque::DirtyExit``; and the on_failure hooks to run.
+
+        A threaded process that exited to end a job past its hard limit: that thread's
+        job is timed out, the others' (done, their outcome not recorded) dirty exits.
+        """
+        dirty = (failure.DIRTY_EXIT, "Job still being processed", jobs.run_failure_hooks)
         action = slot.pending
-        if action is not None and action.kind == KILL and action.exception in EXCEPTIONS:
-            return action.exception, action.message, failure_hook(EXCEPTIONS[action.exception])
-        return failure.DIRTY_EXIT, "Job still being processed", jobs.run_failure_hooks
+        if action is None or action.kind != KILL or action.exception not in EXCEPTIONS:
+            return [dirty] * threads
+        why = (action.exception, action.message, failure_hook(EXCEPTIONS[action.exception]))
+        if self.mode != guard.THREADS or action.reason != "timed out" or slot.board is None:
+            return [why] * threads
+        late = guard.late(Reading(time.monotonic(), slot.started_at, slot.board.records()))
+        return [why if n in late else dirty for n in range(threads)]
 
     @staticmethod
     def let_go(workers: dict[int, Slot]) -> None:

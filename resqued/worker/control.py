@@ -48,6 +48,7 @@ class Control:
         self.stopping = False  # QUIT: finish the current job, then exit
         self.stopping_now = False  # TERM/INT: stop now
         self.paused = False  # USR2 until CONT
+        self.hurry = False  # the process must exit soon: an outcome Redis will not take is left
         self.stop_reason = ""  # the signal that said stop now
         self.kill_requested: CurrentJob | None = None  # USR1 asked to kill this job
         self.logs_to_reopen = False  # HUP: reopened at the next safe point, never inside a job

@@ -88,7 +88,9 @@ class JobLoop:
     def flush(self) -> None:
         """Record a pending outcome without reserving (on the way out)."""
         if self.reserver.pending is not None:
-            self.retry.call(self.reserver.finish_only)
+            # In a hurry (a threaded process ending a job past its hard limit), an outcome
+            # Redis will not take is left in worker:<id>, for the listener to record.
+            self.retry.call(self.reserver.finish_only, give_up_on_stop=self.control.hurry)
 
     def _jobs(self) -> None:
         control, opts = self.control, self.options

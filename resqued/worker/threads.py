@@ -247,6 +247,8 @@ class ThreadedWorker:
         self._stuck.append(w)
         if self.board is not None:
             self.board.exiting("timed out")
+            for other in self.workers:  # Redis down: exit all the same, the listener records
+                other.hurry = True
         self.stop(graceful=True)
 
     def _recycle(self) -> None:
