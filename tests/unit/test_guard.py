@@ -106,6 +106,9 @@ def test_an_in_process_worker_its_watchdog_killed_is_recorded_as_timed_out():
     assert g.timed_out_at_exit(IN_PROCESS, look(job, now=99.0)) is None  # killed before: not so
     assert g.timed_out_at_exit(IN_PROCESS, look(rec("waiting"), now=105.8)) is None
     assert g.timed_out_at_exit(g.Rails(g.FORK), look(job, now=105.8)) is None
+    assert g.late(
+        look(rec("waiting"), job, rec("working", started=99.0, hard=30.0), now=105.8)
+    ) == {1}
     # threads: the process exited to end the late thread's job, and left the record to us
     action = g.timed_out_at_exit(THREADS, look(rec("waiting"), job, now=105.8))
     assert action.exception == "resqued.JobTimeout"
