@@ -17,6 +17,8 @@ A child dies with its worker (its parent-death signal is ``KILL``): a worker
 killed mid-job takes the job along, its listener ends the rest of the job's
 group and records the job in ``failed`` (``listener/watch.py``).  Nothing is
 left running without a time or memory limit, and the job is never run twice.
+A child with a hard time limit also arms its own watchdog (``watchdog.py``, KILL
+a second past the limit), for a worker that cannot act then (stopped, hung).
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ from resqued.worker.limits import Alarm, JobTimeout, MemoryLimitExceeded, hard_m
 from resqued.worker.options import WorkerOptions
 from resqued.worker.outcome import Outcome
 from resqued.worker.signals import reset_in_job_child
+from resqued.worker.watchdog import Watchdog
 
 log = logging.getLogger("resqued")
+
+# The job child's own watchdog fires this long after the hard limit: the worker's kill,
+# which records the job as timed out, normally comes first.
+CHILD_WATCHDOG_GRACE = 1.0
 
 # Records a job's outcome from the child itself, when its worker died meanwhile.
 OrphanRecorder = Callable[[Job, Outcome], None]
@@ -167,6 +174,10 @@ class ForkedJob:
         finally:
             if exited is not None:
                 os.close(exited)
+        if killed is None and hard_at and time.monotonic() >= hard_at + CHILD_WATCHDOG_GRACE:
+            # We could not act at the limit (stopped, hung): the child's own watchdog did.
+            what = "its process was killed by its watchdog"
+            killed = JobTimeout(hard_message(limits, limits.hard + CHILD_WATCHDOG_GRACE, what))
         # The child has exited but is not reaped yet, so its pid (the group's id) cannot
         # be reused: end whatever the job left running in its group, then reap.
         child_process.signal_group(pid, signal.SIGKILL)
@@ -218,6 +229,8 @@ class ForkedJob:
             reset_in_job_child()
             proctitle.set_title(title)
             limits = current.limits
+            if limits.hard:  # a worker that cannot act (stopped, hung) cannot let it run on
+                Watchdog().arm(current.begun + limits.hard + CHILD_WATCHDOG_GRACE)
             alarm = Alarm(_raise) if limits.soft else None
             armed = alarm is not None and alarm.arm(limits, current.begun)  # SoftTimeout
             try:

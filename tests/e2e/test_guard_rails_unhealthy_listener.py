@@ -111,3 +111,23 @@ def test_a_hard_limit_holds_while_the_listener_is_stopped(resqued, app_dir, serv
     assert "Traceback" not in m.output()
     m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
+
+
+def test_a_job_child_ends_at_its_limit_while_its_worker_is_stopped(resqued, app_dir, server):
+    """Fork mode: the worker kills its job child at the limit, unless it cannot act (stopped,
+    hung); then the child's own watchdog ends it a second later, and the worker, once it
+    runs again, records the job as timed out."""
+    m = start(resqued, app_dir, server, "fork")
+    client = server.client()
+    job = running_job(m, client)
+    worker = next(pp for p, pp, _ in descendants(m.pid) if p == job)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        wait_for(lambda: not alive(job), 15, "the job child ended, its worker stopped")
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    recorded_as_timed_out(client, m)
+    [failed] = [json.loads(x) for x in client.lrange("resque:failed", 0, -1)]
+    assert "killed by its watchdog" in failed["error"]
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
