@@ -18,7 +18,7 @@ directly (tests/unit/test_handover.py).
 from __future__ import annotations
 
 STEP = 2.0  # seconds: ask for the next older worker if the last one asked for is still alive
-POLL = 0.01  # seconds: how soon the listener looks again while a replacement starts
+POLL = 0.025  # seconds: how soon the listener looks again while a replacement starts
 
 
 def ask_next(
