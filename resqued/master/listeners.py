@@ -40,6 +40,7 @@ class Listeners:
         self.backoff = Backoff(1.0, 60.0)
         self.next_start_at = 0.0
         self.rolled_at = 0.0  # monotonic: the rolling hand-over's last step
+        self.next_held = False  # a NEXT waits for a retiring listener's worker to start
 
     def save(self, state: MasterState) -> None:
         """Put what a new master image needs to adopt the listeners into ``state``."""
@@ -165,7 +166,11 @@ class Listeners:
 
     def retire_next(self) -> int:
         """The current listener's replacements are up: stop one more older worker (its pid;
-        0 when none is left to name)."""
+        0 when none is left to name, or while a retiring listener still starts a worker:
+        then the NEXT waits for its STATS, see ``turn``)."""
+        self.next_held = any(li.rolling and li.starting for li in self.listeners)
+        if self.next_held:
+            return 0
         for old in self.listeners:
             if not old.rolling:
                 continue

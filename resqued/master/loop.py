@@ -444,6 +444,8 @@ class Master:
                     self.replacements[message.reason] += 1
                     queues = listener.left.get(message.pid, "")
                     self.replaced.note(message.pid, queues, message.reason)
+        if self.listeners.next_held:  # a retiring listener's last start may be up now
+            self.listeners.retire_next()
         if self.registration:
             requests.stop_jobs(self.listeners, self.registration.take_requests())
         self.listeners.watch_orphans()

@@ -97,6 +97,12 @@ class ListenerProxy:
     def running(self) -> bool:
         return self.exit_status is None
 
+    @property
+    def starting(self) -> bool:
+        """Its last STATS showed a worker not registered yet."""
+        workers = self.stats.get("workers")
+        return isinstance(workers, dict) and bool(workers.get("starting"))
+
     def read(self) -> list[ipc.Message]:
         """Apply the listener's reports to our view; return them for the master to act on."""
         messages = self.channel.messages()

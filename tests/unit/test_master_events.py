@@ -461,3 +461,27 @@ def test_a_usr2_during_a_rolling_hand_over_falls_back_before_the_exec(monkeypatc
     assert [r.rolls for r in state.listeners] == [True, True]
     adopted = type(state).from_json(state.to_json()).listeners
     assert [r.rolls for r in adopted] == [True, True]
+
+
+def test_the_next_older_worker_waits_while_a_retiring_listener_still_starts_one(monkeypatch):
+    """A HUP soon after another: the retiring listener's last replacement is not up yet, so
+    the NEXT is held until its STATS say none of its workers is starting."""
+    h = Harness(monkeypatch)
+    first = h.started_and_ready()
+    a, b = FAKE_PID + 100, FAKE_PID + 101
+    first.says(ipc.WorkerStarted(a, "q"), ipc.WorkerStarted(b, "q"), ipc.Held(0))
+    first.says(ipc.Stats({"workers": {"starting": 1, "waiting": 1}}))
+    h.turn()
+    h.master.handle_hup()
+    h.turn()
+    second = h.current
+    second.says(ipc.Running(2, VIEW), ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire()]  # not yet a worker
+    h.turn()
+    assert first.heard() == []
+    first.says(ipc.Stats({"workers": {"starting": 0, "waiting": 2}}))
+    h.turn()
+    assert first.heard() == [ipc.Retire(a)]
+    h.turn()
+    assert first.heard() == []  # one NEXT, one worker
