@@ -138,3 +138,44 @@ def test_a_reload_under_load_keeps_n_minus_one_workers_able_and_never_more_than_
     assert sorted(ran) == list(range(producer.pushed)) and set(ran.values()) == {1}
     m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
+
+
+def test_a_second_hup_during_a_rolling_hand_over_ends_with_the_newest_workers_only(
+    resqued, app_dir: Path, r
+):
+    """The second HUP comes while the first listener still has workers to retire: the
+    newest listener ends up with every slot, never more than N, every job run once."""
+    (app_dir / "note_jobs.py").write_text(APP)
+    conf = app_dir / "conf.py"
+    conf.write_text(CONF)
+    m = resqued("-c", str(conf), "-r", "note_jobs", cwd=app_dir, env={"RAN_DIR": str(app_dir)})
+    wait_for(lambda: len(workers_by_listener(m.pid)) == 1, 30, "the listener")
+    first = next(iter(workers_by_listener(m.pid)))
+    wait_for(lambda: len(workers_by_listener(m.pid)[first]) == WORKERS, 30, "workers up")
+    producer, sampler = Producer(r), Sampler(m.pid)
+    producer.start()
+    sampler.start()
+    try:
+        m.signal(signal.SIGHUP)
+        wait_for(lambda: "one at a time" in m.output(), 30, "the first hand-over")
+        wait_for(lambda: len(workers_by_listener(m.pid).get(first, [])) < WORKERS - 1, 30, "2 went")
+        assert workers_by_listener(m.pid).get(first), "the hand-over ended too soon to test"
+        m.signal(signal.SIGHUP)
+        wait_for(lambda: m.output().count("is ready") >= 3, 30, "the second reload")
+        wait_for(lambda: len(workers_by_listener(m.pid)) == 1, 60, "older listeners gone")
+        newest = next(iter(workers_by_listener(m.pid)))
+        wait_for(lambda: len(workers_by_listener(m.pid)[newest]) == WORKERS, 30, "newest full")
+    finally:
+        sampler.stop()
+        producer.stop()
+    assert newest != first
+    wait_for(lambda: r.llen("resque:queue:flow") == 0, 30, "the queue drained")
+    ran_log = app_dir / "ran.log"
+    wait_for(lambda: len(ran_log.read_text().split()) >= producer.pushed, 30, "every job ran")
+    ran = Counter(int(x) for x in ran_log.read_text().split())
+    print(f"\nfewest able {sampler.fewest_able}, most live {sampler.most_live}")
+    assert sampler.most_live <= WORKERS
+    assert sampler.fewest_able >= WORKERS - 1, f"only {sampler.fewest_able} able at one point"
+    assert sorted(ran) == list(range(producer.pushed)) and set(ran.values()) == {1}
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
