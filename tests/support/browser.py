@@ -143,3 +143,13 @@ class Dashboard:
                 self.proc.kill()
                 self.proc.wait(10)
         self.out.close()
+
+
+def body_text(browser) -> str:  # type: ignore[no-untyped-def]
+    """The page's text; "" while the page is being replaced (a stale element)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        return str(browser.find_element("tag name", "body").text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
