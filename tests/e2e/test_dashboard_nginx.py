@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 from support import ROOT
-from support.browser import Dashboard, body_text, free_port, start_chromium
+from support.browser import Dashboard, body_text, chromium, free_port
 from support.nginx import Nginx, certificate
 from support.procs import wait_for
 
@@ -44,14 +44,12 @@ def server_block(tmp_path, port: int, dash_port: int, mode: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    driver = start_chromium(
+    with chromium(
         tmp_path_factory.mktemp("chromium-profile"),
         f"--host-resolver-rules=MAP {NAME} 127.0.0.1",
         "--ignore-certificate-errors",
-    )
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    ) as driver:
+        yield driver
 
 
 class Setup:
