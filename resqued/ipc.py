@@ -10,6 +10,8 @@ listener -> master::
     -<pid>[ <reason>]                  a worker exited (reason: why it was replaced)
     HELD <n>                           <n> of its slots have no worker now and will get
                                        one (0 once it is stopping)
+    NEXT                               its workers are up and it has no free slot: retire
+                                       one more older worker (a rolling hand-over)
 
 master -> listener::
 
@@ -22,6 +24,10 @@ master -> listener::
                                        master relays it: resque-pool and the like)
     SIGNAL <name> <pid>                send it to that one worker, if it is yours (the
                                        dashboard's "stop this job")
+    RETIRE                             you are retired: start no more workers, stop none
+                                       yet, exit once the last one has (a rolling hand-over)
+    RETIRE <pid>                       stop (QUIT) your worker <pid>: its replacement
+                                       can start
 
 ``encode`` turns a message into its line; ``decode`` turns a line back into a
 message, or raises :class:`Malformed`.  Readers log and drop what they cannot
@@ -115,9 +121,25 @@ class Relay:
     pid: int = 0
 
 
+@dataclass(frozen=True)
+class Next:
+    """listener -> master: its workers are up and no slot is free; retire one more older
+    worker (the rolling hand-over of a reload, docs/processes.md)."""
+
+
+@dataclass(frozen=True)
+class Retire:
+    """master -> an older listener: ``pid`` 0, retire one worker at a time from now on (start
+    none, stop none until told, exit after the last); else stop (QUIT) worker ``pid``."""
+
+    pid: int = 0
+
+
 RELAYED = ("USR1", "USR2", "CONT")
 
-Message = Running | Failed | Stats | WorkerStarted | WorkerExited | Held | Count | Relay
+Message = (
+    Running | Failed | Stats | WorkerStarted | WorkerExited | Held | Count | Relay | Next | Retire
+)
 
 
 def _one_line(text: str) -> str:
@@ -143,6 +165,10 @@ def encode(message: Message) -> str:
             return f"COUNT {workers}"
         case Relay(name, pid):
             return f"SIGNAL {name} {pid}" if pid else f"SIGNAL {name}"
+        case Next():
+            return "NEXT"
+        case Retire(pid):
+            return f"RETIRE {pid}" if pid else "RETIRE"
     raise TypeError(f"not a message: {message!r}")
 
 
@@ -199,6 +225,10 @@ def decode(line: str) -> Message:
         if not rest.isdigit():
             raise Malformed(f"HELD without a number: {line!r}")
         return Held(int(rest))
+    if word == "NEXT" and not rest:
+        return Next()
+    if word == "RETIRE":
+        return Retire(_pid(rest, line) if rest else 0)
     if word == "COUNT":
         if not rest.isdigit():
             raise Malformed(f"COUNT without a number: {line!r}")

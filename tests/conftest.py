@@ -18,8 +18,10 @@ import pytest
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # bench, for the helpers shared with it
 
 from support import APPS, ROOT  # noqa: E402
+from support.browser import browser  # noqa: E402, F401 (the browser tests' fixture)
 from support.chaos import ROWS, table  # noqa: E402
 from support.procs import Proc, descendants  # noqa: E402
 from support.redis_server import RedisServer, pings  # noqa: E402

@@ -7,6 +7,9 @@ dead workers of this host now and then, reports statistics (and the workers'
 Redis heartbeat), and sleeps.  Its own workers plus the ones it is
 retiring plus an older listener's still running, plus the slots older
 listeners will still fill (``HELD``, docs/ipc.md), never exceed its table.
+During a reload it asks the master to retire the older workers one at a
+time (``NEXT``, see ``handover``); an older listener told ``RETIRE`` starts
+no more workers and stops each one the master names, then exits.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from resqued.config import Config, yaml_pool
 from resqued.config.allocation import worker_table
 from resqued.config.model import WorkerRow
 from resqued.config.view import MasterView
-from resqued.listener import compat
+from resqued.listener import compat, handover
 from resqued.listener import slots as slotting
 from resqued.listener.exits import Cleanup, ExitSummary, unregister_dead
 from resqued.listener.guard import KILL, RETIRING
@@ -61,7 +64,8 @@ class Listener:
         self.held_by_older = 0  # slots older listeners will still fill (HELD from the master)
         self.held_told = 0  # the HELD we reported last (the master assumes all at RUNNING)
         self.state = "starting"
-        self.stopping: str | None = None  # "QUIT" or "TERM"
+        self.stopping: str | None = None  # "QUIT", "TERM", or "RETIRE" (one by one)
+        self.asked_at = 0.0  # when we last asked for an older worker to retire (NEXT)
         # Dead workers of this host (and expired ones anywhere) are pruned at start and
         # every prune_interval, so a job never stays in a dead worker's worker:<id>
         # longer; in a process of its own, so the heartbeat never waits behind it.
@@ -105,6 +109,23 @@ class Listener:
         self._report_held()  # 0: no slot of ours gets a worker any more
         self._signal_workers(getattr(signal, "SIG" + how))
 
+    def _retire(self) -> None:
+        """RETIRE from the master: a newer listener runs; start no more workers, and stop
+        each one when the master names it (a QUIT, TERM or the master's EOF: all at once)."""
+        if self.stopping:
+            return
+        log.info("listener #%d retiring: its workers stop one by one", self.number)
+        self.stopping = "RETIRE"
+        self.state = "retiring"
+        self._report_held()  # 0: no slot of ours gets a worker any more
+
+    def _retire_one(self, pid: int) -> None:
+        slot = self.workers.get(pid)
+        if slot is None:
+            return  # gone meanwhile: its exit is on its way to the master
+        slot.pending = slot.pending or RETIRING
+        signal_quietly(pid, signal.SIGQUIT)
+
     def _signal_workers(self, sig: int) -> None:
         for pid in self.workers:
             signal_quietly(pid, sig)
@@ -128,6 +149,7 @@ class Listener:
                 self._poll_config_loader()
                 self._start_missing()
                 self._report_held()  # after the starts: fewer slots held
+                self._ask_next()
                 self._prune_now_and_then()
             self._title()
             self._sleep()
@@ -143,7 +165,8 @@ class Listener:
                 case ipc.WorkerStarted(pid, queues):
                     self.old[pid] = queues
                 case ipc.WorkerExited(pid):
-                    self.old.pop(pid, None)
+                    if self.old.pop(pid, None) is not None:
+                        self.asked_at = 0.0  # a slot freed: the next ask waits for its worker
                 case ipc.Held(n):
                     self.held_by_older = n
                 case ipc.Count(n):
@@ -154,9 +177,13 @@ class Listener:
                 case ipc.Relay(name, pid):  # one worker's (the dashboard's "stop this job")
                     if pid in self.workers:
                         signal_quietly(pid, getattr(signal, "SIG" + name))
+                case ipc.Retire(0):
+                    self._retire()
+                case ipc.Retire(pid):
+                    self._retire_one(pid)
                 case _:
                     log.warning("listener #%d: unexpected message %r", self.number, message)
-        if self.channel.closed and not self.stopping:
+        if self.channel.closed and self.stopping in (None, "RETIRE"):
             log.warning("listener #%d: master is gone; stopping workers gracefully", self.number)
             self._stop("QUIT")
 
@@ -198,8 +225,11 @@ class Listener:
         waiting += [t for t in [self.watch.next_deadline(self.workers, time.monotonic())] if t]
         if waiting and not self.stopping:
             timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+        if self.asked_at and self.old and not self.stopping:
+            timeout = max(0.0, min(timeout, self.asked_at + handover.STEP - time.monotonic()))
         if not self.stopping and self.watch.any_starting(self.workers):
-            timeout = min(timeout, STARTING_POLL)  # report soon after the workers registered
+            # report soon after the workers registered; ask for the next older one sooner
+            timeout = min(timeout, handover.POLL if self.old else STARTING_POLL)
         self.wakeup.wait(timeout, *([] if self.channel.closed else [self.channel.fileno()]))
 
     def _title(self) -> None:
@@ -226,6 +256,17 @@ class Listener:
             if self.config.compat.spawn_delay:  # resque-pool's -s: one start per delay
                 compat.pace(self.slots, now + self.config.compat.spawn_delay)
                 break
+
+    def _ask_next(self) -> None:
+        """A reload's rolling hand-over: one more older worker may go (see handover.py)."""
+        if not self.old:
+            return
+        now = time.monotonic()
+        running = len(self.workers) + len(self.old) + self.held_by_older
+        starting = self.watch.any_starting(self.workers)
+        if handover.ask_next(len(self.slots), running, len(self.old), starting, self.asked_at, now):
+            self.asked_at = now
+            self.channel.send(ipc.Next())
 
     def _spawn(self, slot: Slot) -> None:
         compat.before_fork(self, slot)  # the config's before_fork hooks, in their forms

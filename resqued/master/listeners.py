@@ -1,7 +1,13 @@
 """The master's listeners: the current one, older ones still retiring, and their workers.
 
-Mechanics only (start, reap, read, forward, count, signal); what the master
-does when a listener gets ready, fails or dies is in ``resqued.master.loop``.
+Mechanics only (start, reap, read, forward, count, signal, retire); what the
+master does when a listener gets ready, fails or dies is in ``resqued.master.loop``.
+
+A reload retires the older listeners' workers one at a time: ``retire_all_but``
+tells them ``RETIRE`` (they stop starting workers), and each ``NEXT`` of the new
+listener (its replacements are up) makes ``retire_next`` name one more worker
+to stop.  ``fall_back`` is the old way, every older worker told QUIT at once:
+for listeners of an older image, a new listener that died or stalls, a USR2.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class Listeners:
         self.orphans: dict[int, str] = {}  # workers of listeners that are gone
         self.backoff = Backoff(1.0, 60.0)
         self.next_start_at = 0.0
+        self.rolled_at = 0.0  # monotonic: the rolling hand-over's last step
+        self.next_held = False  # a NEXT waits for a retiring listener's worker to start
 
     def save(self, state: MasterState) -> None:
         """Put what a new master image needs to adopt the listeners into ``state``."""
@@ -139,13 +147,61 @@ class Listeners:
         return None
 
     def retire_all_but(self, keep: ListenerProxy, sig: int = signal.SIGQUIT) -> None:
+        """``keep`` got ready: the others go, their workers one at a time when they can."""
+        self.rolled_at = time.monotonic()
         for old in self.listeners:
-            if old is not keep:
+            if old is keep or old.rolling:
+                continue
+            if sig == signal.SIGQUIT and old.rolls and old.ready and old.running:
+                log.info("retiring %r: its workers go one at a time", old)
+                old.rolling = True
+                old.send(ipc.Retire())
+            else:
                 log.info("retiring %r", old)
                 old.kill(sig)
 
+    @property
+    def rolling(self) -> bool:
+        return any(li.rolling for li in self.listeners)
+
+    def retire_next(self) -> int:
+        """The current listener's replacements are up: stop one more older worker (its pid;
+        0 when none is left to name, or while a retiring listener still starts a worker:
+        then the NEXT waits for its STATS, see ``turn``)."""
+        self.next_held = any(li.rolling and li.starting for li in self.listeners)
+        if self.next_held:
+            return 0
+        for old in self.listeners:
+            if not old.rolling:
+                continue
+            pid = next((p for p in old.workers if p not in old.asked), 0)
+            if pid:
+                old.asked.add(pid)
+                old.send(ipc.Retire(pid))
+                self.rolled_at = time.monotonic()
+                return pid
+        return 0
+
+    def fall_back(self, why: str) -> None:
+        """The rolling hand-over ends the old way: every older listener left QUITs its
+        workers at once."""
+        for old in self.listeners:
+            if old.rolling:
+                log.warning("retiring %r: all its workers at once (%s)", old, why)
+                old.rolling = False
+                old.kill(signal.SIGQUIT)
+
+    def stalled(self, limit: float) -> bool:
+        """A rolling hand-over the current listener has not moved for ``limit`` seconds."""
+        current = self.current
+        if not self.rolling or current is None or not current.ready:
+            return False
+        return time.monotonic() - self.rolled_at > limit
+
     def signal(self, sig: int) -> None:
         for listener in self.listeners:
+            if sig in (signal.SIGQUIT, signal.SIGTERM, signal.SIGKILL):
+                listener.rolling = False  # it stops every worker itself
             listener.kill(sig)
 
     def kill_everything(self) -> None:

@@ -9,9 +9,12 @@ method below, and every listener event one method: ``listener_ready``,
 only as data (``MasterView``): from the config check process at start-up, then
 from each listener's ``RUNNING``.
 
-A listener that got ready retires the older ones (a reload done) and, the
-first time, completes the start (``-D`` returns; systemd gets ``READY`` once
-its workers have registered: ``workers_registered``).  One
+A listener that got ready retires the older ones (a reload done: their
+workers one at a time, each when the new listener asks with ``NEXT`` once the
+replacement of the previous one is up; all at once if it dies or stalls, or
+before a USR2's exec) and, the first time, completes the start (``-D``
+returns; systemd gets ``READY`` once its workers have registered:
+``workers_registered``).  One
 that never got ready fails the reload (the previous listener stays), is
 retried with backoff (after the start), or, on a fresh start, stops the master
 with the reason.  One that dies after it ran is replaced with backoff.
@@ -310,6 +313,7 @@ class Master:
             log.error("reload failed, keeping %r and its workers: %s", previous, reason)
             systemd.status(f"reload failed: {reason}")
             self.listeners.current = previous
+            self.listeners.rolled_at = time.monotonic()  # it goes on with a hand-over under way
             return
         if not self.ever_ready:  # a fresh start that cannot work: say why and stop
             log.error("cannot start: %s", reason)
@@ -328,6 +332,8 @@ class Master:
             log.info("%r exited (%s)", listener, code)
             return
         self.listeners.current = None
+        if self.listeners.rolling:
+            self.listeners.fall_back(f"{listener!r} exited during the hand-over")
         if self.stopping or self.workers_stopped:
             return
         if not listener.ready:
@@ -431,15 +437,21 @@ class Master:
                 self.listener_ready(listener)
             elif isinstance(message, ipc.Stats) and not self.ready_notified:
                 self.workers_registered()
+            elif isinstance(message, ipc.Next) and listener is self.listeners.current:
+                self.listeners.retire_next()
             elif isinstance(message, ipc.WorkerExited) and message.reason:
                 if not self.stopping and not self.workers_stopped:
                     self.replacements[message.reason] += 1
                     queues = listener.left.get(message.pid, "")
                     self.replaced.note(message.pid, queues, message.reason)
+        if self.listeners.next_held:  # a retiring listener's last start may be up now
+            self.listeners.retire_next()
         if self.registration:
             requests.stop_jobs(self.listeners, self.registration.take_requests())
         self.listeners.watch_orphans()
         self.check_boot()
+        if self.listeners.stalled(self.boot_timeout):
+            self.listeners.fall_back(f"the hand-over did not move for {self.boot_timeout:g}s")
         self.check_upgrade()
         if self.rotation and self.rotation.due():  # resque_starter's log_shift_age
             self.rotation.rotate()
@@ -481,6 +493,8 @@ class Master:
         if not self.upgrade or (passed := self.upgrade.poll()) is None:
             return
         if passed:
+            if self.listeners.rolling:  # the new image is not told of it (it may be older)
+                self.listeners.fall_back("re-exec")
             systemd.reloading()
             fds = [li.channel.fileno() for li in self.listeners.listeners if not li.channel.closed]
             self.upgrade.exec(self.saved(), fds)

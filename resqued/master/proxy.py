@@ -45,6 +45,9 @@ class ListenerProxy:
         self.left: dict[int, str] = {}  # pid -> queues of the workers gone in the last read
         self.held = 0  # its slots that will get a worker (HELD; all of them at RUNNING)
         self.held_told = 0  # the HELD we sent it: older listeners' slots
+        self.rolls = True  # it understands RETIRE (started by this image)
+        self.rolling = False  # retired one worker at a time (RETIRE sent), not yet QUIT
+        self.asked: set[int] = set()  # its workers we told it to stop (RETIRE <pid>)
         self.exit_status: int | None = None
 
     @classmethod
@@ -65,6 +68,9 @@ class ListenerProxy:
         self.left = {}
         self.held = record.held  # an older image's listener never reports HELD
         self.held_told = record.held_told
+        self.rolls = record.rolls  # a listener an older image started: QUIT, as it knows
+        self.rolling = False  # a rolling hand-over falls back to QUIT before the exec
+        self.asked = set()
         self.exit_status = None
         return self
 
@@ -81,6 +87,7 @@ class ListenerProxy:
             workers=dict(self.workers),
             held=self.held,
             held_told=self.held_told,
+            rolls=self.rolls,
         )
 
     def __repr__(self) -> str:
@@ -89,6 +96,12 @@ class ListenerProxy:
     @property
     def running(self) -> bool:
         return self.exit_status is None
+
+    @property
+    def starting(self) -> bool:
+        """Its last STATS showed a worker not registered yet."""
+        workers = self.stats.get("workers")
+        return isinstance(workers, dict) and bool(workers.get("starting"))
 
     def read(self) -> list[ipc.Message]:
         """Apply the listener's reports to our view; return them for the master to act on."""
@@ -111,6 +124,8 @@ class ListenerProxy:
                     self.left[pid] = self.workers.pop(pid, "")
                 case ipc.Held(slots):
                     self.held = slots
+                case ipc.Next():
+                    pass  # the master acts on it (the rolling hand-over)
                 case _:
                     log.warning("%r sent an unexpected message: %r", self, message)
         return messages

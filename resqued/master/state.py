@@ -34,6 +34,7 @@ class ListenerRecord:
     workers: dict[int, str] = field(default_factory=dict)  # pid -> queues
     held: int = 0  # its slots that will get a worker (HELD); an older image's: none
     held_told: int = 0  # the older listeners' slots we last told it (HELD)
+    rolls: bool = False  # it understands RETIRE (an older image's: no)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class ListenerRecord:
             "workers": {str(pid): queues for pid, queues in self.workers.items()},
             **({"held": self.held} if self.held else {}),  # absent when 0, as older images
             **({"held_told": self.held_told} if self.held_told else {}),  # wrote the document
+            **({"rolls": True} if self.rolls else {}),
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class ListenerRecord:
             workers=_pids(doc["workers"]),
             held=int(doc.get("held") or 0),
             held_told=int(doc.get("held_told") or 0),
+            rolls=bool(doc.get("rolls")),
         )
 
 

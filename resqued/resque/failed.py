@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from resqued.resque.failed_bulk import ROUND, BlockPlan, Bulk
+from resqued.resque.failed_bulk import BlockPlan, Bulk
 from resqued.resque.failed_index import Block, Layout
 from resqued.resque.failed_pages import Page, Reader, narrows
 from resqued.resque.failed_record import FailedJob, FailedJobError, FailureFilter
@@ -190,14 +190,8 @@ class FailedList:
         removed = [0]
 
         def once() -> None:
-            batch, size = [], 0
-            for plan in self.reader.plans(where, indexed):
-                batch.append(plan)
-                size += len(plan.targets)
-                if size >= ROUND:
-                    removed[0] += self.bulk.remove(batch)
-                    batch, size = [], 0
-            removed[0] += self.bulk.remove(batch)
+            for n in self.bulk.remove_in_rounds(self.reader.plans(where, indexed)):
+                removed[0] += n
 
         self.reader.again(once)
         return removed[0]

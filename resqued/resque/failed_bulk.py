@@ -22,6 +22,7 @@ a time, so the positions of the blocks still to do never move.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,19 @@ class Bulk:
                 hit = {int(at) for at in self._retry(keys=[keys.failed, keys.queues], args=args)}
                 done += [job for job in batch if job.index in hit]
         return done
+
+    def remove_in_rounds(self, plans: Iterable[BlockPlan]) -> Iterator[int]:
+        """Remove the targets of ``plans`` as they are read, about ``ROUND`` at a time;
+        yields how many each round removed (so a walk cut short keeps its count)."""
+        batch: list[BlockPlan] = []
+        size = 0
+        for plan in plans:
+            batch.append(plan)
+            size += len(plan.targets)
+            if size >= ROUND:
+                yield self.remove(batch)
+                batch, size = [], 0
+        yield self.remove(batch)
 
     def remove(self, plans: list[BlockPlan]) -> int:
         """Remove every target of ``plans`` (newest block first); returns how many were."""

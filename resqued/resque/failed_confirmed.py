@@ -11,10 +11,11 @@ again), and only records below ``upto`` are touched.  "Clear all" deletes the fi
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from resqued.resque.failed import FailedJobError, FailedList, FailureFilter, retryable
-from resqued.resque.failed_bulk import ROUND
+from resqued.resque.failed_bulk import BlockPlan
 from resqued.resque.failed_pages import narrows
 from resqued.resque.failed_record import identity
 from resqued.resque.store import Store
@@ -126,18 +127,17 @@ class ConfirmedChange:
         def once() -> None:
             # Every record removed was below the bound: the confirmed ones now end that
             # many places lower.
-            upto = self.seen.upto - removed[0]
-            batch, size = [], 0
-            for plan in failed.reader.plans(where, indexed):
-                plan.targets = {i: j for i, j in plan.targets.items() if i < upto}
-                if not plan.targets:
-                    continue
-                batch.append(plan)
-                size += len(plan.targets)
-                if size >= ROUND:
-                    removed[0] += failed.bulk.remove(batch)
-                    batch, size = [], 0
-            removed[0] += failed.bulk.remove(batch)
+            below = _below(failed.reader.plans(where, indexed), self.seen.upto - removed[0])
+            for n in failed.bulk.remove_in_rounds(below):
+                removed[0] += n
 
         failed.reader.again(once)
         return removed[0]
+
+
+def _below(plans: Iterable[BlockPlan], upto: int) -> Iterator[BlockPlan]:
+    """``plans`` with only their targets below ``upto`` (the plans left with none, left out)."""
+    for plan in plans:
+        plan.targets = {i: j for i, j in plan.targets.items() if i < upto}
+        if plan.targets:
+            yield plan

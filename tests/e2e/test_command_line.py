@@ -120,7 +120,7 @@ def test_no_abbreviations(args, cause):
         ("pasue", "(did you mean 'pause'?)"),
         (
             "frobnicate",
-            "(commands: work, status, failed, queues, web, quit-and-wait, pause, resume;",
+            "(commands: work, status, failed, queues, schedule, web, quit-and-wait, pause, resume;",
         ),
     ],
 )

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 from support import ROOT
-from support.browser import Dashboard, console_errors, free_port, start_chromium
+from support.browser import Dashboard, console_errors, free_port, local_dashboard
 from support.fleet import (
     push_failures,
     pyres_failure,
@@ -25,14 +25,6 @@ from support.procs import wait_for
 
 TOKEN = "s3cret-token-for-tests"
 SCREENSHOT_ENV = "RESQUED_DOCS_SCREENSHOT"  # set to 1 to refresh docs/dashboard.png
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
@@ -74,11 +66,8 @@ def fleet(r, resqued, app_dir):
 
 @pytest.fixture
 def dashboard(redis_url, tmp_path):
-    port = free_port()
-    dash = Dashboard(f"127.0.0.1:{port}", redis_url, tmp_path / "web.log")
-    dash.wait_listening(port)
-    yield f"http://127.0.0.1:{port}"
-    dash.stop()
+    with local_dashboard(redis_url, tmp_path / "web.log") as base:
+        yield base
 
 
 def steady_flow(r, seconds: float) -> None:

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 from support import ROOT
-from support.browser import Dashboard, free_port, start_chromium
+from support.browser import Dashboard, body_text, chromium, free_port
 from support.nginx import Nginx, certificate
 from support.procs import wait_for
 
@@ -44,14 +44,12 @@ def server_block(tmp_path, port: int, dash_port: int, mode: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    driver = start_chromium(
+    with chromium(
         tmp_path_factory.mktemp("chromium-profile"),
         f"--host-resolver-rules=MAP {NAME} 127.0.0.1",
         "--ignore-certificate-errors",
-    )
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    ) as driver:
+        yield driver
 
 
 class Setup:
@@ -142,7 +140,7 @@ def test_untrusted_proxy_headers_are_named_at_the_login(browser, setups, r, tmp_
     assert browser.current_url == s.base + "/login?next=/"
     browser.find_element("id", "token").send_keys(TOKEN)
     browser.find_element("id", "login").click()
-    wait_for(lambda: "Forbidden" in browser.find_element("tag name", "body").text, 10, "refusal")
+    wait_for(lambda: "Forbidden" in body_text(browser), 10, "refusal")
     text = browser.find_element("tag name", "body").text
     assert f"posted from {s.base}" in text and "not trusted" in text
     assert "--proxy-headers" in text and "--external-url" in text and "CSRF" not in text

@@ -5,28 +5,17 @@ null) or from itself; logging out ends the session for every copy of its cookie.
 from __future__ import annotations
 
 import pytest
-from support.browser import Dashboard, Pages, free_port, start_chromium
+from support.browser import Dashboard, Pages, free_port, local_dashboard
 from support.procs import wait_for
 
 TOKEN = "s3cret-token-for-tests"
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture
 def dashboard(redis_url, tmp_path):
     """The dashboard as most run it: loopback, no token."""
-    port = free_port()
-    dash = Dashboard(f"127.0.0.1:{port}", redis_url, tmp_path / "web.log")
-    dash.wait_listening(port)
-    yield f"http://127.0.0.1:{port}"
-    dash.stop()
+    with local_dashboard(redis_url, tmp_path / "web.log") as base:
+        yield base
 
 
 PLANT = "<script>document.cookie = 'resqued_csrf=planted-value; path=/';</script>"

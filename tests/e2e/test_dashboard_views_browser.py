@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from support import ROOT
-from support.browser import Dashboard, console_errors, free_port, start_chromium
+from support.browser import console_errors, local_dashboard
 from support.fleet import push_failures, register_master, register_worker, ruby_failure
 from support.jobs import push
 from support.procs import wait_for
@@ -25,22 +25,11 @@ from resqued.resque.keys import Keys
 SCREENSHOT_ENV = "RESQUED_DOCS_SCREENSHOT"  # set to 1 to refresh the docs' screenshots
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture
 def dashboard(redis_url, tmp_path, browser):
-    port = free_port()
-    dash = Dashboard(f"127.0.0.1:{port}", redis_url, tmp_path / "web.log")
-    dash.wait_listening(port)
-    browser.delete_all_cookies()
-    yield f"http://127.0.0.1:{port}"
-    dash.stop()
+    with local_dashboard(redis_url, tmp_path / "web.log") as base:
+        browser.delete_all_cookies()
+        yield base
 
 
 def main_text(browser) -> str:

@@ -10,10 +10,8 @@ Ruby's redis and redis-namespace are not installed (Debian: ruby-redis-namespace
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
+from support.ruby import ruby_ready, run_ruby
 
 from resqued.resque import delayed
 from resqued.resque.scheduler_lock import SchedulerLock
@@ -34,21 +32,9 @@ r.rpush('delayed:1700000000', JSON.generate(item))          # delayed_push
 """
 
 
-def ruby_ready() -> bool:
-    if not shutil.which("ruby"):
-        return False
-    probe = subprocess.run(
-        ["ruby", "-e", "require 'redis'; require 'redis/namespace'"], capture_output=True
-    )
-    return probe.returncode == 0
-
-
 @pytest.mark.skipif(not ruby_ready(), reason="needs ruby with redis and redis-namespace")
 def test_rubys_lock_and_entry_are_the_ones_we_read(r, redis_url):
-    out = subprocess.run(
-        ["ruby", "-e", RUBY, redis_url], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "1"
+    assert run_ruby(RUBY, redis_url).strip() == "1"
     store = Store.connect(redis_url)
     lock = SchedulerLock(store, 180)
     assert lock.holder() == "ruby-host:4242" and not lock.master()

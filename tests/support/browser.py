@@ -9,12 +9,16 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from support import ROOT
 from support.procs import wait_for
+from support.tools import absent
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -35,10 +39,9 @@ def executables() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
-        reason = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        absent(
+            "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        )
     return browser, driver
 
 
@@ -56,6 +59,24 @@ def start_chromium(profile: Path, *flags: str):
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+@contextmanager
+def chromium(profile: Path, *flags: str) -> Iterator[Any]:
+    """A started Chromium (``flags`` added to ours) that waits 30 s for a page; quit after."""
+    driver = start_chromium(profile, *flags)
+    try:
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One plain Chromium for a test module (conftest.py makes it every test's fixture)."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
 
 
 def console_errors(driver) -> list[str]:
@@ -143,3 +164,25 @@ class Dashboard:
                 self.proc.kill()
                 self.proc.wait(10)
         self.out.close()
+
+
+@contextmanager
+def local_dashboard(redis_url: str, log: Path) -> Iterator[str]:
+    """The dashboard as most run it (loopback, no token), listening; yields its base URL."""
+    port = free_port()
+    dash = Dashboard(f"127.0.0.1:{port}", redis_url, log)
+    try:
+        dash.wait_listening(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        dash.stop()
+
+
+def body_text(browser) -> str:  # type: ignore[no-untyped-def]
+    """The page's text; "" while the page is being replaced (a stale element)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        return str(browser.find_element("tag name", "body").text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""

@@ -5,25 +5,13 @@ self-signed certificate for it (openssl)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from support.procs import wait_for
-
-
-def needs(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        reason = f"{tool} is not installed (apt-get install {package})"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+from support.tools import needs
 
 
 def certificate(directory: Path, name: str) -> tuple[Path, Path]:

@@ -13,10 +13,11 @@ short overlaps.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable
+
+from bench._common import children
 
 Stat = tuple[int, str, int]  # (parent pid, state letter, start time)
 
@@ -29,22 +30,6 @@ def stat(pid: int) -> Stat | None:
     except OSError:
         return None
     return int(fields[1]), fields[0].decode(), int(fields[19])
-
-
-def children(pid: int) -> list[int]:
-    """The children of ``pid`` (every thread's), from /proc: no scan of every process."""
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out += [int(p) for p in f.read().split()]
-        except OSError:
-            continue
-    return out
 
 
 def _cmdline(pid: int) -> str:

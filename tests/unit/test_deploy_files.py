@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support import ROOT
+from support.tools import needs
 
 DEPLOY = ROOT / "deploy"
 UNITS = ["resqued.service", "resqued-web.service"]
@@ -24,16 +25,6 @@ def unit(name: str) -> configparser.ConfigParser:
     cp.optionxform = str  # type: ignore[assignment,method-assign]
     cp.read(DEPLOY / "systemd" / name)
     return cp
-
-
-def needs(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        reason = f"{tool} is not installed (apt-get install {package})"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
 
 
 @pytest.mark.parametrize("name", UNITS)

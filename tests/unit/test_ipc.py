@@ -29,6 +29,9 @@ VIEW = MasterView(workers=2, pool_size=2, sources=("a.py",), compat=Compat(title
         (ipc.Count(7), "COUNT 7"),
         (ipc.Relay("USR1"), "SIGNAL USR1"),
         (ipc.Relay("USR1", 4711), "SIGNAL USR1 4711"),
+        (ipc.Next(), "NEXT"),
+        (ipc.Retire(), "RETIRE"),
+        (ipc.Retire(4711), "RETIRE 4711"),
     ],
 )  # fmt: skip
 def test_every_message_round_trips(message, line):
@@ -62,7 +65,8 @@ def test_a_reason_spanning_lines_stays_one_line():
     ["HELLO", "RUNNING", "RUNNING x", "RUNNING 2 {not json", "RUNNING 2 [1]",
      'RUNNING 2 {"sources": "a.py"}', 'RUNNING 2 {"workers": "many"}', "+12", "+abc,q",
      "-", "-x", "-1", "+0,q", "COUNT", "COUNT -1", "COUNT many", "SIGNAL USR1 x",
-     "SIGNAL USR1 1", "SIGNAL KILL 4711", "HELD", "HELD -1", "HELD 1.5"],
+     "SIGNAL USR1 1", "SIGNAL KILL 4711", "HELD", "HELD -1", "HELD 1.5", "NEXT 3",
+     "RETIRE x", "RETIRE 1", "RETIRE -5"],
 )  # fmt: skip
 def test_malformed_lines_are_refused(line):
     with pytest.raises(ipc.Malformed):

@@ -47,6 +47,9 @@ class FakeListener(ListenerProxy):
         self.workers = {}
         self.held = 0
         self.held_told = 0
+        self.rolls = True
+        self.rolling = False
+        self.asked = set()
         self.exit_status = None
         self.signals: list[int] = []
 
@@ -145,7 +148,8 @@ def test_hup_while_the_new_listener_boots_drops_it_and_starts_another(monkeypatc
     h.exits_with(booting, status_of(killed_by=signal.SIGKILL))
     third = h.started_and_ready()
     assert third.number == 3
-    assert first.signals == [signal.SIGQUIT]  # retired once #3 runs, not before
+    assert first.heard() == [ipc.Retire()]  # retired once #3 runs, not before
+    assert first.signals == [] and first.rolling
     assert h.master.last_reload is not None and h.master.last_reload["outcome"] == "ok"
     assert h.master.reloads == {"ok": 1}
 
@@ -216,7 +220,7 @@ def test_ttin_and_ttou_during_a_reload_go_to_the_new_listener(monkeypatch):
     assert second.heard() == [ipc.Count(0)] and m.pool_delta == -2
     second.says(ipc.Running(0, VIEW))
     h.turn()
-    assert first.signals == [signal.SIGQUIT] and m.reloads == {"ok": 1}
+    assert first.heard() == [ipc.Retire()] and m.reloads == {"ok": 1}
 
 
 def test_an_older_listener_s_replacements_and_held_slots_reach_the_new_one_in_order(monkeypatch):
@@ -240,7 +244,7 @@ def test_an_older_listener_s_replacements_and_held_slots_reach_the_new_one_in_or
     assert second.heard() == [ipc.WorkerStarted(c, "q"), ipc.Held(0)]
     second.says(ipc.Running(2, VIEW))
     h.turn()
-    assert first.signals == [signal.SIGQUIT]
+    assert first.heard() == [ipc.Retire()] and first.signals == []
     first.says(ipc.WorkerExited(b, "exited"), ipc.WorkerExited(c, "exited"))
     h.turn()
     assert second.heard() == [ipc.WorkerExited(b), ipc.WorkerExited(c)]
@@ -331,3 +335,153 @@ def test_the_state_a_usr2_hands_over_is_adopted_by_the_new_image(monkeypatch):
     assert adopted.workers == {FAKE_PID + 100: "a"} and other.master.pool_delta == 1
     assert other.master.ever_ready and other.master.replacements == {"max_age": 1}
     assert not other.turn() and other.master.listeners.generation == 1  # nothing restarts
+
+
+def reload_under_way(h: Harness) -> tuple[FakeListener, FakeListener, list[int]]:
+    """#1 runs two workers; a HUP's #2 got ready: #1 is retiring them one at a time."""
+    first = h.started_and_ready()
+    pids = [FAKE_PID + 100, FAKE_PID + 101]
+    first.says(*(ipc.WorkerStarted(p, "q") for p in pids), ipc.Held(0))
+    h.turn()
+    h.master.handle_hup()
+    h.turn()
+    second = h.current
+    second.says(ipc.Running(2, VIEW))
+    h.turn()
+    second.heard()
+    assert first.heard() == [ipc.Retire()] and first.signals == [] and first.rolling
+    return first, second, pids
+
+
+def test_a_reload_retires_the_older_workers_one_at_a_time_as_the_new_listener_asks(monkeypatch):
+    """Issue 18: each NEXT of the new listener (its last replacement is up) stops one more
+    older worker; the older listener is never told to QUIT them all."""
+    h = Harness(monkeypatch)
+    first, second, (a, b) = reload_under_way(h)
+    second.says(ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire(a)]
+    first.says(ipc.WorkerExited(a))
+    h.turn()
+    assert second.heard() == [ipc.WorkerExited(a)]
+    first.says(ipc.Next())  # only the current listener drives the hand-over
+    h.turn()
+    assert first.heard() == []
+    second.says(ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire(b)]
+    second.says(ipc.Next())  # asked again while b finishes a long job: none left to name
+    h.turn()
+    assert first.heard() == [] and first.signals == []
+    first.says(ipc.WorkerExited(b))
+    h.exits_with(first, status_of(0))
+    h.turn()
+    assert not h.master.listeners.rolling and h.all() == [second]
+
+
+def test_a_rolling_hand_over_falls_back_to_quit_all_when_the_new_listener_dies(monkeypatch):
+    h = Harness(monkeypatch)
+    first, second, _ = reload_under_way(h)
+    h.exits_with(second, status_of(1))
+    h.turn()
+    assert first.signals == [signal.SIGQUIT] and not first.rolling
+
+
+def test_a_rolling_hand_over_that_stalls_past_the_boot_timeout_falls_back(monkeypatch):
+    h = Harness(monkeypatch)
+    first, second, _ = reload_under_way(h)
+    h.turn()
+    assert first.signals == []  # not stalled yet
+    h.master.listeners.rolled_at -= h.master.boot_timeout + 1  # no step for that long
+    h.turn()
+    assert first.signals == [signal.SIGQUIT] and not h.master.listeners.rolling
+
+
+def test_a_second_hup_during_a_rolling_hand_over_keeps_both_older_listeners_working(monkeypatch):
+    h = Harness(monkeypatch)
+    first, second, (a, b) = reload_under_way(h)
+    second.says(ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire(a)]
+    h.master.handle_hup()
+    h.turn()
+    third = h.current
+    second.says(ipc.Next())  # no longer the current one: ignored
+    h.turn()
+    assert first.heard() == [] and second.heard() == []
+    third.says(ipc.Running(2, VIEW))
+    h.turn()
+    assert second.heard()[-1] == ipc.Retire() and first.signals == second.signals == []
+    second.says(ipc.WorkerStarted(FAKE_PID + 200, "q"))
+    third.says(ipc.Next(), ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire(b)]  # the oldest first
+    assert second.heard() == [ipc.Retire(FAKE_PID + 200)]
+
+
+def test_winch_and_quit_during_a_rolling_hand_over_stop_every_worker(monkeypatch):
+    h = Harness(monkeypatch)
+    first, second, _ = reload_under_way(h)
+    h.master.handle_quit()
+    assert first.signals == second.signals == [signal.SIGQUIT]
+    assert not h.master.listeners.rolling
+
+
+def test_a_listener_of_an_older_image_is_retired_with_quit(monkeypatch):
+    """A listener adopted from an image that knows no RETIRE: its workers stop at once."""
+    h = Harness(monkeypatch)
+    first = h.started_and_ready()
+    first.rolls = False
+    h.master.handle_hup()
+    h.started_and_ready()
+    assert first.signals == [signal.SIGQUIT] and first.heard() == []
+
+
+class PassedUpgrade:
+    """A USR2 whose preflight passed: records the exec instead of making it."""
+
+    def __init__(self) -> None:
+        self.execs: list[Any] = []
+
+    def poll(self) -> bool:
+        return True
+
+    def exec(self, state: Any, fds: list[int]) -> None:
+        self.execs.append(state)
+
+
+def test_a_usr2_during_a_rolling_hand_over_falls_back_before_the_exec(monkeypatch):
+    h = Harness(monkeypatch)
+    first, second, _ = reload_under_way(h)
+    upgrade = PassedUpgrade()
+    h.master.upgrade = upgrade  # type: ignore[assignment]
+    h.master.check_upgrade()
+    assert first.signals == [signal.SIGQUIT] and len(upgrade.execs) == 1
+    state = upgrade.execs[0]
+    assert [r.rolls for r in state.listeners] == [True, True]
+    adopted = type(state).from_json(state.to_json()).listeners
+    assert [r.rolls for r in adopted] == [True, True]
+
+
+def test_the_next_older_worker_waits_while_a_retiring_listener_still_starts_one(monkeypatch):
+    """A HUP soon after another: the retiring listener's last replacement is not up yet, so
+    the NEXT is held until its STATS say none of its workers is starting."""
+    h = Harness(monkeypatch)
+    first = h.started_and_ready()
+    a, b = FAKE_PID + 100, FAKE_PID + 101
+    first.says(ipc.WorkerStarted(a, "q"), ipc.WorkerStarted(b, "q"), ipc.Held(0))
+    first.says(ipc.Stats({"workers": {"starting": 1, "waiting": 1}}))
+    h.turn()
+    h.master.handle_hup()
+    h.turn()
+    second = h.current
+    second.says(ipc.Running(2, VIEW), ipc.Next())
+    h.turn()
+    assert first.heard() == [ipc.Retire()]  # not yet a worker
+    h.turn()
+    assert first.heard() == []
+    first.says(ipc.Stats({"workers": {"starting": 0, "waiting": 2}}))
+    h.turn()
+    assert first.heard() == [ipc.Retire(a)]
+    h.turn()
+    assert first.heard() == []  # one NEXT, one worker
