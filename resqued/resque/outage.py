@@ -20,7 +20,15 @@ from __future__ import annotations
 import re
 
 import redis
-from redis.exceptions import OutOfMemoryError, ReadOnlyError
+import redis.exceptions
+
+# The types redis-py gives these codes, with the code its text lacks (redis-py before 4.6
+# has no OutOfMemoryError: an OOM is a ResponseError whose text starts with it).
+NAMED: dict[type[BaseException], str] = {
+    kind: code
+    for name, code in (("OutOfMemoryError", "OOM"), ("ReadOnlyError", "READONLY"))
+    if (kind := getattr(redis.exceptions, name, None)) is not None
+}
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 CODES = "OOM command not allowed|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|BUSY|UNBLOCKED"
@@ -29,7 +37,7 @@ REFUSED = re.compile(rf"(?:^|[\s:-])(?:{CODES})\b")
 
 def refused_write(exc: BaseException) -> bool:
     """Redis answered, and refused: a write it cannot take now (see the module's list)."""
-    if isinstance(exc, OutOfMemoryError | ReadOnlyError):
+    if isinstance(exc, tuple(NAMED)):
         return True
     return isinstance(exc, redis.ResponseError) and REFUSED.search(str(exc)) is not None
 
@@ -51,8 +59,7 @@ def reason(exc: BaseException) -> str:
     found = REFUSED.search(text)
     if found and found.start() > 0:  # Redis 6.2: "Error running script ...: -READONLY ..."
         text = text[found.start() :].lstrip(" :-")
-    codes: dict[type[BaseException], str] = {OutOfMemoryError: "OOM", ReadOnlyError: "READONLY"}
-    code = codes.get(type(exc))
+    code = NAMED.get(type(exc))
     if code and not text.startswith(code):
         text = f"{code} {text}"  # redis-py keeps the code in the type, not the text
     return text if len(text) <= 200 else text[:197] + "..."
