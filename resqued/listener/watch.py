@@ -21,9 +21,9 @@ from resqued.config import Config
 from resqued.listener import guard
 from resqued.listener.beat import RedisHeartbeat
 from resqued.listener.guard import KILL, KILL_JOB, QUIT, Action, Rails, Reading
-from resqued.listener.memory import is_job_child, worker_memory
 from resqued.listener.slots import Slot
 from resqued.listener.stats import STATS_EVERY, StatsBook
+from resqued.process.memory import is_job_child, worker_memory
 from resqued.process.proc import signal_quietly
 from resqued.resque import failure, registry
 from resqued.resque.registry import FailureHook

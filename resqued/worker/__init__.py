@@ -21,6 +21,7 @@ Modules, each one job:
 - ``budget``: ``jobs_per_fork``, counted for the whole process
 - ``limits``: a job's time limits, the guard rails' exceptions, the SIGALRM alarm
 - ``watchdog``: the in-process worker's kernel timer that KILLs it at a job's hard limit
+- ``orphaned``: a worker whose listener died holds the hard memory limit itself
 - ``build``: the one place a worker is built from a config row
 """
 

@@ -37,7 +37,7 @@ from resqued.process.proc import set_parent_death_signal
 from resqued.resque import failure
 from resqued.resque.payload import Job
 from resqued.scoreboard import Scoreboard
-from resqued.worker import child_process, job_report
+from resqued.worker import child_process, job_report, orphaned
 from resqued.worker.control import BEAT_EVERY, Control, CurrentJob
 from resqued.worker.limits import Alarm, JobTimeout, MemoryLimitExceeded, hard_message
 from resqued.worker.options import WorkerOptions
@@ -125,7 +125,8 @@ class ForkedJob:
         """Collect the child's report and exit status, relaying TERM and USR1 to it.
 
         Also kills it at its hard time limit, or when the listener asks (hard memory
-        limit); the third value is then what the job is recorded as.
+        limit), or above that limit once the listener is gone (``orphaned.py``); the
+        third value is then what the job is recorded as.
         """
         control, opts = self.control, self.options
         chunks: list[bytes] = []
@@ -137,6 +138,7 @@ class ForkedJob:
         # The listener asks for kills only with a memory limit.  Touch nothing more than
         # needed while the child runs: every page the worker writes then is copied.
         board = control.board if opts.memory_limit else None
+        alone = bool(opts.memory_limit and opts.parent_pid)  # may have to measure itself
         exited = child_process.pidfd_open(pid)  # readable once the child has exited
         reading = True  # the pipe has not reached its end
         # When the whole report fits in the pipe the child never waits for us to read
@@ -157,6 +159,9 @@ class ForkedJob:
                     child_process.signal_group(pid, signal.SIGKILL)
                 if killed is None and (hard_at or board is not None):
                     killed = self._guard_rails(pid, current, hard_at, board)
+                    hard_at = 0.0 if killed is not None else hard_at
+                if killed is None and alone and orphaned.watching(opts):
+                    killed = self._memory_alone(pid)
                     hard_at = 0.0 if killed is not None else hard_at
                 # Loop every second at least (the listener's requests, the heartbeat),
                 # polling five times a second without a pidfd.
@@ -209,6 +214,15 @@ class ForkedJob:
             return None  # about a child of ours that has ended: stale
         child_process.signal_group(pid, signal.SIGKILL)
         return MemoryLimitExceeded(request[1])
+
+    def _memory_alone(self, pid: int) -> BaseException | None:
+        """The listener is gone: kill the child above the hard memory limit, as it would."""
+        message = orphaned.above_limit(self.options.memory_limit, os.getpid(), pid)
+        if message is None:
+            return None
+        log.warning("worker %d: memory hard (its listener is gone): %s", os.getpid(), message)
+        child_process.signal_group(pid, signal.SIGKILL)
+        return MemoryLimitExceeded(message)
 
     # -- the child's side ----------------------------------------------------------
 

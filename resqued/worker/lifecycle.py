@@ -23,6 +23,7 @@ from resqued.resque.payload import Job
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
+from resqued.worker import orphaned
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import Control
 from resqued.worker.heartbeat import Heartbeat
@@ -108,6 +109,10 @@ class Worker(Control):
             proctitle.worker("Starting")
         self.beat()  # from now on the listener expects a heartbeat every second or so
         heartbeat: Heartbeat | None = None
+        watch = None
+        if self.owns_process and not self.options.fork_per_job and self.options.memory_limit:
+            watch = orphaned.SelfWatch(self.options, self._over_memory)
+            watch.start()  # measures once the listener is gone: the job holds this thread
         try:
             if isinstance(self.retry.call(self._register, give_up_on_stop=True), GaveUp):
                 return 0
@@ -121,6 +126,8 @@ class Worker(Control):
             if self.owns_process and self.stopping:
                 hooks.run_worker_hooks("shutdown")
         finally:
+            if watch is not None:
+                watch.done.set()
             if heartbeat is not None:
                 heartbeat.stop()
             if self.board is not None:
@@ -144,6 +151,9 @@ class Worker(Control):
 
     def _unregister(self) -> None:
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)
+
+    def _over_memory(self, message: str) -> None:
+        orphaned.fail_and_die(self.store, [self.id], message)
 
     def _record_orphaned(self, job: Job, outcome: Outcome) -> None:
         self.loop.record_orphaned(job, outcome)

@@ -38,6 +38,7 @@ from resqued.resque import failure, outage, registry
 from resqued.resque.queues import QueueList
 from resqued.resque.store import Store
 from resqued.scoreboard import Scoreboard
+from resqued.worker import orphaned
 from resqued.worker.budget import JobBudget
 from resqued.worker.control import BEAT_EVERY, JOB_KILLED, CurrentJob, reopen_log_files
 from resqued.worker.heartbeat import Heartbeat
@@ -94,6 +95,7 @@ class ThreadedWorker:
         self._timed_out: dict[Worker, CurrentJob] = {}  # jobs past their hard limit
         self._done: set[Worker] = set()  # threads whose worker has returned
         self._left_to_listener = False  # a job's record Redis refused: the listener records it
+        self._memory_at = 0.0  # when the process next measures itself, its listener gone
 
     # -- the control surface, forwarded to every thread's worker -------------------
 
@@ -187,10 +189,22 @@ class ThreadedWorker:
                 self.stop(graceful=True)
             if self.board is not None:
                 self.board.supervisor_beat()
+            if self.options.memory_limit and now >= self._memory_at:
+                self._memory_at = now + BEAT_EVERY
+                self._check_memory_alone()
             limit_at = self._check_time_limits(now)
             deadlines = [t for t in (kill_at, self._kill_check_at, limit_at) if t]
             timeout = max(0.05, min(deadlines) - now) if deadlines else BEAT_EVERY
             self.wakeup.wait(min(timeout, BEAT_EVERY))
+
+    def _check_memory_alone(self) -> None:
+        """Its listener gone, the process holds the hard memory limit itself, as the listener
+        would: every job it runs recorded as ``MemoryLimitExceeded``, the process killed."""
+        if not orphaned.watching(self.options):
+            return
+        message = orphaned.above_limit(self.options.memory_limit, os.getpid())
+        if message is not None:
+            orphaned.fail_and_die(self.store, [w.id for w in self.workers], message)
 
     def _check_kills(self) -> None:
         self._kill_check_at = 0.0

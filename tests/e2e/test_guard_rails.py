@@ -209,3 +209,25 @@ def test_a_thread_past_its_hard_limit_lets_the_other_threads_finish(resqued, app
     wait_for(lambda: replacements(redis_url) == {"timed out": 1}, 10, "reason counted")
     m.signal(signal.SIGQUIT)
     assert m.wait(30) == 0
+
+
+@mode_names
+def test_the_hard_memory_limit_holds_after_the_listener_is_killed(resqued, app_dir, r, mode):
+    """A listener SIGKILLed mid-job: its workers finish their jobs on their own (QUIT, the
+    parent-death signal), and a job above the hard memory limit is still killed for it."""
+    m = start(resqued, app_dir, r, mode, "--memory-limit", "150MiB")
+    [listener] = [p for p, _, t in descendants(m.pid) if " listener #" in t]
+    os.kill(listener, signal.SIGSTOP)  # it measures nothing from now on
+    push(r, "default", "Allocate", "hog", 300)
+    wait_for(lambda: events(r, "allocated:hog"), 20, "the job above the limit")
+    os.kill(listener, signal.SIGKILL)  # its worker gets QUIT: it would finish the job
+    wait_for(lambda: failures(r), 20, "the job killed above the limit")
+    [failed] = failures(r)
+    assert failed["exception"] == "resqued.MemoryLimitExceeded"
+    assert failed["payload"] == {"class": "Allocate", "args": ["hog", 300]}
+    assert "above the hard memory limit of 150MiB" in failed["error"]
+    wait_for(lambda: events(r, "on_failure:hog:MemoryLimitExceeded"), 10, "on_failure hook")
+    r.set("release:hog", 1)
+    assert not events(r, "done:hog")
+    m.signal(signal.SIGQUIT)
+    assert m.wait(30) == 0
