@@ -65,6 +65,7 @@ class Cleanup:
 
     pid: int
     ids: dict[str, tuple[str, str, Any]]  # its worker ids still registered, and their reason
+    unstarted: dict[str, int] = field(default_factory=dict)  # see ``unregister_dead``
     backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
     next_try: float = 0.0
 
@@ -72,7 +73,7 @@ class Cleanup:
         """One more try, when due; True once every id is unregistered."""
         if now < self.next_try:
             return False
-        self.ids = _unregister(store, self.ids, quiet=True)
+        self.ids = _unregister(store, self.ids, self.unstarted, quiet=True)
         if self.ids:
             self.next_try = now + self.backoff.failed()
             return False
@@ -81,32 +82,45 @@ class Cleanup:
 
 
 def unregister_dead(
-    store: Store, pid: int, queues: str, whys: list[tuple[str, str, Any]]
+    store: Store,
+    pid: int,
+    queues: str,
+    whys: list[tuple[str, str, Any]],
+    unstarted: list[int | None] | None = None,
 ) -> Cleanup | None:
     """Fail the in-flight job(s) of a worker that could not clean up; requeue its hand-overs.
 
     ``whys``: for each of its threads, the exception name, message and failure hook to
-    record its job with.  What a Redis outage stopped is returned, for the listener to
-    try again with those reasons (a prune would record the jobs as dirty exits): None
-    when all is done.
+    record its job with.  ``unstarted``: for each thread that ran no job when it died,
+    the jobs it finished (its scoreboard's count): a job in its ``worker:<id>`` while
+    Redis counts as many recorded was reserved and never started (a RESERVE whose reply
+    was lost), and goes back to its queue (``registry.requeue_unstarted``).  What a
+    Redis outage stopped is returned, for the listener to try again with those reasons
+    (a prune would record the jobs as dirty exits): None when all is done.
     """
     base = registry.worker_id(queues, pid)
     ids = {base if n == 0 else f"{base}#{n + 1}": why for n, why in enumerate(whys)}
-    left = _unregister(store, ids)
+    counts = {wid: c for wid, c in zip(ids, unstarted or [], strict=False) if c is not None}
+    left = _unregister(store, ids, counts)
     if not left:
         return None
-    cleanup = Cleanup(pid, left)
+    cleanup = Cleanup(pid, left, {w: c for w, c in counts.items() if w in left})
     cleanup.next_try = time.monotonic() + cleanup.backoff.failed()
     return cleanup
 
 
 def _unregister(
-    store: Store, ids: dict[str, tuple[str, str, Any]], quiet: bool = False
+    store: Store,
+    ids: dict[str, tuple[str, str, Any]],
+    unstarted: dict[str, int],
+    quiet: bool = False,
 ) -> dict[str, tuple[str, str, Any]]:
     """Unregister each id; those an outage stopped (each logged once, unless ``quiet``)."""
     left = {}
     for wid, (exception, error, hook) in ids.items():
         try:
+            if wid in unstarted:
+                registry.requeue_unstarted(store, wid, unstarted[wid])
             registry.unregister(store, wid, exception, error, dead_job_hook=hook)
         except (redis.RedisError, OSError) as exc:
             if isinstance(exc, redis.RedisError) and outage.is_outage(exc):

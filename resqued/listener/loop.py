@@ -318,7 +318,8 @@ class Listener:
             if current:  # its scoreboard is the slot's
                 self.watch.end_orphaned_job(slot)
             whys = self.watch.in_flight(slot, self.config.threads)
-            cleanup = unregister_dead(self.store, pid, queues, whys)
+            unstarted = self.watch.unstarted(slot, self.config.threads) if current else None
+            cleanup = unregister_dead(self.store, pid, queues, whys, unstarted)
             if cleanup is not None:  # Redis refused: tried again each turn, the prune spares it
                 self.cleanups.append(cleanup)
         if current:

@@ -259,6 +259,15 @@ class Watch:
         return [why if n in late else dirty for n in range(threads)]
 
     @staticmethod
+    def unstarted(slot: Slot, threads: int) -> list[int | None]:
+        """For each thread of a dead worker that ran no job then, the jobs it finished (None:
+        it was in a job, or there is no scoreboard): see ``exits.unregister_dead``."""
+        if slot.board is None:
+            return [None] * threads
+        records = slot.board.records()
+        return [rec.done if not rec.job_started else None for rec in records][:threads]
+
+    @staticmethod
     def let_go(workers: dict[int, Slot]) -> None:
         """In a new worker: unmap the other workers' scoreboards it inherited."""
         for slot in workers.values():

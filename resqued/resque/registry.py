@@ -13,7 +13,7 @@ from typing import Any
 from resqued.resque import failure, host, times
 from resqued.resque.payload import malformed_stand_in
 from resqued.resque.queues import is_pattern
-from resqued.resque.scripts import FAIL_IN_FLIGHT
+from resqued.resque.scripts import FAIL_IN_FLIGHT, REQUEUE_UNSTARTED
 from resqued.resque.store import Store
 
 log = logging.getLogger("resqued")
@@ -127,6 +127,36 @@ def fail_in_flight(
         dead_job_hook(
             str(payload.get("class")), RuntimeError(error), args if isinstance(args, list) else []
         )
+    return True
+
+
+def requeue_unstarted(store: Store, wid: str, finished: int) -> bool:
+    """Put a job the worker reserved but never started back at the head of its queue.
+
+    ``finished``: the jobs the worker finished, every outcome recorded (its count,
+    ``stat:processed:<id>``, must match: else ``worker:<id>`` may hold a job it ran,
+    whose outcome was lost, and that one is failed as usual).  A RESERVE whose reply
+    was lost (Redis killed after writing it) leaves such a job when the worker stops
+    before it asks again.  Only the document the RESERVE script writes is read.
+    """
+    k = store.keys
+    raw = store.redis.get(k.worker(wid))
+    if raw is None:
+        return False
+    raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
+    head, sep, body = raw_bytes.partition(b',"payload":')
+    try:
+        queue = json.loads(head + b"}").get("queue")
+    except (ValueError, AttributeError, RecursionError):
+        return False
+    if not sep or not body.endswith(b"}") or not isinstance(queue, str) or not queue:
+        return False
+    payload = body[:-1]
+    back = store.redis.register_script(REQUEUE_UNSTARTED)
+    keys = [k.worker(wid), k.processed_by(wid), k.queue(queue), k.queues]
+    if not back(keys=keys, args=[raw_bytes, finished, payload, queue]):
+        return False
+    log.warning("worker %s: a job it reserved and never started is back on %s", wid, queue)
     return True
 
 

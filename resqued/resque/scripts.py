@@ -205,6 +205,22 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
+# Put back at the head of its queue a job a worker reserved and never started: a
+# RESERVE whose reply was lost (Redis killed after writing it), the worker gone before
+# it asked again.  KEYS: worker:<id>, stat:processed:<id>, queue:<q>, queues.  ARGV:
+# worker:<id> as the caller read it, the jobs the worker finished (every one of them
+# recorded: the count matches, else the job in worker:<id> may be one it ran), the
+# payload, the queue's name.  Returns 1 if it was put back.
+REQUEUE_UNSTARTED = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local done = redis.call('GET', KEYS[2])
+if (done or '0') ~= ARGV[2] and tonumber(done or '0') ~= tonumber(ARGV[2]) then return 0 end
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
 # -- resque-scheduler's keys (resqued/resque/delayed.py, resqued/resque/scheduler_lock.py) --
 
 # One bounded chunk of a due timestamp, moved in one step.  KEYS: delayed:<epoch>,

@@ -150,6 +150,9 @@ class Worker(Control):
         self.idle.forget_records()  # its hand-over record went with its registration
 
     def _unregister(self) -> None:
+        reserver = self.loop.reserver
+        if reserver.pending is None:  # every job it ran is recorded: one left was never started
+            registry.requeue_unstarted(self.store, self.id, reserver.finished)
         registry.unregister(self.store, self.id, dead_job_hook=jobs.run_failure_hooks)
 
     def _over_memory(self, message: str) -> None:
