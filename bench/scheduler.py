@@ -205,6 +205,11 @@ def rows(
     def theirs(values: dict[bool, list[Any]]) -> list[Any]:
         return values.get(True, [])
 
+    missing = "" if theirs(lag) else "RQ not installed: peer not measured"
+
+    def noted(*parts: str) -> str:
+        return "; ".join(p for p in (*parts, missing) if p)
+
     flow_what = (
         f"{rate} jobs/s for {seconds:g} s, due 2 s ahead, the first {WARM_UP:g} s left out, "
         "2 workers in process"
@@ -220,6 +225,7 @@ def rows(
                 [percentile(x, pct) for x in lag[False]],
                 peer,
                 [percentile(x, pct) for x in theirs(lag)],
+                note=noted(),
             )
         )
     out.append(
@@ -231,6 +237,7 @@ def rows(
             cpu[False],
             peer,
             theirs(cpu),
+            note=noted(),
         )
     )
     ours_moved, their_moved = moved[False], theirs(moved)
@@ -243,7 +250,7 @@ def rows(
             [m[0] for m in ours_moved],
             peer,
             [m[0] for m in their_moved],
-            note="target: ours <= 2 s",
+            note=noted("target: ours <= 2 s"),
         )
     )
     note = "calls over 50 ms, ours: " + ", ".join(str(m[2]) for m in ours_moved)
@@ -258,7 +265,7 @@ def rows(
             [m[1] for m in ours_moved],
             peer,
             [m[1] for m in their_moved],
-            note=note + " (target: none over 50 ms; 0 ms: none over 1 ms)",
+            note=noted(note + " (target: none over 50 ms; 0 ms: none over 1 ms)"),
         )
     )
     return out

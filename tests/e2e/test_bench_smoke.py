@@ -21,7 +21,7 @@ from support import ROOT
 from support.procs import descendants, ps, wait_for
 
 ROWS = {"1", "2", "3", "4", "5", "6", "7", "8", "9"}  # --quick leaves out 10 (the scale row)
-PEER_ROWS = {"1", "3", "4", "7"}  # rows whose peer is RQ
+PEER_ROWS = {"1", "3", "4", "7", "9"}  # rows whose peer is RQ
 
 
 def rq_installed() -> bool:
