@@ -117,14 +117,22 @@ def test_a_worker_slow_to_record_and_unregister_on_a_slow_redis_is_neither_kille
         m.wait(30)
 
 
+def blmove_calls(r) -> int:  # type: ignore[no-untyped-def]
+    return int(r.info("commandstats").get("cmdstat_blmove", {}).get("calls", 0))
+
+
 def test_every_worker_holds_at_most_two_connections(resqued, app_dir, r):
     m = master(resqued, app_dir, "-n", "3", "--queue", "a", "--queue", "b", "--queue", "c")
     wait_for(lambda: len(workers_of(m)) == 3 and len(registered(r)) == 3, 30, "3 workers")
     wait_for(lambda: r.info("clients")["blocked_clients"] == 3, 15, "3 idle waits")
-    for _ in range(4):  # the waits go round the three queues
+    start = blmove_calls(r)
+
+    def rotated() -> bool:  # checked at every poll while the waits go round the queues
         for pid in workers_of(m):
             assert len(own_connections(r, pid)) <= 2
-        time.sleep(0.5)
+        return blmove_calls(r) >= start + 3 * 3
+
+    wait_for(rotated, 20, "every worker's idle waits to go round its three queues")
     # the whole tree: two a worker, one for the listener, one for the master
     tree = [m.pid, *(p for p, _, _ in descendants(m.pid))]
     ids = {c["id"] for pid in tree for c in connections_of(r, pid)}
@@ -169,13 +177,15 @@ def test_past_maxclients_workers_retry_with_backoff_and_log_a_line_now_and_then(
     try:
         m = master(resqued, app_dir, "-n", "4", "--queue", "a", "--no-fork")
         wait_for(lambda: r.info("stats")["rejected_connections"] > 0, 20, "refusals")
-        time.sleep(2)  # let the backoff settle before counting
+        # once each refused worker has tried a few times (0.1 s doubling, times 0.5..1.5),
+        # six more refusals need one worker to try twice more: at least 0.8 s, where
+        # retries without backoff made hundreds a second
+        first = r.info("stats")["rejected_connections"]
+        wait_for(lambda: r.info("stats")["rejected_connections"] >= first + 15, 30, "backoff")
         rejected = r.info("stats")["rejected_connections"]
-        time.sleep(8)
-        per_second = (r.info("stats")["rejected_connections"] - rejected) / 8
-        # each refused worker tries at most once every few seconds once backed off
-        # (0.1 s doubling to 5 s, times 0.5..1.5), not hundreds of times a second
-        assert per_second < 4, per_second
+        began = time.monotonic()
+        wait_for(lambda: r.info("stats")["rejected_connections"] >= rejected + 6, 60, "6 more")
+        assert time.monotonic() - began >= 0.5
         lines = [x for x in m.output().splitlines() if "unavailable" in x or "is back" in x]
         assert 0 < len(lines) <= 2 * 4, lines  # a line or two per worker, not one per try
     finally:
@@ -202,7 +212,10 @@ def test_two_simulated_hosts_on_one_machine(resqued, app_dir, r, redis_url, tmp_
     # a dead worker "of sim-a" (no such pid here): sim-a's prune takes it, sim-b's never does
     r.sadd("resque:workers", "sim-a:999999:a", "sim-c:999999:c")
     wait_for(lambda: not r.sismember("resque:workers", "sim-a:999999:a"), 15, "sim-a's prune")
-    time.sleep(2.5)  # a few more prunes on both hosts
+    # later prunes on both hosts (each takes its own dead worker) leave the live ones alone
+    r.sadd("resque:workers", "sim-a:999998:a", "sim-b:999998:b")
+    wait_for(lambda: not r.sismember("resque:workers", "sim-a:999998:a"), 15, "sim-a's prune")
+    wait_for(lambda: not r.sismember("resque:workers", "sim-b:999998:b"), 15, "sim-b's prune")
     assert registered(r, "sim-a:") == a_ids and registered(r, "sim-b:") == b_ids
     assert r.sismember("resque:workers", "sim-c:999999:c")  # nobody's by pid
     # status: one host each, their masters and workers under them
