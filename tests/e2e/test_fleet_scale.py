@@ -101,9 +101,12 @@ def test_a_worker_slow_to_record_and_unregister_on_a_slow_redis_is_neither_kille
     wait_for(lambda: strings(r, "started"), 15, "the long job started")
     a.signal(signal.SIGHUP)  # the worker finishes its job, then exits
     seen: set[str] = set()
-    while not strings(r, "finished"):
+
+    def finished() -> bool:  # sampled at every poll until the job has ended
         seen.update(registered(r, "sim-a:"))
-        time.sleep(0.05)
+        return bool(strings(r, "finished"))
+
+    wait_for(finished, 30, "the long job finished")
     assert live in seen  # registered all along: the other host's prunes spared it
     wait_for(lambda: live not in registered(r), 30, "the old worker gone")
     wait_for(lambda: len(registered(r, "sim-a:")) == 1, 30, "its replacement")

@@ -210,14 +210,22 @@ def test_a_pause_value_other_than_true_does_not_pause(resqued, app_dir, r):
     wait_for(lambda: r.llen("record") == 1, 15, "job")
 
 
+def blmove_calls(r) -> int:  # type: ignore[no-untyped-def]
+    return int(r.info("commandstats").get("cmdstat_blmove", {}).get("calls", 0))
+
+
 def test_a_wait_on_several_queues_blocks_one_connection_and_finds_a_job_on_any(resqued, app_dir, r):
     w = work(resqued, app_dir, "-q", "a,b,c", "--no-fork", env={"INTERVAL": "60"})
     wid = worker_id(r)
     wait_for(lambda: r.info("clients")["blocked_clients"] == 1, 10, "a wait")
     # one connection for the reserve and the wait, one for the bookkeeping: never one a queue
-    for _ in range(3):  # the waits go round the queues on the same connection
+    start = blmove_calls(r)
+
+    def rotated() -> bool:  # the waits go round the queues on the same connection
         assert len(connections_of(r, w.pid)) <= 2
-        time.sleep(0.4)
+        return blmove_calls(r) >= start + 3
+
+    wait_for(rotated, 10, "the idle wait to go round the three queues")
     for q in ("c", "b", "a", "b"):  # whichever queue it blocks on, a job on any is taken
         push(r, q, "Record", q)
     wait_for(lambda: r.llen("record") == 4, 10, "a job on every queue")
